@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto';
+import cors from 'cors';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import type { Config } from './config/config.js';
+import { HttpError, notFound, outcome } from './hooks/errors.js';
+import { handleHook, type HookContext } from './hooks/handler.js';
+import { hookForService, serviceDefinitions } from './hooks/discovery.js';
+import { parseFeedback, parseHookRequest } from './hooks/schema.js';
+import type { CdsFeedback, HookRequest } from './hooks/types.js';
+import { loadLibrary, type PolicyLibrary } from './library.js';
+import { createLogger, type Logger } from './log.js';
+import { documentationFindingCodeSystem } from './questionnaire/codeSystem.js';
+import { isFhirServerAllowed } from './security/middleware.js';
+import type { AuthenticatedClient } from './security/clientAuth.js';
+
+/** Storage for feedback; in memory unless the decision-record store is configured. */
+export interface FeedbackSink {
+  save(serviceId: string, feedback: readonly CdsFeedback[], client?: AuthenticatedClient): Promise<void>;
+}
+
+export class MemoryFeedbackSink implements FeedbackSink {
+  readonly items: { serviceId: string; feedback: CdsFeedback; iss?: string }[] = [];
+  constructor(private readonly max = 10_000) {}
+  async save(serviceId: string, feedback: readonly CdsFeedback[], client?: AuthenticatedClient): Promise<void> {
+    for (const f of feedback) this.items.push({ serviceId, feedback: f, iss: client?.iss });
+    if (this.items.length > this.max) this.items.splice(0, this.items.length - this.max);
+  }
+}
+
+export interface AppDeps {
+  readonly library?: PolicyLibrary;
+  readonly logger?: Logger;
+  readonly feedback?: FeedbackSink;
+  /** Guards hook and feedback calls (client JWT); absent means authentication is off. */
+  readonly clientAuth?: express.RequestHandler;
+  readonly now?: () => Date;
+}
+
+export interface App {
+  readonly app: express.Express;
+  readonly library: PolicyLibrary;
+  readonly logger: Logger;
+}
+
+/** The Express app, built from a typed configuration so tests drive it without a port. */
+export function createApp(config: Config, deps: AppDeps = {}): App {
+  const library = deps.library ?? loadLibrary(config.policyDir, config.routingFile);
+  const logger = deps.logger ?? createLogger(config.logLevel);
+  const feedback = deps.feedback ?? new MemoryFeedbackSink();
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(helmet({ contentSecurityPolicy: false, crossOriginResourcePolicy: { policy: 'cross-origin' } }));
+  app.use((req, res, next) => {
+    const given = req.get('x-request-id');
+    const id = given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
+    res.locals.requestId = id;
+    res.set('x-request-id', id);
+    next();
+  });
+  // Browser-based clients (the CDS Hooks sandbox) call with CORS; no credentials are sent, so `*` is safe.
+  app.use(
+    cors({
+      origin: '*',
+      methods: ['GET', 'POST', 'OPTIONS'],
+      allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
+      exposedHeaders: ['x-request-id'],
+      maxAge: 600,
+    }),
+  );
+
+  const json = express.json({ limit: config.bodyLimit, type: ['application/json', 'application/*+json'] });
+  const requireJson = (req: Request, _res: Response, next: NextFunction): void => {
+    if (!req.is(['application/json', 'application/*+json'])) {
+      next(new HttpError(415, 'not-supported', 'Content-Type must be application/json'));
+      return;
+    }
+    next();
+  };
+  const guard: express.RequestHandler = deps.clientAuth ?? ((_req, _res, next) => next());
+
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok', policies: library.policies.map((p) => `${p.policyId}@${p.version}`) });
+  });
+
+  app.get('/cds-services', (_req, res) => {
+    res.json({ services: serviceDefinitions() });
+  });
+
+  app.get('/fhir/CodeSystem/documentation-finding', (_req, res) => {
+    res.type('application/fhir+json').json(documentationFindingCodeSystem(library));
+  });
+
+  const hookContext: HookContext = {
+    library,
+    record: {
+      fhirServerAllowed: () => false,
+      fhirTimeoutMs: config.fhirTimeoutMs,
+      requestDeadlineMs: config.requestDeadlineMs,
+      maxPages: config.maxFhirPages,
+      maxResources: config.maxResources,
+    },
+    questionnaireUrl: (policyId, version) => `${config.publicBaseUrl}/fhir/Questionnaire/${policyId}-${version}`,
+    now: deps.now,
+  };
+
+  app.post('/cds-services/:id', guard, requireJson, json, async (req, res, next) => {
+    const started = performance.now();
+    const serviceId = String(req.params.id);
+    try {
+      const hook = hookForService(serviceId);
+      if (!hook) throw notFound(`No CDS service "${serviceId}" (see GET /cds-services)`);
+      const hookReq: HookRequest = parseHookRequest(req.body, hook);
+      const client = res.locals.client as AuthenticatedClient | undefined;
+      const allowed = client ? client.fhirServers : config.fhirServerAllowlist;
+      const result = await handleHook(hookReq, {
+        ...hookContext,
+        record: { ...hookContext.record, fhirServerAllowed: (url) => isFhirServerAllowed(url, allowed) },
+      });
+      res.json(result.response);
+      logger.info(
+        {
+          reqId: res.locals.requestId,
+          serviceId,
+          hookInstance: hookReq.hookInstance,
+          iss: client?.iss,
+          status: 200,
+          orders: result.decisions.map((d) => ({
+            order: d.orderRef,
+            cpt: d.cpt,
+            outcome: d.outcome,
+            policy: d.policy ? `${d.policy.policyId}@${d.policy.version}` : undefined,
+            criterion: d.result?.decidedBy?.id,
+          })),
+          fhirCalls: result.fhirCalls,
+          durationMs: Math.round((performance.now() - started) * 100) / 100,
+        },
+        'hook',
+      );
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.post('/cds-services/:id/feedback', guard, requireJson, json, async (req, res, next) => {
+    try {
+      const serviceId = String(req.params.id);
+      if (!hookForService(serviceId)) throw notFound(`No CDS service "${serviceId}"`);
+      const items = parseFeedback(req.body);
+      await feedback.save(serviceId, items, res.locals.client as AuthenticatedClient | undefined);
+      logger.info({ reqId: res.locals.requestId, serviceId, feedback: items.map((f) => ({ card: f.card, outcome: f.outcome })) }, 'feedback');
+      res.json({ accepted: items.length });
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.use((req, _res, next) => next(notFound(`No route ${req.method} ${req.path}`)));
+
+  // One error handler at the edge: client errors as OperationOutcome with their 4xx; 500 only for the unforeseen.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    void _next;
+    if (err instanceof HttpError) {
+      res.status(err.status).json(err.toOperationOutcome());
+      return;
+    }
+    const e = err as { type?: string; status?: number; statusCode?: number; message?: string };
+    const status = e.status ?? e.statusCode;
+    if (e.type === 'entity.parse.failed') {
+      res.status(400).json(outcome('invalid', 'The request body is not valid JSON'));
+      return;
+    }
+    if (e.type === 'entity.too.large') {
+      res.status(413).json(outcome('too-costly', `The request body is larger than the limit (${config.bodyLimit})`));
+      return;
+    }
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      res.status(status).json(outcome('invalid', e.message ?? 'Bad request'));
+      return;
+    }
+    logger.error({ reqId: res.locals.requestId, err: { message: e.message, type: e.type } }, 'unhandled error');
+    res.status(500).json(outcome('exception', 'Internal error'));
+  });
+
+  return { app, library, logger };
+}

@@ -1,0 +1,261 @@
+import { randomUUID } from 'node:crypto';
+import type { ServiceRequest } from 'fhir/r4.js';
+import type { OrderDecision } from '../decision/decideOrder.js';
+import { CPT } from '../decision/decideOrder.js';
+import type { AlternativeRule, Contrast } from '../engine/types.js';
+import type { FactCatalogue } from '../facts/catalogue.js';
+import type { RecordProblem } from '../record/loadRecord.js';
+import { payorLabel } from '../routing/routing.js';
+import type { CdsAction, CdsCard, CdsSuggestion } from '../hooks/types.js';
+import { clip, criterionLabel, missingItem, policyLabel, shortPolicyName, summary } from './wording.js';
+
+const TOPIC_SYSTEM = 'http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp';
+const topic = (code: string, display: string) => ({ system: TOPIC_SYSTEM, code, display });
+export const TOPICS = {
+  coverage: topic('coverage-info', 'Coverage Information'),
+  alternatives: topic('therapy-alternatives-opt', 'Optional therapy alternatives'),
+  guideline: topic('guideline', 'Guideline'),
+  reminder: topic('clinical-reminder', 'Clinical reminder'),
+};
+
+const SERVICE_LABEL = 'Lumbar MRI decision support';
+
+/** What the contrast named by a criterion means as an order. */
+const CONTRAST_ORDER: Readonly<Record<Contrast, { code: string; display: string }>> = {
+  without: { code: '72148', display: 'MRI lumbar spine without contrast' },
+  'with-and-without': { code: '72158', display: 'MRI lumbar spine without contrast, followed by contrast' },
+};
+
+export interface CardContext {
+  readonly facts: FactCatalogue;
+  readonly questionnaireUrl?: (d: OrderDecision) => string | undefined;
+  readonly patientRef: string;
+}
+
+/** Cards for one order's decision, most important first. */
+export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
+  const cards: CdsCard[] = [];
+  const assoc = { 'davinci-crd.associated-resource': [{ reference: d.orderRef }] };
+  const orderName = `${d.order.code?.text ?? d.order.code?.coding?.[0]?.display ?? 'Lumbar MRI'} (CPT ${d.cpt}, ${d.orderRef})`;
+  if (d.outcome === 'no-coverage') {
+    const reason = d.routing.kind === 'no-coverage' ? d.routing.reason : '';
+    cards.push({
+      uuid: randomUUID(),
+      summary: summary('No coverage decision: no lumbar MRI policy applies to this patient\'s coverage'),
+      detail: `${reason}\n\nOrder: ${orderName}. No Da Vinci CRD coverage information is returned without a usable Coverage.`,
+      indicator: 'info',
+      source: { label: SERVICE_LABEL, topic: TOPICS.coverage },
+      extension: assoc,
+    });
+    return cards;
+  }
+  if (d.outcome === 'no-policy-version') {
+    const policyId = d.routing.kind === 'no-version' ? d.routing.policyId : '';
+    cards.push({
+      uuid: randomUUID(),
+      summary: summary(`No coverage decision: no version of ${policyId} is in force on ${d.dateOfService}`),
+      detail: `The coverage (${d.coverage ? payorLabel(d.coverage) : ''}) routes to ${policyId}, but no version of that policy is in force at the date of service ${d.dateOfService}.\n\nOrder: ${orderName}.`,
+      indicator: 'info',
+      source: { label: SERVICE_LABEL, topic: TOPICS.coverage },
+      extension: assoc,
+    });
+    return cards;
+  }
+  const policy = d.policy!;
+  const source = { label: policy.payer, topic: TOPICS.coverage };
+  const header = `**Policy:** ${policyLabel(policy)}  \n**Order:** ${orderName}  \n**Date of service:** ${d.dateOfService}  \n**Coverage:** ${d.coverage ? `${payorLabel(d.coverage)} (Coverage/${d.coverage.id ?? '?'})` : 'none'}`;
+  const result = d.result;
+  const evidence = (refs: readonly string[]) =>
+    refs.length ? `\n\n**Evidence:**\n${refs.map((r) => `- ${r}`).join('\n')}` : '';
+  const name = shortPolicyName(policy);
+  const by = result?.decidedBy;
+
+  switch (d.outcome) {
+    case 'no-review-required':
+      cards.push({
+        uuid: randomUUID(),
+        summary: summary(`No prior review needed: ${name}, medical necessity review not required`),
+        detail: `${header}\n\n${policy.noReviewReason ?? ''}`,
+        indicator: 'info',
+        source,
+        extension: assoc,
+      });
+      break;
+    case 'criteria-met':
+      cards.push({
+        uuid: randomUUID(),
+        summary: summary(`Criteria met: ${name} ${by?.id}, ${by?.text ?? ''}`),
+        detail: `${header}\n\n**Criterion met:** ${by?.id}: ${by?.text}${by && by.chain.length > 1 ? `  \n**Path:** ${by.chain.filter((c) => !c.includes('.criteria') && !c.includes('red-flags')).join(' › ')}` : ''}${evidence(result?.evidence ?? [])}`,
+        indicator: 'info',
+        source,
+        extension: assoc,
+      });
+      break;
+    case 'documentation-missing': {
+      const url = ctx.questionnaireUrl?.(d);
+      const paths = result?.missing ?? [];
+      const lines = paths
+        .map((p, i) => {
+          const items = p.unknown.map((s) => `  - ${missingItem(s, ctx.facts)}`).join('\n');
+          return `${i === 0 ? '**Shortest path**' : `**Or**`} (${p.cited.id}: ${clip(p.cited.text, 160)}), document:\n${items}`;
+        })
+        .join('\n\n');
+      const first = paths[0];
+      cards.push({
+        uuid: randomUUID(),
+        summary: summary(`Documentation needed for ${name} ${first?.cited.id ?? ''}: ${first?.unknown.length ?? 0} item(s) to document`),
+        detail: `${header}\n\nThe record points toward a path to approval; document the following to complete it.\n\n${lines}${evidence(result?.evidence ?? [])}${policy.documentationToSend ? `\n\n**Send:** ${policy.documentationToSend}` : ''}`,
+        indicator: 'warning',
+        source,
+        ...(url ? { links: [{ label: 'Documentation questionnaire', url, type: 'absolute' as const }] } : {}),
+        extension: assoc,
+      });
+      break;
+    }
+    case 'physician-review':
+      cards.push({
+        uuid: randomUUID(),
+        summary: summary(`Physician review: ${name} ${by?.id ?? ''} sends this case to a medical reviewer`),
+        detail: `${header}\n\n**Why:** ${by?.id}: ${by?.text}\n\n**Send for review:** ${policy.documentationToSend ?? 'the last 6 months of clinical notes'}.${evidence(result?.evidence ?? [])}`,
+        indicator: 'info',
+        source,
+        extension: assoc,
+      });
+      break;
+    case 'not-indicated': {
+      const changes = (result?.wouldChange ?? [])
+        .map((p) => `- ${p.cited.id} (${clip(p.cited.text, 120)}): ${[...p.failed, ...p.unknown].map((s) => missingItem(s, ctx.facts)).join('; ')}`)
+        .join('\n');
+      const suggestions = alternativeSuggestions(d);
+      cards.push({
+        uuid: randomUUID(),
+        summary: summary(by ? `Not indicated: ${name} ${by.id}, ${by.text}` : `Not indicated: no ${name} criterion is met for this lumbar MRI`),
+        detail: `${header}\n\n**Why:** ${criterionLabel(d)}${evidence(result?.evidence ?? [])}${changes ? `\n\n**What would change the answer:**\n${changes}` : ''}`,
+        indicator: 'warning',
+        source,
+        ...(suggestions.length ? { suggestions, selectionBehavior: 'at-most-one' as const } : {}),
+        extension: assoc,
+      });
+      break;
+    }
+  }
+
+  if (d.outcome !== 'not-indicated') {
+    const suggestions = alternativeSuggestions(d);
+    if (suggestions.length) {
+      cards.push({
+        uuid: randomUUID(),
+        summary: summary(`Consider: ${suggestions.map((s) => s.label).join(' or ')}`),
+        detail: `${alternativeReasons(d).join('\n\n')}\n\nOrder: ${orderName}.`,
+        indicator: 'info',
+        source: { label: policy.payer, topic: TOPICS.alternatives },
+        suggestions,
+        selectionBehavior: 'at-most-one',
+        extension: assoc,
+      });
+    }
+  }
+  for (const n of result?.notices ?? []) {
+    cards.push({
+      uuid: randomUUID(),
+      summary: summary(`Note: ${n.text}`),
+      detail: `${policyLabel(policy)}, ${n.id}: ${n.text}`,
+      indicator: 'info',
+      source: { label: policy.payer, topic: TOPICS.guideline },
+      extension: assoc,
+    });
+  }
+  return cards;
+}
+
+/** The imaging the policy prefers, as suggestions that change the draft order. */
+function alternativeSuggestions(d: OrderDecision): CdsSuggestion[] {
+  const out: CdsSuggestion[] = [];
+  const contrast = d.result?.contrast;
+  if (contrast && (d.outcome === 'criteria-met' || d.outcome === 'documentation-missing')) {
+    const want = CONTRAST_ORDER[contrast];
+    if (want.code !== d.cpt) {
+      out.push(changeOrder(d, want.code, want.display, `Change to ${want.display} (CPT ${want.code})`, true));
+    }
+  }
+  for (const alt of d.result?.alternatives ?? []) out.push(applyAlternative(d, alt));
+  return dedupe(out);
+}
+
+function alternativeReasons(d: OrderDecision): string[] {
+  const out: string[] = [];
+  const contrast = d.result?.contrast;
+  if (contrast && CONTRAST_ORDER[contrast].code !== d.cpt && (d.outcome === 'criteria-met' || d.outcome === 'documentation-missing')) {
+    out.push(`${d.result?.decidedBy?.id} names MRI ${contrast === 'without' ? 'without contrast' : 'with and without contrast'}.`);
+  }
+  for (const a of d.result?.alternatives ?? []) out.push(`${a.id}: ${a.text}`);
+  return out;
+}
+
+function applyAlternative(d: OrderDecision, alt: AlternativeRule): CdsSuggestion {
+  const a = alt.action;
+  if (a.kind === 'change-order') {
+    return changeOrder(d, a.code, a.display, `Order ${a.display} instead (CPT ${a.code})`, alt.isRecommended ?? false, a.system);
+  }
+  // No imaging: remove the MRI order and create the referral in its place.
+  const referral: ServiceRequest = {
+    resourceType: 'ServiceRequest',
+    id: `${d.order.id ?? 'order'}-pt-referral`,
+    status: 'draft',
+    intent: d.order.intent ?? 'order',
+    code: { coding: [{ system: a.system, code: a.code, display: a.display }], text: 'Referral to physical therapy (conservative care)' },
+    subject: d.order.subject ?? { reference: 'Patient/unknown' },
+    authoredOn: d.order.authoredOn ?? new Date().toISOString(),
+    requester: d.order.requester,
+    reasonCode: d.order.reasonCode,
+  };
+  const actions: CdsAction[] = [
+    { type: 'delete', description: `Remove the lumbar MRI order ${d.orderRef}`, resourceId: d.orderRef },
+    { type: 'create', description: 'Create a physical therapy referral (conservative care, no imaging)', resource: referral },
+  ];
+  return { label: 'No imaging now: refer to physical therapy (conservative care)', uuid: randomUUID(), isRecommended: alt.isRecommended ?? false, actions };
+}
+
+function changeOrder(d: OrderDecision, code: string, display: string, label: string, recommended: boolean, system = CPT): CdsSuggestion {
+  const updated: ServiceRequest = {
+    ...d.order,
+    code: { coding: [{ system, code, display }], text: display },
+  };
+  return {
+    label,
+    uuid: randomUUID(),
+    isRecommended: recommended,
+    actions: [{ type: 'update', description: `Change ${d.orderRef} to ${display} (${code})`, resource: updated }],
+  };
+}
+
+function dedupe(s: CdsSuggestion[]): CdsSuggestion[] {
+  const seen = new Set<string>();
+  const out: CdsSuggestion[] = [];
+  for (const x of s) {
+    if (seen.has(x.label)) continue;
+    seen.add(x.label);
+    out.push(x);
+  }
+  // CDS Hooks: more than one recommended suggestion only with selectionBehavior "any".
+  let recommended = false;
+  return out.map((x) => {
+    if (!x.isRecommended) return x;
+    if (recommended) return { ...x, isRecommended: false };
+    recommended = true;
+    return x;
+  });
+}
+
+/** What could not be read, in one card, so unknown facts are never mistaken for absent ones. */
+export function recordProblemsCard(problems: readonly RecordProblem[]): CdsCard | undefined {
+  if (problems.length === 0) return undefined;
+  const lines = problems.map((p) => `- ${p.resourceTypes.join(', ') || p.key}: ${p.reason}`);
+  return {
+    uuid: randomUUID(),
+    summary: summary(`Some of the patient's record could not be read (${problems.flatMap((p) => p.resourceTypes).join(', ') || 'limits'})`),
+    detail: `The decision treats what could not be read as unknown, not absent.\n\n${lines.join('\n')}`,
+    indicator: 'info',
+    source: { label: SERVICE_LABEL, topic: TOPICS.reminder },
+  };
+}

@@ -1,0 +1,63 @@
+import type { Coverage, ServiceRequest } from 'fhir/r4.js';
+import type { EngineResult } from '../engine/evaluate.js';
+import { evaluatePolicy } from '../engine/evaluate.js';
+import type { DecisionOutcome, PolicyVersion } from '../engine/types.js';
+import { FactContext } from '../facts/FactContext.js';
+import { todayUtc, toDay } from '../facts/dates.js';
+import type { PolicyLibrary } from '../library.js';
+import type { RecordSource } from '../record/PatientRecord.js';
+import type { RoutingResult } from '../routing/routing.js';
+
+export const CPT = 'http://www.ama-assn.org/go/cpt';
+/** Lumbar spine MRI: without contrast, with contrast, without then with contrast. */
+export const LUMBAR_MRI_CPT = ['72148', '72149', '72158'] as const;
+
+/** One draft order's decision: what routed it, what the policy said, and the facts behind it. */
+export interface OrderDecision {
+  readonly order: ServiceRequest;
+  readonly orderRef: string;
+  readonly cpt: string;
+  readonly dateOfService: string;
+  readonly routing: RoutingResult;
+  readonly outcome: DecisionOutcome | 'no-coverage' | 'no-policy-version';
+  readonly policy?: PolicyVersion;
+  readonly coverage?: Coverage;
+  readonly result?: EngineResult;
+  readonly facts?: FactContext;
+}
+
+/** The lumbar MRI CPT an order carries, if any (system CPT, or no system as loose clients send). */
+export function lumbarMriCode(order: ServiceRequest): string | undefined {
+  for (const c of order.code?.coding ?? []) {
+    if (!c || typeof c.code !== 'string') continue;
+    if ((c.system === undefined || c.system === CPT) && (LUMBAR_MRI_CPT as readonly string[]).includes(c.code)) return c.code;
+  }
+  return undefined;
+}
+
+/** Contract section 4: occurrence, else authoredOn, else today. */
+export function dateOfService(order: ServiceRequest, today: string = todayUtc()): string {
+  return (
+    toDay(order.occurrenceDateTime) ?? toDay(order.occurrencePeriod?.start) ?? toDay(order.authoredOn) ?? today
+  );
+}
+
+export function decideOrder(
+  library: PolicyLibrary,
+  record: RecordSource,
+  order: ServiceRequest,
+  orderRef: string,
+  cpt: string,
+  today: string,
+): OrderDecision {
+  const dos = dateOfService(order, today);
+  const routing = library.router.route(record, dos);
+  const base = { order, orderRef, cpt, dateOfService: dos, routing };
+  if (routing.kind === 'no-coverage') return { ...base, outcome: 'no-coverage' };
+  if (routing.kind === 'no-version') return { ...base, outcome: 'no-policy-version', coverage: routing.coverage };
+  const { policy, coverage } = routing;
+  if (policy.kind === 'no-review-required') return { ...base, outcome: 'no-review-required', policy, coverage };
+  const facts = new FactContext(library.facts, record, order, dos);
+  const result = evaluatePolicy(policy, facts, dos, cpt);
+  return { ...base, outcome: result.outcome, policy, coverage, result, facts };
+}

@@ -1,0 +1,447 @@
+import { and3, atLeast3, inWindow, not3, or3 } from './logic.js';
+import type {
+  AlternativeRule,
+  Contrast,
+  CriterionNode,
+  DecisionOutcome,
+  NoticeRule,
+  PolicyVersion,
+  Truth,
+} from './types.js';
+
+/** What the engine needs to know about facts; it knows nothing of FHIR. */
+export interface FactProvider {
+  /** The fact's value, computed once per request by the provider. */
+  fact(id: string): { readonly value: Truth; readonly evidence: readonly string[] };
+  /** A diagnosis, finding or test (true), or context such as the episode's duration (false). */
+  isSpecific(id: string): boolean;
+}
+
+/** One node's value, mirroring the policy tree (json-rules-engine style). */
+export interface NodeResult {
+  readonly id: string;
+  readonly text: string;
+  readonly kind: CriterionNode['kind'];
+  readonly value: Truth;
+  readonly inForce: boolean;
+  readonly fact?: string;
+  readonly evidence: readonly string[];
+  readonly children?: readonly NodeResult[];
+}
+
+/** A leaf on a path to approval: a fact, or a negated criterion. */
+export interface PathStep {
+  readonly key: string;
+  readonly fact?: string;
+  readonly value: Truth;
+  /** The leaf's own outline number and words. */
+  readonly leafId: string;
+  readonly leafText: string;
+  /** The criterion this leaf serves: the nearest cited node above it. */
+  readonly criterionId: string;
+  readonly criterionText: string;
+  readonly served?: boolean;
+}
+
+/** A way to satisfy an indication: the leaves it needs and what is still open. */
+export interface CandidatePath {
+  readonly sectionId: string;
+  /** The outline numbers of the criterion this path goes through, outermost first. */
+  readonly chain: readonly string[];
+  readonly cited: { readonly id: string; readonly text: string };
+  readonly steps: readonly PathStep[];
+  readonly unknown: readonly PathStep[];
+  readonly failed: readonly PathStep[];
+}
+
+export interface EngineResult {
+  readonly outcome: DecisionOutcome;
+  /** The criterion that decided: met, excluded, or sent to review. */
+  readonly decidedBy?: { readonly id: string; readonly text: string; readonly chain: readonly string[] };
+  /** Resources that supplied the deciding facts (`Type/id`). */
+  readonly evidence: readonly string[];
+  /** Documentation missing: the shortest paths first. */
+  readonly missing: readonly CandidatePath[];
+  /** Not indicated: the closest paths and what they lack. */
+  readonly wouldChange: readonly CandidatePath[];
+  /** Contrast named by the criterion met (or by the path asked for). */
+  readonly contrast?: Contrast;
+  readonly notices: readonly NoticeRule[];
+  readonly alternatives: readonly AlternativeRule[];
+  /** Every section's result tree, for the record and for reviewers. */
+  readonly trace: readonly NodeResult[];
+}
+
+const PATHS_KEPT_PER_NODE = 12;
+
+interface Path {
+  readonly steps: ReadonlyMap<string, PathStep>;
+  readonly chain: readonly string[];
+  /** The deepest cited criterion on the path (the outermost node until one is found). */
+  readonly cited: { id: string; text: string };
+  readonly citedFound: boolean;
+  readonly contrast?: Contrast;
+}
+
+/**
+ * Evaluates one policy version at a date of service. Pure: no clock, no I/O, no logging.
+ * Order of judgement: exclusions, indications, physician review, documentation missing, not indicated.
+ */
+export function evaluatePolicy(
+  policy: PolicyVersion,
+  facts: FactProvider,
+  dateOfService: string,
+  orderedCode?: string,
+): EngineResult {
+  const ev = new Evaluator(policy, facts, dateOfService);
+  const exclusions = policy.exclusions.map((n) => ev.node(n));
+  const indications = policy.indications.map((n) => ev.node(n));
+  const reviews = policy.reviews.map((n) => ev.node(n));
+  const trace = [...exclusions, ...indications, ...reviews];
+  const notices = policy.notices.filter((n) => ev.node(n.when).value === true);
+
+  const finish = (
+    outcome: DecisionOutcome,
+    rest: Omit<EngineResult, 'outcome' | 'notices' | 'alternatives' | 'trace'>,
+  ): EngineResult => ({
+    outcome,
+    ...rest,
+    notices,
+    alternatives: policy.alternatives.filter(
+      (a) =>
+        (!a.outcomes || a.outcomes.includes(outcome)) &&
+        !(orderedCode && a.unlessOrdered?.includes(orderedCode)) &&
+        ev.node(a.when).value === true,
+    ),
+    trace,
+  });
+
+  const excluded = policy.exclusions.findIndex((_, i) => exclusions[i].value === true);
+  if (excluded >= 0) {
+    const node = policy.exclusions[excluded];
+    return finish('not-indicated', {
+      decidedBy: { id: node.id, text: node.text, chain: [node.id] },
+      evidence: exclusions[excluded].evidence,
+      missing: [],
+      wouldChange: [],
+    });
+  }
+
+  for (let i = 0; i < policy.indications.length; i++) {
+    if (indications[i].value === true) {
+      const met = ev.metChain(policy.indications[i]);
+      return finish('criteria-met', {
+        decidedBy: { id: met.cited.id, text: met.cited.text, chain: met.chain },
+        evidence: indications[i].evidence,
+        contrast: met.contrast,
+        missing: [],
+        wouldChange: [],
+      });
+    }
+  }
+
+  const review = policy.reviews.findIndex((_, i) => reviews[i].value === true);
+  if (review >= 0) {
+    const node = policy.reviews[review];
+    return finish('physician-review', {
+      decidedBy: { id: node.id, text: node.text, chain: [node.id] },
+      evidence: reviews[review].evidence,
+      missing: [],
+      wouldChange: [],
+    });
+  }
+
+  // Documentation missing only for a path the record already points down:
+  // no leaf false, and at least one specific leaf (diagnosis, finding, test) true.
+  const candidates = policy.indications
+    .flatMap((section) => ev.paths(section).map((p) => toCandidate(section.id, p)))
+    .filter((c) => c.failed.length === 0 && c.unknown.length > 0)
+    .filter((c) => c.steps.some((s) => s.value === true && s.fact !== undefined && facts.isSpecific(s.fact)));
+  const missing = rankDistinct(candidates, (c) => c.unknown.length).slice(0, 3);
+  if (missing.length > 0) {
+    const best = missing[0];
+    return finish('documentation-missing', {
+      decidedBy: { id: best.cited.id, text: best.cited.text, chain: best.chain },
+      evidence: evidenceOf(best, facts),
+      contrast: ev.contrastOfChain(best.chain),
+      missing,
+      wouldChange: [],
+    });
+  }
+
+  const closest = policy.indications
+    .flatMap((section) => ev.paths(section).map((p) => toCandidate(section.id, p)))
+    .filter((c) => c.failed.length + c.unknown.length > 0);
+  const wouldChange = rankDistinct(closest, (c) => c.failed.length + c.unknown.length).slice(0, 3);
+  // Cite the exclusion that may apply (e.g. uncomplicated acute low back pain), else no criterion.
+  const possible = policy.exclusions.findIndex((_, i) => exclusions[i].value === null);
+  const node = possible >= 0 ? policy.exclusions[possible] : undefined;
+  return finish('not-indicated', {
+    decidedBy: node ? { id: node.id, text: node.text, chain: [node.id] } : undefined,
+    evidence: possible >= 0 ? exclusions[possible].evidence : [],
+    missing: [],
+    wouldChange,
+  });
+}
+
+function toCandidate(sectionId: string, p: Path): CandidatePath {
+  const steps = [...p.steps.values()];
+  return {
+    sectionId,
+    chain: p.chain,
+    cited: p.cited,
+    steps,
+    unknown: steps.filter((s) => s.value === null),
+    failed: steps.filter((s) => s.value === false),
+  };
+}
+
+/** Best first by cost, then policy order; drops paths asking for the same set of items. */
+function rankDistinct(paths: CandidatePath[], cost: (c: CandidatePath) => number): CandidatePath[] {
+  const sorted = paths.map((c, i) => ({ c, i })).sort((a, b) => cost(a.c) - cost(b.c) || a.i - b.i);
+  const seen = new Set<string>();
+  const out: CandidatePath[] = [];
+  for (const { c } of sorted) {
+    const key = [...c.unknown, ...c.failed].map((s) => s.key).sort().join('|');
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(c);
+  }
+  return out;
+}
+
+function evidenceOf(c: CandidatePath, facts: FactProvider): string[] {
+  const out = new Set<string>();
+  for (const s of c.steps) if (s.value === true && s.fact) for (const e of facts.fact(s.fact).evidence) out.add(e);
+  return [...out];
+}
+
+class Evaluator {
+  private readonly byId = new Map<string, CriterionNode>();
+  private readonly results = new Map<CriterionNode, NodeResult>();
+  private readonly pathMemo = new Map<CriterionNode, Path[]>();
+
+  constructor(
+    private readonly policy: PolicyVersion,
+    private readonly facts: FactProvider,
+    private readonly dateOfService: string,
+  ) {
+    const walk = (n: CriterionNode): void => {
+      if (!this.byId.has(n.id)) this.byId.set(n.id, n);
+      if (n.kind === 'all' || n.kind === 'any' || n.kind === 'atLeast') n.children.forEach(walk);
+      if (n.kind === 'not') walk(n.child);
+    };
+    [...policy.exclusions, ...policy.indications, ...policy.reviews, ...(policy.definitions ?? [])].forEach(walk);
+    policy.notices.forEach((r) => walk(r.when));
+    policy.alternatives.forEach((r) => walk(r.when));
+  }
+
+  resolve(id: string): CriterionNode {
+    const target = this.byId.get(id);
+    if (!target) throw new Error(`policy ${this.policy.policyId} ${this.policy.version}: ref to unknown node ${id}`);
+    return target;
+  }
+
+  node(n: CriterionNode): NodeResult {
+    const memo = this.results.get(n);
+    if (memo) return memo;
+    const r = this.compute(n);
+    this.results.set(n, r);
+    return r;
+  }
+
+  private compute(n: CriterionNode): NodeResult {
+    const base = { id: n.id, text: n.text, kind: n.kind };
+    if (!inWindow(this.dateOfService, n.effective)) return { ...base, value: false, inForce: false, evidence: [] };
+    switch (n.kind) {
+      case 'fact': {
+        const f = this.facts.fact(n.fact);
+        return { ...base, fact: n.fact, value: f.value, inForce: true, evidence: f.value === true ? f.evidence : [] };
+      }
+      case 'ref': {
+        const t = this.node(this.resolve(n.ref));
+        return { ...base, value: t.value, inForce: t.inForce, evidence: t.evidence, children: [t] };
+      }
+      case 'not': {
+        const c = this.node(n.child);
+        return { ...base, value: not3(c.value), inForce: true, evidence: [], children: [c] };
+      }
+      case 'all':
+      case 'any':
+      case 'atLeast': {
+        const children = n.children.map((c) => this.node(c));
+        const values = children.map((c) => c.value);
+        const value = n.kind === 'all' ? and3(values) : n.kind === 'any' ? or3(values) : atLeast3(n.n, values);
+        const evidence =
+          value === true ? unique(children.filter((c) => c.value === true).flatMap((c) => c.evidence)) : [];
+        return { ...base, value, inForce: true, evidence, children };
+      }
+    }
+  }
+
+  /** The branch taken through a true node: first true child of ANY, every child of ALL. */
+  metChain(root: CriterionNode): { chain: string[]; cited: { id: string; text: string }; contrast?: Contrast } {
+    const chain: string[] = [];
+    let cited = { id: root.id, text: root.text };
+    let contrast: Contrast | undefined;
+    const visit = (n: CriterionNode, insideRef: boolean): void => {
+      if (this.node(n).value !== true) return;
+      if (n.kind === 'fact' || n.kind === 'not') {
+        if (isCited(n) && !insideRef) cited = { id: n.id, text: n.text };
+        if (n.contrast && !insideRef) contrast = n.contrast;
+        if (isCited(n)) chain.push(n.id);
+        return;
+      }
+      chain.push(n.id);
+      // Through a ref ("ONE or more of the criteria under section I") the referring criterion is cited.
+      if (isCited(n) && !insideRef) cited = { id: n.id, text: n.text };
+      if (n.contrast && !insideRef) contrast = n.contrast;
+      if (n.kind === 'ref') return visit(this.resolve(n.ref), true);
+      if (n.kind === 'any') {
+        const first = n.children.find((c) => this.node(c).value === true);
+        if (first) visit(first, insideRef);
+        return;
+      }
+      for (const c of n.children) visit(c, insideRef);
+    };
+    visit(root, false);
+    return { chain, cited, contrast };
+  }
+
+  contrastOfChain(chain: readonly string[]): Contrast | undefined {
+    let contrast: Contrast | undefined;
+    for (const id of chain) contrast = this.byId.get(id)?.contrast ?? contrast;
+    return contrast;
+  }
+
+  /** Minimal sets of leaves that would make `n` true, cheapest few kept per node. */
+  paths(n: CriterionNode): Path[] {
+    const memo = this.pathMemo.get(n);
+    if (memo) return memo;
+    const out = this.computePaths(n);
+    this.pathMemo.set(n, out);
+    return out;
+  }
+
+  private computePaths(n: CriterionNode): Path[] {
+    if (!inWindow(this.dateOfService, n.effective)) return [];
+    const cited = { id: n.id, text: n.text };
+    switch (n.kind) {
+      case 'fact': {
+        const step: PathStep = {
+          key: n.fact,
+          fact: n.fact,
+          value: this.node(n).value,
+          leafId: n.id,
+          leafText: n.text,
+          criterionId: n.id,
+          criterionText: n.text,
+          served: isCited(n),
+        };
+        return [{ steps: new Map([[step.key, step]]), chain: [n.id], cited, citedFound: isCited(n), contrast: n.contrast }];
+      }
+      case 'not': {
+        const step: PathStep = {
+          key: `not:${n.id}`,
+          value: this.node(n).value,
+          leafId: n.id,
+          leafText: n.text,
+          criterionId: n.id,
+          criterionText: n.text,
+          served: isCited(n),
+        };
+        return [{ steps: new Map([[step.key, step]]), chain: [n.id], cited, citedFound: isCited(n), contrast: n.contrast }];
+      }
+      case 'ref':
+        return this.paths(this.resolve(n.ref)).map((p) => this.wrap(n, p));
+      case 'any':
+        return keepBest(n.children.flatMap((c) => this.paths(c)).map((p) => this.wrap(n, p)));
+      case 'all':
+        return keepBest(combine(n.children.map((c) => this.paths(c))).map((p) => this.wrap(n, p)));
+      case 'atLeast': {
+        const out: Path[] = [];
+        for (const subset of choose(n.children, n.n)) {
+          out.push(...combine(subset.map((c) => this.paths(c))));
+        }
+        return keepBest(out.map((p) => this.wrap(n, p)));
+      }
+    }
+  }
+
+  /** Adds `n` to a path: its chain, the criterion its open leaves serve, the contrast it names. */
+  private wrap(n: CriterionNode, p: Path): Path {
+    const cite = n.cite === true;
+    let steps = p.steps;
+    if (cite) {
+      const relabelled = new Map<string, PathStep>();
+      steps = relabelled;
+      for (const [k, s] of p.steps) {
+        relabelled.set(k, s.served ? s : { ...s, criterionId: n.id, criterionText: n.text, served: true });
+      }
+    }
+    return {
+      steps,
+      chain: [n.id, ...p.chain],
+      // Through a ref ("ONE or more of section I") the referring criterion is the one cited.
+      cited: p.citedFound && n.kind !== 'ref' ? p.cited : { id: n.id, text: n.text },
+      citedFound: (p.citedFound && n.kind !== 'ref') || cite,
+      contrast: p.contrast ?? n.contrast,
+    };
+  }
+}
+
+function isCited(n: CriterionNode): boolean {
+  return n.cite === true;
+}
+
+function combine(lists: Path[][]): Path[] {
+  let acc: Path[] = [{ steps: new Map(), chain: [], cited: { id: '', text: '' }, citedFound: false }];
+  for (const list of lists) {
+    if (list.length === 0) return [];
+    const next: Path[] = [];
+    for (const a of acc) {
+      for (const b of list) {
+        const steps = new Map(a.steps);
+        for (const [k, s] of b.steps) if (!steps.has(k)) steps.set(k, s);
+        next.push({
+          steps,
+          chain: [...a.chain, ...b.chain],
+          cited: a.citedFound || !b.citedFound ? (a.cited.id ? a.cited : b.cited) : b.cited,
+          citedFound: a.citedFound || b.citedFound,
+          contrast: a.contrast ?? b.contrast,
+        });
+      }
+    }
+    acc = keepBest(next);
+  }
+  return acc;
+}
+
+/** Keeps the cheapest paths, separately among those that do and do not already fail. */
+function keepBest(paths: Path[]): Path[] {
+  const cost = (p: Path): number => {
+    let c = 0;
+    for (const s of p.steps.values()) if (s.value !== true) c += s.value === false ? 100 : 1;
+    return c;
+  };
+  const scored = paths.map((p, i) => ({ p, i, c: cost(p) })).sort((a, b) => a.c - b.c || a.i - b.i);
+  const viable = scored.filter((x) => x.c < 100).slice(0, PATHS_KEPT_PER_NODE);
+  const failing = scored.filter((x) => x.c >= 100).slice(0, PATHS_KEPT_PER_NODE);
+  return [...viable, ...failing].map((x) => x.p);
+}
+
+function* choose<T>(items: readonly T[], k: number, start = 0, acc: T[] = []): Generator<T[]> {
+  if (acc.length === k) {
+    yield [...acc];
+    return;
+  }
+  for (let i = start; i < items.length; i++) {
+    acc.push(items[i]);
+    yield* choose(items, k, i + 1, acc);
+    acc.pop();
+  }
+}
+
+function unique<T>(xs: readonly T[]): T[] {
+  return [...new Set(xs)];
+}

@@ -1,0 +1,387 @@
+import type {
+  Condition,
+  Device,
+  MedicationRequest,
+  MedicationStatement,
+  Observation,
+  PractitionerRole,
+  Procedure,
+  QuestionnaireResponse,
+  Resource,
+  ServiceRequest,
+} from 'fhir/r4.js';
+import type { FactProvider } from '../engine/evaluate.js';
+import { and3, not3, or3 } from '../engine/logic.js';
+import type { Truth } from '../engine/types.js';
+import type { RecordSource } from '../record/PatientRecord.js';
+import { codingsOf } from '../record/PatientRecord.js';
+import { SYSTEMS } from '../terminology/valueSets.js';
+import type { FactCatalogue, FactExpr, FactSource } from './catalogue.js';
+import { ageInYears, daysBetween, minusMonths, toDay } from './dates.js';
+import { clinicalDate, conditionOnset } from './paths.js';
+
+export interface FactValue {
+  readonly value: Truth;
+  readonly evidence: readonly string[];
+}
+
+const UNKNOWN: FactValue = { value: null, evidence: [] };
+const FALSE: FactValue = { value: false, evidence: [] };
+
+/** The low back pain episode the order is for, computed once per order. */
+export interface Episode {
+  readonly present: boolean;
+  /** Onset of the current episode, when dated. */
+  readonly onset?: string;
+  /** A chronic low back pain code says chronic even without an onset date. */
+  readonly chronicCoded: boolean;
+  readonly evidence: readonly string[];
+}
+
+/**
+ * Facts for one order at one date of service: each computed once, on first use, from the record's
+ * value-set index; FHIRPath runs only on the few candidates a value set selects.
+ */
+export class FactContext implements FactProvider {
+  private readonly memo = new Map<string, FactValue>();
+  private episodeMemo: Episode | undefined;
+  private findingsMemo: Map<string, { value: boolean; date?: string; ref: string }> | undefined;
+
+  constructor(
+    private readonly catalogue: FactCatalogue,
+    private readonly record: RecordSource,
+    private readonly order: ServiceRequest,
+    readonly dateOfService: string,
+  ) {}
+
+  fact(id: string): FactValue {
+    const memo = this.memo.get(id);
+    if (memo) return memo;
+    const def = this.catalogue.get(id);
+    if (!def) throw new Error(`unknown fact ${id}`);
+    this.memo.set(id, UNKNOWN); // a cycle in the catalogue reads as unknown, never loops
+    const value = this.expr(def.derive);
+    this.memo.set(id, value);
+    return value;
+  }
+
+  isSpecific(id: string): boolean {
+    return this.catalogue.get(id)?.specific ?? false;
+  }
+
+  /** Every fact computed so far (for the decision record and the cache key). */
+  computed(): ReadonlyMap<string, FactValue> {
+    return this.memo;
+  }
+
+  episode(): Episode {
+    if (this.episodeMemo) return this.episodeMemo;
+    const dos = this.dateOfService;
+    const conditions = this.conditions('low-back-pain', 'any', 'active');
+    const dated = conditions
+      .map((c) => conditionOnset(c))
+      .filter((d): d is string => d !== undefined && d <= dos)
+      .sort();
+    const chronic = this.conditions('chronic-low-back-pain', 'any', 'active');
+    const reason = this.orderReason('low-back-pain');
+    this.episodeMemo = {
+      present: conditions.length > 0 || reason.value === true,
+      onset: dated[0],
+      chronicCoded: chronic.length > 0,
+      evidence: [...conditions.map(ref), ...reason.evidence],
+    };
+    return this.episodeMemo;
+  }
+
+  private expr(e: FactExpr): FactValue {
+    if ('any' in e) return combine(e.any.map((x) => this.expr(x)), or3);
+    if ('all' in e) return combine(e.all.map((x) => this.expr(x)), and3);
+    if ('not' in e) {
+      const v = this.expr(e.not);
+      return { value: not3(v.value), evidence: v.evidence };
+    }
+    if ('fact' in e) return this.fact(e.fact);
+    return this.source(e);
+  }
+
+  private source(s: FactSource): FactValue {
+    switch (s.source) {
+      case 'condition': {
+        const hits = this.conditions(s.valueSet, s.verification, s.status, s.recentDays);
+        return found(hits);
+      }
+      case 'observation': {
+        const where = s.where ? this.catalogue.fhirpath(s.where) : undefined;
+        const hits = this.record.inValueSet<Observation>('Observation', s.valueSet).filter((o) => {
+          if (!['final', 'amended', 'corrected', 'preliminary'].includes(o.status)) return false;
+          if (!this.dated(clinicalDate(o), s.withinDays)) return false;
+          return where ? truthy(where(o)) : true;
+        });
+        return found(hits);
+      }
+      case 'procedure': {
+        let hits = s.types.flatMap((t) => this.record.inValueSet(t, s.valueSet)).filter((r) => {
+          if (!performed(r)) return false;
+          const d = clinicalDate(r);
+          if (d === undefined || d > this.dateOfService) return false;
+          if (s.currentEpisode && !this.inCurrentEpisode(d)) return false;
+          return s.withinDays === undefined || daysBetween(d, this.dateOfService) <= s.withinDays;
+        });
+        if (s.mostRecentAtLeastDays !== undefined && hits.length > 0) {
+          const latest = hits.map((r) => clinicalDate(r) as string).sort().at(-1) as string;
+          if (daysBetween(latest, this.dateOfService) < s.mostRecentAtLeastDays) return FALSE;
+          hits = hits.filter((r) => clinicalDate(r) === latest);
+        }
+        return found(hits);
+      }
+      case 'medication': {
+        const hits = [
+          ...this.record.inValueSet<MedicationRequest>('MedicationRequest', s.valueSet),
+          ...this.record.inValueSet<MedicationStatement>('MedicationStatement', s.valueSet),
+        ].filter((m) => {
+          if (['entered-in-error', 'cancelled', 'not-taken', 'draft'].includes(m.status)) return false;
+          const d = clinicalDate(m);
+          if (d !== undefined && d > this.dateOfService) return false;
+          if (m.status === 'active') return true;
+          return d !== undefined && daysBetween(d, this.dateOfService) <= s.activeOrWithinDays;
+        });
+        return found(hits);
+      }
+      case 'device':
+        return found(
+          this.record
+            .inValueSet<Device>('Device', s.valueSet)
+            .filter((d) => d.status === undefined || d.status === 'active'),
+        );
+      case 'finding':
+        return this.finding(s.code, s.absent, s.withinDays);
+      case 'age': {
+        const birth = toDay(this.record.patient?.birthDate);
+        if (!birth) return UNKNOWN;
+        const age = ageInYears(birth, this.dateOfService);
+        const ok =
+          s.op === '<' ? age < s.years : s.op === '<=' ? age <= s.years : s.op === '>' ? age > s.years : age >= s.years;
+        return { value: ok, evidence: ok ? [`Patient/${this.record.patient?.id ?? this.record.patientId}`] : [] };
+      }
+      case 'episode':
+        return this.episodePhase(s.phase, s.days);
+      case 'requester':
+        return this.requester(s.valueSet);
+      case 'orderReason':
+        return this.orderReason(s.valueSet);
+      case 'physicalTherapy':
+        return this.physicalTherapy(s.withinMonths, s.minSpanDays);
+      case 'conservativeCare':
+        return this.conservativeCare(s.minDays);
+    }
+  }
+
+  /** Conditions in a value set, filtered by clinical and verification status at the date of service. */
+  private conditions(
+    valueSet: string,
+    verification: 'any' | 'confirmed' | 'suspected',
+    status: 'active' | 'ever',
+    recentDays?: number,
+  ): Condition[] {
+    const dos = this.dateOfService;
+    return this.record.inValueSet<Condition>('Condition', valueSet).filter((c) => {
+      const v = c.verificationStatus?.coding?.[0]?.code;
+      if (v === 'refuted' || v === 'entered-in-error') return false;
+      const suspected = v === 'provisional' || v === 'differential' || v === 'unconfirmed';
+      if (verification === 'suspected' && !suspected) return false;
+      if (verification === 'confirmed' && suspected) return false;
+      const onset = conditionOnset(c);
+      if (onset !== undefined && onset > dos) return false;
+      if (status === 'active') {
+        const cs = c.clinicalStatus?.coding?.[0]?.code;
+        if (cs !== undefined && !['active', 'recurrence', 'relapse'].includes(cs)) return false;
+        const abated = toDay(c.abatementDateTime ?? c.abatementPeriod?.end ?? c.abatementPeriod?.start);
+        if (abated !== undefined && abated <= dos) return false;
+      }
+      if (recentDays !== undefined && onset !== undefined && daysBetween(onset, dos) > recentDays) return false;
+      return true;
+    });
+  }
+
+  private dated(date: string | undefined, withinDays: number | undefined): boolean {
+    if (date === undefined) return withinDays === undefined;
+    if (date > this.dateOfService) return false;
+    return withinDays === undefined || daysBetween(date, this.dateOfService) <= withinDays;
+  }
+
+  private inCurrentEpisode(date: string): boolean {
+    const onset = this.episode().onset;
+    return onset === undefined || date >= onset;
+  }
+
+  private episodePhase(phase: 'acute' | 'subacute' | 'chronic' | 'present' | 'over-days', days?: number): FactValue {
+    const ep = this.episode();
+    if (!ep.present) return FALSE;
+    const evidence = ep.evidence;
+    if (phase === 'present') return { value: true, evidence };
+    if (ep.onset === undefined) {
+      if (ep.chronicCoded) return { value: phase === 'chronic' || phase === 'over-days', evidence };
+      return UNKNOWN;
+    }
+    const dos = this.dateOfService;
+    const elapsed = daysBetween(ep.onset, dos);
+    const chronic = ep.onset < minusMonths(dos, 3);
+    let value: boolean;
+    switch (phase) {
+      case 'acute':
+        value = elapsed <= 42 && !ep.chronicCoded;
+        break;
+      case 'subacute':
+        value = elapsed > 42 && !chronic && !ep.chronicCoded;
+        break;
+      case 'chronic':
+        value = chronic || ep.chronicCoded;
+        break;
+      case 'over-days':
+        value = elapsed > (days ?? 0);
+        break;
+    }
+    return { value, evidence: value ? evidence : [] };
+  }
+
+  /** Documentation findings: Observations in our code system, or answers to our questionnaire. */
+  private finding(code: string, absent: 'unknown' | 'false', withinDays: number): FactValue {
+    const all = this.findings();
+    const hit = all.get(code);
+    if (!hit || (hit.date !== undefined && !this.dated(hit.date, withinDays))) {
+      return absent === 'false' ? FALSE : UNKNOWN;
+    }
+    return { value: hit.value, evidence: [hit.ref] };
+  }
+
+  private findings(): Map<string, { value: boolean; date?: string; ref: string }> {
+    if (this.findingsMemo) return this.findingsMemo;
+    const out = new Map<string, { value: boolean; date?: string; ref: string }>();
+    const offer = (code: string, value: boolean, date: string | undefined, r: string): void => {
+      if (date !== undefined && date > this.dateOfService) return;
+      const prev = out.get(code);
+      // The most recent statement wins: a later note can document a finding as resolved.
+      if (!prev || (date ?? '') >= (prev.date ?? '')) out.set(code, { value, date, ref: r });
+    };
+    for (const o of this.record.ofType<Observation>('Observation')) {
+      if (!['final', 'amended', 'corrected'].includes(o.status) || typeof o.valueBoolean !== 'boolean') continue;
+      for (const c of codingsOf([o.code])) {
+        if (c.system === SYSTEMS.finding && typeof c.code === 'string') offer(c.code, o.valueBoolean, clinicalDate(o), ref(o));
+      }
+    }
+    for (const qr of this.record.ofType<QuestionnaireResponse>('QuestionnaireResponse')) {
+      if (qr.status !== 'completed' && qr.status !== 'amended') continue;
+      const date = toDay(qr.authored);
+      const walk = (items: QuestionnaireResponse['item']): void => {
+        for (const item of items ?? []) {
+          const answer = item.answer?.find((a) => typeof a.valueBoolean === 'boolean');
+          if (answer && typeof item.linkId === 'string') offer(item.linkId, answer.valueBoolean as boolean, date, ref(qr));
+          walk(item.item);
+          for (const a of item.answer ?? []) walk(a.item);
+        }
+      };
+      walk(qr.item);
+    }
+    this.findingsMemo = out;
+    return out;
+  }
+
+  private orderReason(valueSet: string): FactValue {
+    const index = this.catalogue.valueSets;
+    const direct = codingsOf(this.order.reasonCode ?? []).some((c) => index.contains(valueSet, c));
+    const refs = (this.order.reasonReference ?? [])
+      .map((r) => this.record.resolve(r.reference))
+      .filter((r): r is Resource => r !== undefined)
+      .filter((r) => codingsOf([(r as Condition).code]).some((c) => index.contains(valueSet, c)));
+    if (direct || refs.length) {
+      return { value: true, evidence: [`ServiceRequest/${this.order.id ?? 'draft'}`, ...refs.map(ref)] };
+    }
+    return FALSE;
+  }
+
+  /** The requester's PractitionerRole (specialty or code), found directly or through its practitioner. */
+  private requester(valueSet: string): FactValue {
+    const reference = this.order.requester?.reference;
+    if (!reference) return UNKNOWN;
+    const roles: PractitionerRole[] = [];
+    const direct = this.record.resolve<PractitionerRole>(reference);
+    if (direct?.resourceType === 'PractitionerRole') roles.push(direct);
+    else {
+      for (const role of this.record.ofType<PractitionerRole>('PractitionerRole')) {
+        const p = role.practitioner?.reference;
+        if (p && (p === reference || p.endsWith(`/${reference}`) || reference.endsWith(`/${p}`))) roles.push(role);
+      }
+    }
+    if (roles.length === 0) return this.record.unavailable.has('PractitionerRole') ? UNKNOWN : UNKNOWN;
+    const index = this.catalogue.valueSets;
+    const hits = roles.filter((r) => codingsOf([...(r.specialty ?? []), ...(r.code ?? [])]).some((c) => index.contains(valueSet, c)));
+    return hits.length ? { value: true, evidence: hits.map(ref) } : FALSE;
+  }
+
+  /**
+   * At least `minSpanDays` of physical therapy within the window, in the current episode, with an
+   * initial evaluation and at least one follow-up. Without an evaluation code (Synthea writes none),
+   * the first session is taken as the evaluation.
+   */
+  private physicalTherapy(withinMonths: number, minSpanDays: number): FactValue {
+    const from = minusMonths(this.dateOfService, withinMonths);
+    const sessions = this.record
+      .inValueSet<Procedure>('Procedure', 'physical-therapy')
+      .filter((p) => performed(p))
+      .map((p) => ({ p, d: clinicalDate(p) }))
+      .filter((x): x is { p: Procedure; d: string } => x.d !== undefined)
+      .filter((x) => x.d >= from && x.d <= this.dateOfService && this.inCurrentEpisode(x.d))
+      .sort((a, b) => a.d.localeCompare(b.d));
+    if (sessions.length < 2) return FALSE;
+    const evaluations = this.record.inValueSet<Procedure>('Procedure', 'physical-therapy-evaluation');
+    const firstEval = sessions.find((s) => evaluations.includes(s.p)) ?? sessions[0];
+    const followUps = sessions.filter((s) => s.d > firstEval.d);
+    if (followUps.length === 0) return FALSE;
+    const last = followUps[followUps.length - 1];
+    if (daysBetween(firstEval.d, last.d) < minSpanDays) return FALSE;
+    return { value: true, evidence: sessions.map((s) => ref(s.p)) };
+  }
+
+  /** From the first conservative treatment of this episode (therapy or medication) to the date of service. */
+  private conservativeCare(minDays: number): FactValue {
+    const treatments: Resource[] = [
+      ...this.record.inValueSet('Procedure', 'physical-therapy').filter(performed),
+      ...this.record.inValueSet('MedicationRequest', 'conservative-medication'),
+      ...this.record.inValueSet('MedicationStatement', 'conservative-medication'),
+    ];
+    const dated = treatments
+      .map((r) => ({ r, d: clinicalDate(r) }))
+      .filter((x): x is { r: Resource; d: string } => x.d !== undefined && x.d <= this.dateOfService)
+      .filter((x) => this.inCurrentEpisode(x.d))
+      .sort((a, b) => a.d.localeCompare(b.d));
+    if (dated.length === 0) return FALSE;
+    const ok = daysBetween(dated[0].d, this.dateOfService) >= minDays;
+    return ok ? { value: true, evidence: dated.slice(0, 5).map((x) => ref(x.r)) } : FALSE;
+  }
+}
+
+function performed(r: Resource): boolean {
+  const status = (r as { status?: string }).status;
+  if (r.resourceType === 'Procedure') return status === 'completed';
+  if (r.resourceType === 'ImagingStudy') return status !== 'cancelled' && status !== 'entered-in-error';
+  if (r.resourceType === 'DiagnosticReport') return status !== 'cancelled' && status !== 'entered-in-error';
+  return true;
+}
+
+function ref(r: Resource): string {
+  return `${r.resourceType}/${r.id ?? 'unidentified'}`;
+}
+
+function found(hits: readonly Resource[]): FactValue {
+  return hits.length ? { value: true, evidence: hits.map(ref) } : FALSE;
+}
+
+function truthy(result: unknown[]): boolean {
+  return result.length > 0 && result.every((x) => x === true);
+}
+
+function combine(values: FactValue[], op: (v: Truth[]) => Truth): FactValue {
+  const value = op(values.map((v) => v.value));
+  const evidence = value === true ? values.filter((v) => v.value === true).flatMap((v) => v.evidence) : [];
+  return { value, evidence: [...new Set(evidence)] };
+}

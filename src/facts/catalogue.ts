@@ -1,0 +1,191 @@
+import fhirpath from 'fhirpath';
+import { z } from 'zod';
+import type { ValueSetIndex } from '../terminology/valueSets.js';
+
+/**
+ * The fact catalogue (`cds-services/facts.json`): every named clinical fact the policies use,
+ * each derived from the record by a small expression over a fixed set of source kinds.
+ */
+
+const comparator = z.enum(['<', '<=', '>', '>=']);
+
+const sourceSchema = z.discriminatedUnion('source', [
+  z
+    .object({
+      source: z.literal('condition'),
+      valueSet: z.string(),
+      /** `suspected`: provisional, differential or unconfirmed; `confirmed`: confirmed or not stated. */
+      verification: z.enum(['any', 'confirmed', 'suspected']).default('any'),
+      /** `active`: active, recurrence or relapse at the date of service; `ever`: history counts too. */
+      status: z.enum(['active', 'ever']).default('active'),
+      /** Onset (or recorded date) within this many days before the date of service, when dated. */
+      recentDays: z.number().int().positive().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      source: z.literal('observation'),
+      valueSet: z.string(),
+      withinDays: z.number().int().positive().optional(),
+      /** FHIRPath on the Observation that must be true (compiled once at load). */
+      where: z.string().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      source: z.literal('procedure'),
+      valueSet: z.string(),
+      /** Resource types searched: prior imaging lives in Procedure, ImagingStudy and DiagnosticReport. */
+      types: z.array(z.enum(['Procedure', 'ImagingStudy', 'DiagnosticReport'])).default(['Procedure']),
+      withinDays: z.number().int().positive().optional(),
+      /** True only if the most recent one is at least this many days before the date of service. */
+      mostRecentAtLeastDays: z.number().int().positive().optional(),
+      /** Only procedures on or after the onset of the current back pain episode. */
+      currentEpisode: z.boolean().default(false),
+    })
+    .strict(),
+  z
+    .object({
+      source: z.literal('medication'),
+      valueSet: z.string(),
+      /** Active at the date of service, or authored within this many days. */
+      activeOrWithinDays: z.number().int().positive().default(180),
+    })
+    .strict(),
+  z.object({ source: z.literal('device'), valueSet: z.string() }).strict(),
+  z
+    .object({
+      source: z.literal('finding'),
+      /** A code of the documentation-finding code system (contract section 7). */
+      code: z.string(),
+      /** Note-only findings are unknown when absent; `false` where absence itself is the record. */
+      absent: z.enum(['unknown', 'false']).default('unknown'),
+      withinDays: z.number().int().positive().default(180),
+    })
+    .strict(),
+  z.object({ source: z.literal('age'), op: comparator, years: z.number().int().nonnegative() }).strict(),
+  z
+    .object({
+      source: z.literal('episode'),
+      /**
+       * acute: onset within the past 6 weeks (<= 42 days); subacute: over 6 weeks and not over 3 months;
+       * chronic: over 3 calendar months; present: a low back pain episode is on record;
+       * over-days: onset more than `days` days ago.
+       */
+      phase: z.enum(['acute', 'subacute', 'chronic', 'present', 'over-days']),
+      days: z.number().int().positive().optional(),
+    })
+    .strict(),
+  z.object({ source: z.literal('requester'), valueSet: z.string() }).strict(),
+  z.object({ source: z.literal('orderReason'), valueSet: z.string() }).strict(),
+  z
+    .object({
+      source: z.literal('physicalTherapy'),
+      /** Physical therapy must fall within this many months before the date of service. */
+      withinMonths: z.number().int().positive(),
+      /** From the first to the last session ("at least 4 weeks"). */
+      minSpanDays: z.number().int().positive().default(28),
+    })
+    .strict(),
+  z
+    .object({
+      source: z.literal('conservativeCare'),
+      /** From the first conservative treatment of the episode to the date of service. */
+      minDays: z.number().int().positive(),
+    })
+    .strict(),
+]);
+
+export type FactSource = z.infer<typeof sourceSchema>;
+
+export type FactExpr =
+  | FactSource
+  | { readonly any: readonly FactExpr[] }
+  | { readonly all: readonly FactExpr[] }
+  | { readonly not: FactExpr }
+  | { readonly fact: string };
+
+const exprSchema: z.ZodType<FactExpr> = z.lazy(() =>
+  z.union([
+    z.object({ any: z.array(exprSchema).min(1) }).strict(),
+    z.object({ all: z.array(exprSchema).min(1) }).strict(),
+    z.object({ not: exprSchema }).strict(),
+    z.object({ fact: z.string() }).strict(),
+    sourceSchema,
+  ]),
+) as z.ZodType<FactExpr>;
+
+const factSchema = z
+  .object({
+    /** Plain clinical words, as a card would say them. */
+    text: z.string().min(1),
+    /** What to document, phrased as a request (documentation cards and the questionnaire). */
+    ask: z.string().optional(),
+    /** A diagnosis, finding or test (true) rather than context such as duration or age (false). */
+    specific: z.boolean(),
+    derive: exprSchema,
+  })
+  .strict();
+
+export const factFileSchema = z.record(z.string().regex(/^[a-z0-9-]+$/), factSchema);
+export type FactDefinition = z.infer<typeof factSchema>;
+export type FactFile = z.infer<typeof factFileSchema>;
+
+type Compiled = (resource: unknown) => unknown[];
+
+/** The catalogue with its FHIRPath compiled once, checked against the value sets it names. */
+export class FactCatalogue {
+  private readonly compiled = new Map<string, Compiled>();
+
+  constructor(
+    readonly definitions: FactFile,
+    readonly valueSets: ValueSetIndex,
+  ) {
+    const problems: string[] = [];
+    for (const [id, def] of Object.entries(definitions)) this.check(id, def.derive, problems);
+    if (problems.length) throw new Error(`cds-services/facts.json:\n  ${problems.join('\n  ')}`);
+  }
+
+  get(id: string): FactDefinition | undefined {
+    return Object.hasOwn(this.definitions, id) ? this.definitions[id] : undefined;
+  }
+
+  fhirpath(expression: string): Compiled {
+    const fn = this.compiled.get(expression);
+    if (!fn) throw new Error(`FHIRPath not compiled at load: ${expression}`);
+    return fn;
+  }
+
+  /** Codes of the documentation-finding code system the catalogue reads. */
+  findingCodes(): Set<string> {
+    const out = new Set<string>();
+    const walk = (e: FactExpr): void => {
+      if ('any' in e) e.any.forEach(walk);
+      else if ('all' in e) e.all.forEach(walk);
+      else if ('not' in e) walk(e.not);
+      else if ('source' in e && e.source === 'finding') out.add(e.code);
+    };
+    for (const def of Object.values(this.definitions)) walk(def.derive);
+    return out;
+  }
+
+  private check(id: string, e: FactExpr, problems: string[]): void {
+    if ('any' in e) return e.any.forEach((x) => this.check(id, x, problems));
+    if ('all' in e) return e.all.forEach((x) => this.check(id, x, problems));
+    if ('not' in e) return this.check(id, e.not, problems);
+    if ('fact' in e) {
+      if (!this.get(e.fact)) problems.push(`fact ${id}: refers to unknown fact ${e.fact}`);
+      return;
+    }
+    if ('valueSet' in e && !this.valueSets.has(e.valueSet)) {
+      problems.push(`fact ${id}: unknown value set ${e.valueSet}`);
+    }
+    if (e.source === 'observation' && e.where && !this.compiled.has(e.where)) {
+      try {
+        this.compiled.set(e.where, fhirpath.compile(e.where) as Compiled);
+      } catch (err) {
+        problems.push(`fact ${id}: FHIRPath does not compile: ${e.where}: ${(err as Error).message}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import fhirpath from 'fhirpath';
+import type { Condition, Resource } from 'fhir/r4.js';
+import { toDay } from './dates.js';
+
+/**
+ * The clinical date of each resource type, as FHIRPath compiled once at start-up. Evaluated only on
+ * the candidates a value set has already selected, never over the whole record.
+ */
+const DATE_EXPRESSIONS: Record<string, string> = {
+  Condition: 'onsetDateTime | onsetPeriod.start | recordedDate',
+  Observation: 'effectiveDateTime | effectivePeriod.start | effectiveInstant | issued',
+  Procedure: 'performedDateTime | performedPeriod.start',
+  MedicationRequest: 'authoredOn | dispenseRequest.validityPeriod.start',
+  MedicationStatement: 'effectiveDateTime | effectivePeriod.start | dateAsserted',
+  ImagingStudy: 'started',
+  DiagnosticReport: 'effectiveDateTime | effectivePeriod.start | issued',
+  Encounter: 'period.start',
+  QuestionnaireResponse: 'authored',
+};
+
+type Compiled = (resource: unknown) => unknown[];
+
+const COMPILED = new Map<string, Compiled>(
+  Object.entries(DATE_EXPRESSIONS).map(([type, expr]) => [type, fhirpath.compile(expr) as Compiled]),
+);
+
+/** The first date the resource's clinical-date expression yields, at day precision. */
+export function clinicalDate(r: Resource): string | undefined {
+  const fn = COMPILED.get(r.resourceType);
+  if (!fn) return undefined;
+  try {
+    for (const v of fn(r)) {
+      const d = toDay(v);
+      if (d) return d;
+    }
+  } catch {
+    // A malformed element makes the date unknown, never the request fail.
+  }
+  return undefined;
+}
+
+export function conditionOnset(c: Condition): string | undefined {
+  return clinicalDate(c);
+}

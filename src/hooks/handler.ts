@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import type { ServiceRequest } from 'fhir/r4.js';
+import { decisionCards, recordProblemsCard } from '../cards/cards.js';
+import { coverageInformation, withCoverageInformation } from '../cards/coverageInformation.js';
+import type { OrderDecision } from '../decision/decideOrder.js';
+import { decideOrder, lumbarMriCode } from '../decision/decideOrder.js';
+import { todayUtc } from '../facts/dates.js';
+import type { PolicyLibrary } from '../library.js';
+import { loadRecord, type RecordAccessOptions } from '../record/loadRecord.js';
+import type { CdsAction, CdsCard, CdsResponse, HookRequest } from './types.js';
+
+export interface HookContext {
+  readonly library: PolicyLibrary;
+  readonly record: Omit<RecordAccessOptions, 'valueSets' | 'deadline'> & { readonly requestDeadlineMs: number };
+  /** Questionnaire canonical for a policy version (documentation missing). */
+  readonly questionnaireUrl: (policyId: string, version: string) => string;
+  readonly now?: () => Date;
+}
+
+export interface HookOutcome {
+  readonly response: CdsResponse;
+  readonly decisions: readonly OrderDecision[];
+  readonly assertions: ReadonlyMap<string, { coverageAssertionId: string; satisfiedPaId?: string }>;
+  readonly fhirCalls: number;
+  readonly fhirFailures: number;
+}
+
+/** The lumbar MRI orders a hook is about: all drafts on order-sign, the selected ones on order-select. */
+export function ordersInScope(req: HookRequest): { order: ServiceRequest; ref: string; cpt: string }[] {
+  const selections = new Set(req.context.selections ?? []);
+  const out: { order: ServiceRequest; ref: string; cpt: string }[] = [];
+  (req.context.draftOrders.entry ?? []).forEach((e, i) => {
+    const r = e?.resource;
+    if (!r || r.resourceType !== 'ServiceRequest') return;
+    const order = r as ServiceRequest;
+    const ref = `ServiceRequest/${order.id ?? `draft-${i + 1}`}`;
+    if (req.hook === 'order-select' && !selections.has(ref) && !selections.has(order.id ?? '')) return;
+    const cpt = lumbarMriCode(order);
+    if (cpt) out.push({ order, ref, cpt });
+  });
+  return out;
+}
+
+/**
+ * The hook pipeline: orders in scope -> patient record -> per order: routing, facts, criteria ->
+ * cards and the CRD coverage-information system action.
+ */
+export async function handleHook(req: HookRequest, ctx: HookContext): Promise<HookOutcome> {
+  const now = ctx.now?.() ?? new Date();
+  const today = todayUtc(now);
+  const orders = ordersInScope(req);
+  const configuration = readConfiguration(req);
+  if (orders.length === 0) {
+    return { response: { cards: [], ...(req.hook === 'order-sign' ? { systemActions: [] } : {}) }, decisions: [], assertions: new Map(), fhirCalls: 0, fhirFailures: 0 };
+  }
+  const loaded = await loadRecord(req, {
+    ...ctx.record,
+    valueSets: ctx.library.valueSets,
+    deadline: now.getTime() + ctx.record.requestDeadlineMs,
+  });
+  const decisions = orders.map((o) => decideOrder(ctx.library, loaded.record, o.order, o.ref, o.cpt, today));
+
+  const cards: CdsCard[] = [];
+  const systemActions: CdsAction[] = [];
+  const assertions = new Map<string, { coverageAssertionId: string; satisfiedPaId?: string }>();
+  const problems = recordProblemsCard(loaded.problems);
+  if (problems) cards.push(problems);
+  const questionnaire = (d: OrderDecision) => (d.policy ? ctx.questionnaireUrl(d.policy.policyId, d.policy.version) : undefined);
+  for (const d of decisions) {
+    cards.push(...decisionCards(d, { facts: ctx.library.facts, questionnaireUrl: questionnaire, patientRef: `Patient/${req.context.patientId}` }));
+    // CRD: the same coverage gets the same assertion id within a response; a new one per coverage.
+    const coverageKey = d.coverage ? `Coverage/${d.coverage.id}` : undefined;
+    if (!coverageKey) continue;
+    const id = assertionIdFor(req.hookInstance, coverageKey, d.orderRef);
+    const ids = { coverageAssertionId: id, ...(d.outcome === 'criteria-met' ? { satisfiedPaId: `PA-${id.slice(0, 18)}` } : {}) };
+    assertions.set(d.orderRef, ids);
+    if (req.hook !== 'order-sign' || configuration.coverageInfo === false) continue;
+    const ext = coverageInformation(d, ids, today, questionnaire(d), req.hook);
+    if (!ext) continue;
+    systemActions.push({
+      type: 'update',
+      description: `Coverage information for ${d.orderRef} (CPT ${d.cpt}): ${d.outcome.replace(/-/g, ' ')}`,
+      resource: withCoverageInformation(d.order, ext),
+    });
+  }
+  const filtered = cards.filter((c) => configuration.enabled(c.source.topic?.code));
+  const limited = filtered.slice(0, configuration.maxCards);
+  return {
+    response: { cards: limited, ...(req.hook === 'order-sign' ? { systemActions } : {}) },
+    decisions,
+    assertions,
+    fhirCalls: loaded.fhirCalls,
+    fhirFailures: loaded.fhirFailures,
+  };
+}
+
+/** A stable id per hook call, coverage and order, so repeated answers name the same assertion. */
+function assertionIdFor(hookInstance: string, coverage: string, order: string): string {
+  const h = createHash('sha256').update(`${hookInstance}|${coverage}|${order}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** CRD `davinci-crd.configuration`: honour what we support, ignore unknown codes and odd values. */
+function readConfiguration(req: HookRequest): { coverageInfo: boolean; maxCards: number; enabled: (code?: string) => boolean } {
+  const raw = req.extension?.['davinci-crd.configuration'];
+  const cfg = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  const bool = (k: string): boolean => cfg[k] !== false;
+  const max = typeof cfg['max-cards'] === 'number' && Number.isInteger(cfg['max-cards']) && cfg['max-cards'] >= 0 ? cfg['max-cards'] : 10;
+  return {
+    coverageInfo: bool('coverage-info'),
+    maxCards: max,
+    enabled: (code) => (code === undefined || code === 'clinical-reminder' ? true : bool(code)),
+  };
+}
+

@@ -1,0 +1,113 @@
+/**
+ * CDS Hooks 2.0 wire types (https://cds-hooks.hl7.org/2.0/), written once from the spec.
+ * FHIR resources are `@types/fhir` R4 types.
+ */
+import type { Bundle, FhirResource, Resource } from 'fhir/r4.js';
+
+export interface CdsCoding {
+  readonly system: string;
+  readonly code: string;
+  readonly display?: string;
+}
+
+export interface CdsSource {
+  readonly label: string;
+  readonly url?: string;
+  readonly icon?: string;
+  readonly topic?: CdsCoding;
+}
+
+export interface CdsLink {
+  readonly label: string;
+  readonly url: string;
+  readonly type: 'absolute' | 'smart';
+  readonly appContext?: string;
+}
+
+export interface CdsCreateAction {
+  readonly type: 'create';
+  readonly description: string;
+  readonly resource: FhirResource;
+}
+export interface CdsUpdateAction {
+  readonly type: 'update';
+  readonly description: string;
+  readonly resource: FhirResource;
+}
+export interface CdsDeleteAction {
+  readonly type: 'delete';
+  readonly description: string;
+  readonly resourceId: string;
+}
+export type CdsAction = CdsCreateAction | CdsUpdateAction | CdsDeleteAction;
+
+export interface CdsSuggestion {
+  readonly label: string;
+  readonly uuid: string;
+  readonly isRecommended?: boolean;
+  readonly actions?: readonly CdsAction[];
+}
+
+export interface CdsCard {
+  readonly uuid: string;
+  readonly summary: string;
+  readonly detail?: string;
+  readonly indicator: 'info' | 'warning' | 'critical';
+  readonly source: CdsSource;
+  readonly suggestions?: readonly CdsSuggestion[];
+  readonly selectionBehavior?: 'at-most-one' | 'any';
+  readonly overrideReasons?: readonly CdsCoding[];
+  readonly links?: readonly CdsLink[];
+  readonly extension?: Record<string, unknown>;
+}
+
+export interface CdsResponse {
+  readonly cards: readonly CdsCard[];
+  readonly systemActions?: readonly CdsAction[];
+  readonly extension?: Record<string, unknown>;
+}
+
+export type HookName = 'order-select' | 'order-sign';
+
+export interface FhirAuthorization {
+  readonly access_token: string;
+  readonly token_type: string;
+  readonly expires_in?: number;
+  readonly scope?: string;
+  readonly subject?: string;
+  readonly patient?: string;
+}
+
+export interface HookRequest {
+  readonly hook: HookName;
+  readonly hookInstance: string;
+  readonly fhirServer?: string;
+  readonly fhirAuthorization?: FhirAuthorization;
+  readonly context: {
+    readonly userId: string;
+    readonly patientId: string;
+    readonly encounterId?: string;
+    readonly selections?: readonly string[];
+    readonly draftOrders: Bundle;
+  };
+  readonly prefetch?: Readonly<Record<string, Resource | null>>;
+  readonly extension?: Record<string, unknown>;
+}
+
+export interface CdsServiceDefinition {
+  readonly hook: HookName;
+  readonly id: string;
+  readonly title: string;
+  readonly description: string;
+  readonly prefetch: Readonly<Record<string, string>>;
+  readonly usageRequirements?: string;
+  readonly extension?: Record<string, unknown>;
+}
+
+export interface CdsFeedback {
+  readonly card: string;
+  readonly outcome: 'accepted' | 'overridden';
+  readonly acceptedSuggestions?: readonly { readonly id: string }[];
+  readonly overrideReason?: { readonly reason?: CdsCoding; readonly userComment?: string };
+  readonly outcomeTimestamp: string;
+}

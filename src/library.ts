@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadPolicies } from './engine/loadPolicy.js';
+import type { PolicyVersion } from './engine/types.js';
+import { FactCatalogue, factFileSchema } from './facts/catalogue.js';
+import { Router, routingFileSchema } from './routing/routing.js';
+import { ValueSetIndex, valueSetFileSchema } from './terminology/valueSets.js';
+
+/** Everything the service knows, loaded and checked once at start-up from `cds-services/`. */
+export interface PolicyLibrary {
+  readonly dir: string;
+  readonly valueSets: ValueSetIndex;
+  readonly facts: FactCatalogue;
+  readonly policies: readonly PolicyVersion[];
+  readonly router: Router;
+}
+
+/** The repository's own `cds-services/` folder, from `src/` or from `dist/src/`. */
+export function defaultPolicyDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const up = here.includes(`${join('dist', 'src')}`) ? join(here, '..', '..') : join(here, '..');
+  return resolve(up, 'cds-services');
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`);
+  }
+}
+
+function parse<T>(schema: { safeParse(x: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, json: unknown, file: string): T {
+  const r = schema.safeParse(json);
+  if (!r.success) throw new Error(`${file}:\n  ${r.error.issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`).join('\n  ')}`);
+  return r.data;
+}
+
+export function loadLibrary(dir: string = defaultPolicyDir(), routingFile?: string): PolicyLibrary {
+  const valueSets = new ValueSetIndex(parse(valueSetFileSchema, readJson(join(dir, 'valuesets.json')), join(dir, 'valuesets.json')));
+  const facts = new FactCatalogue(parse(factFileSchema, readJson(join(dir, 'facts.json')), join(dir, 'facts.json')), valueSets);
+  const policies = loadPolicies(dir, facts);
+  const routingPath = routingFile ?? join(dir, 'routing.json');
+  const router = new Router(parse(routingFileSchema, readJson(routingPath), routingPath), policies, valueSets);
+  return { dir, valueSets, facts, policies, router };
+}

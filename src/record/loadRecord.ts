@@ -1,0 +1,204 @@
+import type { Bundle, OperationOutcome, Resource } from 'fhir/r4.js';
+import { PREFETCH, PREFETCH_TYPES } from '../hooks/discovery.js';
+import type { HookRequest } from '../hooks/types.js';
+import type { ValueSetIndex } from '../terminology/valueSets.js';
+import { PatientRecord } from './PatientRecord.js';
+
+export interface RecordAccessOptions {
+  readonly valueSets: ValueSetIndex;
+  /** Whether `fhirServer` may be contacted (allow-list of the authenticated client or configuration). */
+  readonly fhirServerAllowed: (fhirServer: string) => boolean;
+  readonly fhirTimeoutMs: number;
+  /** Absolute time (ms since epoch) by which every FHIR call must be done. */
+  readonly deadline: number;
+  readonly maxPages: number;
+  readonly maxResources: number;
+}
+
+/** What could not be read, in words for a card: never the data itself. */
+export interface RecordProblem {
+  readonly key: string;
+  readonly resourceTypes: readonly string[];
+  readonly reason: string;
+}
+
+export interface LoadedRecord {
+  readonly record: PatientRecord;
+  readonly problems: readonly RecordProblem[];
+  /** FHIR searches made against fhirServer (for metrics). */
+  readonly fhirCalls: number;
+  readonly fhirFailures: number;
+}
+
+class FetchProblem extends Error {}
+
+/**
+ * Prefetch first; for each missing prefetch key, the same search against `fhirServer` with the
+ * `fhirAuthorization` bearer token, following `Bundle.link` next, each call with a timeout and all
+ * of them within the request's deadline. A key the client answered with `null` means "no data".
+ */
+export async function loadRecord(req: HookRequest, opts: RecordAccessOptions): Promise<LoadedRecord> {
+  const resources: Resource[] = [];
+  const problems: RecordProblem[] = [];
+  const missing: string[] = [];
+  const prefetch = req.prefetch ?? {};
+  for (const key of Object.keys(PREFETCH)) {
+    if (!Object.hasOwn(prefetch, key)) {
+      missing.push(key);
+      continue;
+    }
+    const value = prefetch[key];
+    if (value === null) continue;
+    if (value.resourceType === 'OperationOutcome') {
+      problems.push({ key, resourceTypes: PREFETCH_TYPES[key], reason: 'the EHR reported an error for this prefetch' });
+      continue;
+    }
+    resources.push(...flatten(value));
+  }
+  // Resources the client sent under prefetch keys we do not declare are still the patient's record.
+  for (const [key, value] of Object.entries(prefetch)) {
+    if (!Object.hasOwn(PREFETCH, key) && value && value.resourceType !== 'OperationOutcome') resources.push(...flatten(value));
+  }
+
+  let fhirCalls = 0;
+  let fhirFailures = 0;
+  if (missing.length > 0) {
+    const server = req.fhirServer;
+    if (!server) {
+      for (const key of missing) {
+        // Resources already present through another key (e.g. a Bundle holding everything) are not missing.
+        if (PREFETCH_TYPES[key].every((t) => resources.some((r) => r.resourceType === t))) continue;
+        problems.push({ key, resourceTypes: PREFETCH_TYPES[key], reason: 'not in the prefetch and no fhirServer was given' });
+      }
+    } else if (!opts.fhirServerAllowed(server)) {
+      for (const key of missing) {
+        problems.push({ key, resourceTypes: PREFETCH_TYPES[key], reason: 'not in the prefetch, and the fhirServer is not on this service\'s allow-list (no connection was made)' });
+      }
+    } else {
+      const token = req.fhirAuthorization?.access_token;
+      const results = await Promise.all(
+        missing.map(async (key) => {
+          const query = fillTemplate(PREFETCH[key], req);
+          if (!query) return { key, resources: [] as Resource[], calls: 0 };
+          try {
+            const r = await searchAll(server, query, token, opts, () => resources.length);
+            return { key, resources: r.resources, calls: r.calls };
+          } catch (err) {
+            fhirFailures++;
+            problems.push({ key, resourceTypes: PREFETCH_TYPES[key], reason: (err as Error).message });
+            return { key, resources: [] as Resource[], calls: 1 };
+          }
+        }),
+      );
+      for (const r of results) {
+        fhirCalls += r.calls;
+        resources.push(...r.resources);
+      }
+    }
+  }
+  const unavailable = new Set(problems.flatMap((p) => p.resourceTypes));
+  const patientResources = resources.slice(0, opts.maxResources);
+  if (resources.length > opts.maxResources) {
+    problems.push({ key: 'limit', resourceTypes: [], reason: `the record has more than ${opts.maxResources} resources; the rest were not read` });
+  }
+  return {
+    record: new PatientRecord(req.context.patientId, patientResources, opts.valueSets, unavailable),
+    problems,
+    fhirCalls,
+    fhirFailures,
+  };
+}
+
+function flatten(value: Resource): Resource[] {
+  if (value.resourceType !== 'Bundle') return [value];
+  const out: Resource[] = [];
+  for (const e of (value as Bundle).entry ?? []) {
+    const r = e?.resource;
+    if (!r || typeof r !== 'object') continue;
+    if (e.search?.mode === 'outcome' || r.resourceType === 'OperationOutcome') continue;
+    if (r.resourceType === 'Bundle') out.push(...flatten(r));
+    else out.push(r);
+  }
+  return out;
+}
+
+/** Fills the prefetch tokens; undefined when a token cannot be filled (that query is skipped). */
+export function fillTemplate(template: string, req: HookRequest): string | undefined {
+  const user = req.context.userId;
+  const values: Record<string, string | undefined> = {
+    'context.patientId': req.context.patientId,
+    'context.userId': user,
+    'context.encounterId': req.context.encounterId,
+    userPractitionerId: user.startsWith('Practitioner/') ? user.slice('Practitioner/'.length) : undefined,
+    userPractitionerRoleId: user.startsWith('PractitionerRole/') ? user.slice('PractitionerRole/'.length) : undefined,
+  };
+  // A user who is a PractitionerRole: read that role instead of searching by practitioner.
+  if (template.startsWith('PractitionerRole?practitioner=') && values.userPractitionerRoleId) {
+    return `PractitionerRole?_id=${encodeURIComponent(values.userPractitionerRoleId)}`;
+  }
+  let ok = true;
+  const out = template.replace(/\{\{\s*([A-Za-z.]+)\s*\}\}/g, (_, name: string) => {
+    const v = values[name];
+    if (v === undefined) ok = false;
+    return encodeURIComponent(v ?? '');
+  });
+  return ok ? out : undefined;
+}
+
+async function searchAll(
+  base: string,
+  query: string,
+  token: string | undefined,
+  opts: RecordAccessOptions,
+  loaded: () => number,
+): Promise<{ resources: Resource[]; calls: number }> {
+  const origin = new URL(base).origin;
+  let url: string | undefined = `${base.replace(/\/+$/, '')}/${query}`;
+  const resources: Resource[] = [];
+  let calls = 0;
+  while (url && calls < opts.maxPages) {
+    // Follow `next` only on the same server: the token must never travel elsewhere.
+    if (new URL(url).origin !== origin) throw new FetchProblem('the FHIR server pointed to another host; not followed');
+    const remaining = opts.deadline - Date.now();
+    if (remaining <= 0) throw new FetchProblem('the request deadline passed before the FHIR server answered');
+    calls++;
+    const body = await getJson(url, token, Math.min(opts.fhirTimeoutMs, remaining));
+    if (body.resourceType === 'OperationOutcome') {
+      throw new FetchProblem(`the FHIR server answered with an OperationOutcome: ${(body as OperationOutcome).issue?.[0]?.diagnostics ?? 'error'}`);
+    }
+    const page = flatten(body);
+    resources.push(...page);
+    if (resources.length + loaded() > opts.maxResources) break;
+    url = body.resourceType === 'Bundle' ? (body as Bundle).link?.find((l) => l.relation === 'next')?.url : undefined;
+  }
+  return { resources, calls };
+}
+
+async function getJson(url: string, token: string | undefined, timeoutMs: number): Promise<Resource> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      headers: { accept: 'application/fhir+json, application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      redirect: 'error',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (err) {
+    const e = err as Error;
+    if (e.name === 'TimeoutError' || e.name === 'AbortError') throw new FetchProblem(`the FHIR server did not answer within ${timeoutMs} ms`);
+    throw new FetchProblem('the FHIR server could not be reached (connection failed or redirected)');
+  }
+  if (!res.ok) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new FetchProblem(`the FHIR server answered HTTP ${res.status}`);
+  }
+  let json: unknown;
+  try {
+    json = await res.json();
+  } catch {
+    throw new FetchProblem('the FHIR server answered with invalid JSON');
+  }
+  if (!json || typeof json !== 'object' || typeof (json as Resource).resourceType !== 'string') {
+    throw new FetchProblem('the FHIR server answered with something that is not a FHIR resource');
+  }
+  return json as Resource;
+}

@@ -1,0 +1,108 @@
+/**
+ * Express 5 glue for client authentication, and the fhirServer allowlist check.
+ *
+ * CDS Hooks 2.0: `aud` is "the URL of the endpoint being called", so the
+ * expected audience is our public base URL (as the client sees it, i.e. as
+ * entered in Inferno or the EHR) plus the request path. On failure we answer
+ * 401 with only a machine reason (the spec's best practice is no detail) and
+ * never echo or log the token.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { AuthError, type AuthenticatedClient, type ClientAuthenticator } from './clientAuth.js';
+
+/** The subset of a pino logger we use (pino's Logger satisfies it). */
+export interface AuthLogger {
+  warn(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface ClientAuthMiddlewareOptions {
+  /** 'off' passes every request through and sets no client (local development only). */
+  mode: 'required' | 'off';
+  /** e.g. "https://cds.example.org" or "https://host/prefix"; a trailing slash is ignored. */
+  publicBaseUrl: string;
+  logger: AuthLogger;
+}
+
+/** What the middleware stores in `res.locals.client`. */
+export interface ClientAuthLocals {
+  client?: AuthenticatedClient;
+}
+
+export function requireClientAuth(
+  authenticator: ClientAuthenticator,
+  options: ClientAuthMiddlewareOptions,
+): RequestHandler {
+  const base = options.publicBaseUrl.replace(/\/+$/, '');
+  const { logger, mode } = options;
+
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (mode === 'off') {
+      next();
+      return;
+    }
+    const audience = expectedAudience(base, req.originalUrl);
+    authenticator.authenticate(req.get('authorization'), audience).then(
+      (client) => {
+        (res.locals as ClientAuthLocals).client = client;
+        next();
+      },
+      (err: unknown) => {
+        if (!(err instanceof AuthError)) {
+          next(err);
+          return;
+        }
+        // One line, no token: iss/jti are as claimed (unverified) and truncated.
+        logger.warn(
+          { event: 'client-auth-failed', reason: err.reason, iss: err.iss, jti: err.jti, path: pathOf(req.originalUrl), aud: audience },
+          `CDS client authentication failed: ${err.reason}`,
+        );
+        res
+          .status(401)
+          .set('WWW-Authenticate', 'Bearer error="invalid_token"')
+          .json({ error: 'unauthorized', reason: err.reason });
+      },
+    );
+  };
+}
+
+/** The `aud` a client must use to call `originalUrl` on this service. */
+export function expectedAudience(publicBaseUrl: string, originalUrl: string): string {
+  return publicBaseUrl.replace(/\/+$/, '') + pathOf(originalUrl);
+}
+
+function pathOf(originalUrl: string): string {
+  const q = originalUrl.search(/[?#]/);
+  const p = q === -1 ? originalUrl : originalUrl.slice(0, q);
+  return p.startsWith('/') ? p : `/${p}`;
+}
+
+/**
+ * May a client whose allowlist is `allowed` send us `fhirServer`?
+ * Scheme and host[:port] must match exactly (after URL parsing: host is
+ * lower-cased, default ports dropped, dot-segments resolved); the path must
+ * equal an allowed base or lie under it at a "/" boundary. Trailing slashes
+ * are ignored. URLs with credentials, query or fragment are refused.
+ */
+export function isFhirServerAllowed(fhirServer: string, allowed: readonly string[]): boolean {
+  const candidate = parseBase(fhirServer);
+  if (!candidate) return false;
+  return allowed.some((a) => {
+    const base = parseBase(a);
+    if (!base || base.origin !== candidate.origin) return false;
+    return base.path === '' || candidate.path === base.path || candidate.path.startsWith(`${base.path}/`);
+  });
+}
+
+function parseBase(s: string): { origin: string; path: string } | undefined {
+  if (typeof s !== 'string') return undefined;
+  let u: URL;
+  try {
+    u = new URL(s.trim());
+  } catch {
+    return undefined;
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined;
+  if (u.username || u.password || u.search || u.hash || s.includes('?') || s.includes('#')) return undefined;
+  // origin = scheme://host[:port]; an empty path is "/" in WHATWG URLs.
+  return { origin: `${u.protocol}//${u.host}`, path: u.pathname.replace(/\/+$/, '') };
+}

@@ -1,0 +1,122 @@
+import { z } from 'zod';
+
+/** Canonical system URIs, and the aliases real data uses for them. */
+export const SYSTEMS = {
+  icd10cm: 'http://hl7.org/fhir/sid/icd-10-cm',
+  snomed: 'http://snomed.info/sct',
+  loinc: 'http://loinc.org',
+  cpt: 'http://www.ama-assn.org/go/cpt',
+  rxnorm: 'http://www.nlm.nih.gov/research/umls/rxnorm',
+  nucc: 'http://nucc.org/provider-taxonomy',
+  sopt: 'https://nahdo.org/sopt',
+  finding: 'http://lumbar-mri-cds.org/fhir/CodeSystem/documentation-finding',
+} as const;
+
+const SYSTEM_ALIASES: Record<string, string> = {
+  'urn:oid:2.16.840.1.113883.3.221.5': SYSTEMS.sopt,
+  'http://www.nahdo.org/sopt': SYSTEMS.sopt,
+  'urn:oid:2.16.840.1.113883.6.96': SYSTEMS.snomed,
+  'http://snomed.info/sct/731000124108': SYSTEMS.snomed,
+  'urn:oid:2.16.840.1.113883.6.90': SYSTEMS.icd10cm,
+  'http://hl7.org/fhir/sid/icd-10': SYSTEMS.icd10cm,
+  'urn:oid:2.16.840.1.113883.6.12': SYSTEMS.cpt,
+  'http://www.ama-assn.org/go/cpt/': SYSTEMS.cpt,
+  'urn:oid:2.16.840.1.113883.6.1': SYSTEMS.loinc,
+  'urn:oid:2.16.840.1.113883.6.88': SYSTEMS.rxnorm,
+  'urn:oid:2.16.840.1.113883.6.101': SYSTEMS.nucc,
+};
+
+export function canonicalSystem(system: string | undefined): string {
+  if (!system) return '';
+  return SYSTEM_ALIASES[system] ?? system;
+}
+
+/** ICD-10-CM codes appear with or without the dot (`M54.50` / `M5450`): compare them without. */
+export function normalizeCode(system: string, code: string): string {
+  const c = code.trim();
+  return system === SYSTEMS.icd10cm ? c.replace(/\./g, '').toUpperCase() : c;
+}
+
+const includeSchema = z
+  .object({
+    system: z.string().min(1),
+    codes: z.array(z.string().min(1)).default([]),
+    /** Code prefixes, e.g. ICD-10-CM `M54.5` for every M54.5x code. */
+    prefixes: z.array(z.string().min(1)).default([]),
+    /** Displays for the questionnaire and the criteria table (optional, never matched on). */
+    displays: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+
+export const valueSetFileSchema = z.record(
+  z.string().regex(/^[a-z0-9-]+$/, 'value set ids are lower-case-with-dashes'),
+  z
+    .object({
+      title: z.string().min(1),
+      /** Where the codes come from (terminology.md section). */
+      source: z.string().optional(),
+      include: z.array(includeSchema).min(1),
+    })
+    .strict(),
+);
+
+export type ValueSetFile = z.infer<typeof valueSetFileSchema>;
+export type ValueSetDefinition = ValueSetFile[string];
+
+export interface Coding {
+  readonly system?: string;
+  readonly code?: string;
+}
+
+/**
+ * Every value set of every policy, indexed once at start-up so that a coding's memberships
+ * cost a few map lookups: exact codes by `system|code`, prefixes by `system|prefix`.
+ */
+export class ValueSetIndex {
+  private readonly exact = new Map<string, string[]>();
+  private readonly prefixes = new Map<string, string[]>();
+  private readonly maxPrefixLength = new Map<string, number>();
+
+  constructor(readonly definitions: ValueSetFile) {
+    for (const [id, vs] of Object.entries(definitions)) {
+      for (const inc of vs.include) {
+        const system = canonicalSystem(inc.system);
+        for (const code of inc.codes) push(this.exact, `${system}|${normalizeCode(system, code)}`, id);
+        for (const prefix of inc.prefixes) {
+          const p = normalizeCode(system, prefix);
+          push(this.prefixes, `${system}|${p}`, id);
+          this.maxPrefixLength.set(system, Math.max(this.maxPrefixLength.get(system) ?? 0, p.length));
+        }
+      }
+    }
+  }
+
+  has(id: string): boolean {
+    return Object.hasOwn(this.definitions, id);
+  }
+
+  /** The value sets a coding belongs to (may be empty). */
+  memberships(coding: Coding): string[] {
+    if (typeof coding.code !== 'string' || coding.code.length === 0) return [];
+    const system = canonicalSystem(typeof coding.system === 'string' ? coding.system : undefined);
+    const code = normalizeCode(system, coding.code);
+    const out = [...(this.exact.get(`${system}|${code}`) ?? [])];
+    const max = Math.min(this.maxPrefixLength.get(system) ?? 0, code.length);
+    for (let len = 1; len <= max; len++) {
+      const hit = this.prefixes.get(`${system}|${code.slice(0, len)}`);
+      if (hit) out.push(...hit);
+    }
+    return out;
+  }
+
+  contains(id: string, coding: Coding): boolean {
+    return this.memberships(coding).includes(id);
+  }
+}
+
+function push(map: Map<string, string[]>, key: string, value: string): void {
+  const list = map.get(key);
+  if (list) {
+    if (!list.includes(value)) list.push(value);
+  } else map.set(key, [value]);
+}
