@@ -4,7 +4,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import type { Config } from './config/config.js';
 import { HttpError, notFound, outcome } from './hooks/errors.js';
-import { handleHook, type HookContext } from './hooks/handler.js';
+import { handleHook, type HookContext, type HookOutcome } from './hooks/handler.js';
 import { hookForService, serviceDefinitions } from './hooks/discovery.js';
 import { parseFeedback, parseHookRequest } from './hooks/schema.js';
 import type { CdsFeedback, HookRequest } from './hooks/types.js';
@@ -28,6 +28,33 @@ export class MemoryFeedbackSink implements FeedbackSink {
   }
 }
 
+/** What happened on one hook call: for logs, metrics and decision records (ids only, no resource content). */
+export interface HookEvent {
+  readonly requestId: string;
+  readonly serviceId: string;
+  readonly hook: HookRequest['hook'];
+  readonly hookInstance: string;
+  readonly patientId: string;
+  readonly client?: AuthenticatedClient;
+  readonly receivedAt: Date;
+  readonly durationMs: number;
+  readonly outcome: HookOutcome;
+}
+
+export interface FeedbackEvent {
+  readonly requestId: string;
+  readonly serviceId: string;
+  readonly feedback: readonly CdsFeedback[];
+  readonly client?: AuthenticatedClient;
+  readonly receivedAt: Date;
+}
+
+/** Listeners on the hook path; they must not throw or block (errors are logged and ignored). */
+export interface HookObserver {
+  onHook?(event: HookEvent): void;
+  onFeedback?(event: FeedbackEvent): void;
+}
+
 export interface AppDeps {
   readonly library?: PolicyLibrary;
   readonly logger?: Logger;
@@ -35,6 +62,7 @@ export interface AppDeps {
   /** Guards hook and feedback calls (client JWT); absent means authentication is off. */
   readonly clientAuth?: express.RequestHandler;
   readonly now?: () => Date;
+  readonly observers?: readonly HookObserver[];
 }
 
 export interface App {
@@ -48,6 +76,16 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const library = deps.library ?? loadLibrary(config.policyDir, config.routingFile);
   const logger = deps.logger ?? createLogger(config.logLevel);
   const feedback = deps.feedback ?? new MemoryFeedbackSink();
+  const observers = deps.observers ?? [];
+  const notify = (fn: (o: HookObserver) => void): void => {
+    for (const o of observers) {
+      try {
+        fn(o);
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'hook observer failed');
+      }
+    }
+  };
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -107,6 +145,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
 
   app.post('/cds-services/:id', guard, requireJson, json, async (req, res, next) => {
     const started = performance.now();
+    const receivedAt = deps.now?.() ?? new Date();
     const serviceId = String(req.params.id);
     try {
       const hook = hookForService(serviceId);
@@ -119,6 +158,20 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         record: { ...hookContext.record, fhirServerAllowed: (url) => isFhirServerAllowed(url, allowed) },
       });
       res.json(result.response);
+      const durationMs = Math.round((performance.now() - started) * 100) / 100;
+      notify((o) =>
+        o.onHook?.({
+          requestId: String(res.locals.requestId),
+          serviceId,
+          hook,
+          hookInstance: hookReq.hookInstance,
+          patientId: hookReq.context.patientId,
+          client,
+          receivedAt,
+          durationMs,
+          outcome: result,
+        }),
+      );
       logger.info(
         {
           reqId: res.locals.requestId,
@@ -134,7 +187,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
             criterion: d.result?.decidedBy?.id,
           })),
           fhirCalls: result.fhirCalls,
-          durationMs: Math.round((performance.now() - started) * 100) / 100,
+          durationMs,
         },
         'hook',
       );
@@ -148,7 +201,9 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       const serviceId = String(req.params.id);
       if (!hookForService(serviceId)) throw notFound(`No CDS service "${serviceId}"`);
       const items = parseFeedback(req.body);
-      await feedback.save(serviceId, items, res.locals.client as AuthenticatedClient | undefined);
+      const client = res.locals.client as AuthenticatedClient | undefined;
+      await feedback.save(serviceId, items, client);
+      notify((o) => o.onFeedback?.({ requestId: String(res.locals.requestId), serviceId, feedback: items, client, receivedAt: deps.now?.() ?? new Date() }));
       logger.info({ reqId: res.locals.requestId, serviceId, feedback: items.map((f) => ({ card: f.card, outcome: f.outcome })) }, 'feedback');
       res.json({ accepted: items.length });
     } catch (err) {

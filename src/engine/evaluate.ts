@@ -288,14 +288,14 @@ class Evaluator {
       if (this.node(n).value !== true) return;
       if (n.kind === 'fact' || n.kind === 'not') {
         if (isCited(n) && !insideRef) cited = { id: n.id, text: n.text };
-        if (n.contrast && !insideRef) contrast = n.contrast;
+        if (n.contrast) contrast = n.contrast;
         if (isCited(n)) chain.push(n.id);
         return;
       }
       chain.push(n.id);
       // Through a ref ("ONE or more of the criteria under section I") the referring criterion is cited.
       if (isCited(n) && !insideRef) cited = { id: n.id, text: n.text };
-      if (n.contrast && !insideRef) contrast = n.contrast;
+      if (n.contrast) contrast = n.contrast;
       if (n.kind === 'ref') return visit(this.resolve(n.ref), true);
       if (n.kind === 'any') {
         const first = n.children.find((c) => this.node(c).value === true);
