@@ -21,7 +21,17 @@ export interface Config {
   readonly fhirTimeoutMs: number;
   readonly requestDeadlineMs: number;
   readonly maxFhirPages: number;
+  /** The most resources one request may carry (prefetch + draftOrders) or the record may hold after fetching. */
   readonly maxResources: number;
+  /** Request limits (answered 422 with an OperationOutcome): see README "Security". */
+  readonly maxStringLength: number;
+  readonly maxJsonDepth: number;
+  readonly maxBundleDepth: number;
+  readonly maxDraftOrders: number;
+  /** Largest FHIR server response read, in bytes; a larger one is a problem card, not a crash. */
+  readonly maxFhirResponseBytes: number;
+  /** Time for routing, facts and criteria once the record is loaded; past it the order gets a "could not be completed" card. */
+  readonly evaluationBudgetMs: number;
   readonly decisionCacheTtlSeconds: number;
   readonly decisionCacheMaxKeys: number;
   readonly rateLimitPerMinute: number;
@@ -66,6 +76,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestDeadlineMs: int(env, 'REQUEST_DEADLINE_MS', 3000),
     maxFhirPages: int(env, 'FHIR_MAX_PAGES', 20),
     maxResources: int(env, 'MAX_RESOURCES', 20000),
+    maxStringLength: int(env, 'MAX_STRING_LENGTH', 64 * 1024),
+    maxJsonDepth: int(env, 'MAX_JSON_DEPTH', 64),
+    maxBundleDepth: int(env, 'MAX_BUNDLE_DEPTH', 3),
+    maxDraftOrders: int(env, 'MAX_DRAFT_ORDERS', 50),
+    maxFhirResponseBytes: int(env, 'FHIR_MAX_RESPONSE_BYTES', 16 * 1024 * 1024),
+    evaluationBudgetMs: int(env, 'EVALUATION_BUDGET_MS', 1500),
     decisionCacheTtlSeconds: int(env, 'DECISION_CACHE_TTL_SECONDS', 600),
     decisionCacheMaxKeys: int(env, 'DECISION_CACHE_MAX_KEYS', 5000),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 1200),

@@ -1,0 +1,10 @@
+import { readFileSync } from 'node:fs';
+import request from 'supertest';
+import { createApp } from '../src/app.js';
+import { testConfig } from '../src/config/config.js';
+const { app } = createApp(testConfig());
+const f = JSON.parse(readFileSync('/work/main/fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json','utf8'));
+delete f.description;
+f.prefetch.observations.entry = [];
+const r = await request(app).post('/cds-services/lumbar-mri-order-sign').send(f);
+console.log(r.status, JSON.stringify(r.body, null, 1).slice(0, 6000));
