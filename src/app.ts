@@ -11,7 +11,13 @@ import type { CdsFeedback, HookRequest } from './hooks/types.js';
 import { loadLibrary, type PolicyLibrary } from './library.js';
 import { createLogger, type Logger } from './log.js';
 import { documentationFindingCodeSystem } from './questionnaire/codeSystem.js';
+import { coverageAssertionRoutes } from './records/routes.js';
 import { isFhirServerAllowed } from './security/middleware.js';
+import { clientRateLimit } from './security/setup.js';
+import { checkRequestLimits } from './hooks/limits.js';
+import type { DecisionRecordStore } from './store/types.js';
+import { healthReport, type ReadinessCheck } from './health.js';
+import { createMetrics, type ServiceMetrics } from './metrics.js';
 import type { AuthenticatedClient } from './security/clientAuth.js';
 
 /** Storage for feedback; in memory unless the decision-record store is configured. */
@@ -63,12 +69,19 @@ export interface AppDeps {
   readonly clientAuth?: express.RequestHandler;
   readonly now?: () => Date;
   readonly observers?: readonly HookObserver[];
+  /** Prometheus metrics for `GET /metrics`; a fresh registry per app when absent. */
+  readonly metrics?: ServiceMetrics;
+  /** Dependencies `/health` waits on (stores, caches) besides the policies. */
+  readonly readiness?: readonly ReadinessCheck[];
+  /** Decision records, read by the operator API (`/coverage-assertions`). */
+  readonly records?: DecisionRecordStore;
 }
 
 export interface App {
   readonly app: express.Express;
   readonly library: PolicyLibrary;
   readonly logger: Logger;
+  readonly metrics: ServiceMetrics;
 }
 
 /** The Express app, built from a typed configuration so tests drive it without a port. */
@@ -76,7 +89,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const library = deps.library ?? loadLibrary(config.policyDir, config.routingFile);
   const logger = deps.logger ?? createLogger(config.logLevel);
   const feedback = deps.feedback ?? new MemoryFeedbackSink();
-  const observers = deps.observers ?? [];
+  const metrics = deps.metrics ?? createMetrics();
+  const observers = [metrics.observer, ...(deps.observers ?? [])];
   const notify = (fn: (o: HookObserver) => void): void => {
     for (const o of observers) {
       try {
@@ -117,9 +131,20 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     next();
   };
   const guard: express.RequestHandler = deps.clientAuth ?? ((_req, _res, next) => next());
+  const limiter = clientRateLimit(config.rateLimitPerMinute);
+  const withinLimits: express.RequestHandler = (req, _res, next) => {
+    checkRequestLimits(req.body, config);
+    next();
+  };
 
-  app.get('/health', (_req, res) => {
-    res.json({ status: 'ok', policies: library.policies.map((p) => `${p.policyId}@${p.version}`) });
+  app.get('/health', async (_req, res) => {
+    const report = await healthReport(library, deps.readiness);
+    res.status(report.status === 'ok' ? 200 : 503).json(report);
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    const { contentType, body } = await metrics.render();
+    res.type(contentType).send(body);
   });
 
   app.get('/cds-services', (_req, res) => {
@@ -138,12 +163,15 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       requestDeadlineMs: config.requestDeadlineMs,
       maxPages: config.maxFhirPages,
       maxResources: config.maxResources,
+      maxResponseBytes: config.maxFhirResponseBytes,
     },
+    evaluationBudgetMs: config.evaluationBudgetMs,
     questionnaireUrl: (policyId, version) => `${config.publicBaseUrl}/fhir/Questionnaire/${policyId}-${version}`,
     now: deps.now,
   };
 
-  app.post('/cds-services/:id', guard, requireJson, json, async (req, res, next) => {
+  app.post('/cds-services/:id', metrics.hookStatusMiddleware);
+  app.post('/cds-services/:id', guard, limiter, requireJson, json, withinLimits, async (req, res, next) => {
     const started = performance.now();
     const receivedAt = deps.now?.() ?? new Date();
     const serviceId = String(req.params.id);
@@ -196,7 +224,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     }
   });
 
-  app.post('/cds-services/:id/feedback', guard, requireJson, json, async (req, res, next) => {
+  app.post('/cds-services/:id/feedback', guard, limiter, requireJson, json, withinLimits, async (req, res, next) => {
     try {
       const serviceId = String(req.params.id);
       if (!hookForService(serviceId)) throw notFound(`No CDS service "${serviceId}"`);
@@ -210,6 +238,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       next(err);
     }
   });
+
+  if (deps.records) app.use('/coverage-assertions', coverageAssertionRoutes(deps.records, config.adminToken));
 
   app.use((req, _res, next) => next(notFound(`No route ${req.method} ${req.path}`)));
 
@@ -238,5 +268,5 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     res.status(500).json(outcome('exception', 'Internal error'));
   });
 
-  return { app, library, logger };
+  return { app, library, logger, metrics };
 }

@@ -1,17 +1,35 @@
 import { createApp } from './app.js';
 import { loadConfig } from './config/config.js';
+import { createLogger } from './log.js';
+import { createMetrics } from './metrics.js';
+import { setupDecisionRecords } from './records/setup.js';
+import { createClientAuth } from './security/setup.js';
 
 /** `npm start`: the service with its built-in policies on PORT (default 3000). */
 const config = loadConfig();
-const { app, logger, library } = createApp(config);
+const logger = createLogger(config.logLevel);
+const records = await setupDecisionRecords(config, logger);
+const clientAuth = await createClientAuth(config, logger);
+const { app, library } = createApp(config, {
+  logger,
+  metrics: createMetrics({ processMetrics: true }),
+  observers: [records.observer],
+  records: records.store,
+  clientAuth,
+});
 if (config.auth === 'off') {
-  logger.warn('CDS client authentication is OFF (CDS_AUTH=off): any caller can invoke the hooks. Set CDS_AUTH=required for production.');
+  logger.warn(
+    { auth: 'off', fhirServerAllowlist: config.fhirServerAllowlist },
+    'SECURITY WARNING: CDS client authentication is OFF (CDS_AUTH=off, the default for local testing): ANY caller can invoke the hooks and feedback. Never expose this to a network; set CDS_AUTH=required and CDS_TRUSTED_CLIENTS for any deployment (README "Security").',
+  );
 }
 const server = app.listen(config.port, config.host, () => {
   logger.info({ port: config.port, policies: library.policies.map((p) => `${p.policyId}@${p.version}`) }, 'lumbar-mri-cds listening');
 });
 const shutdown = (): void => {
-  server.close(() => process.exit(0));
+  server.close(() => {
+    records.close().finally(() => process.exit(0));
+  });
   setTimeout(() => process.exit(0), 5000).unref();
 };
 process.on('SIGTERM', shutdown);

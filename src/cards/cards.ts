@@ -259,3 +259,15 @@ export function recordProblemsCard(problems: readonly RecordProblem[]): CdsCard 
     source: { label: SERVICE_LABEL, topic: TOPICS.reminder },
   };
 }
+
+/** Orders whose evaluation ran out of time: no decision is better than a guessed one. */
+export function unfinishedCard(orderRefs: readonly string[]): CdsCard {
+  return {
+    uuid: randomUUID(),
+    summary: summary('The coverage decision could not be completed in time; no decision was made for this order'),
+    detail: `The service stopped evaluating ${orderRefs.join(', ')} when its time budget ran out. No coverage information is returned for ${orderRefs.length > 1 ? 'these orders' : 'this order'}; sign again to retry, or send the clinical notes for review.`,
+    indicator: 'warning',
+    source: { label: SERVICE_LABEL, topic: TOPICS.coverage },
+    extension: { 'davinci-crd.associated-resource': orderRefs.map((reference) => ({ reference })) },
+  };
+}

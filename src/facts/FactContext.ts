@@ -108,16 +108,16 @@ export class FactContext implements FactProvider {
     switch (s.source) {
       case 'condition': {
         const hits = this.conditions(s.valueSet, s.verification, s.status, s.recentDays);
-        return found(hits);
+        return this.found(['Condition'], hits);
       }
       case 'observation': {
         const where = s.where ? this.catalogue.fhirpath(s.where) : undefined;
         const hits = this.record.inValueSet<Observation>('Observation', s.valueSet).filter((o) => {
-          if (!['final', 'amended', 'corrected', 'preliminary'].includes(o.status)) return false;
+          if (!['final', 'amended', 'corrected'].includes(o.status)) return false;
           if (!this.dated(clinicalDate(o), s.withinDays)) return false;
           return where ? truthy(where(o)) : true;
         });
-        return found(hits);
+        return this.found(['Observation'], hits);
       }
       case 'procedure': {
         let hits = s.types.flatMap((t) => this.record.inValueSet(t, s.valueSet)).filter((r) => {
@@ -127,12 +127,13 @@ export class FactContext implements FactProvider {
           if (s.currentEpisode && !this.inCurrentEpisode(d)) return false;
           return s.withinDays === undefined || daysBetween(d, this.dateOfService) <= s.withinDays;
         });
-        if (s.mostRecentAtLeastDays !== undefined && hits.length > 0) {
+        if (s.mostRecentAtLeastMonths !== undefined && hits.length > 0) {
           const latest = hits.map((r) => clinicalDate(r) as string).sort().at(-1) as string;
-          if (daysBetween(latest, this.dateOfService) < s.mostRecentAtLeastDays) return FALSE;
+          // Calendar months, as the policies count "3 months": a year before 2024-06-12 is 2023-06-12, not 365 days.
+          if (latest > minusMonths(this.dateOfService, s.mostRecentAtLeastMonths)) return FALSE;
           hits = hits.filter((r) => clinicalDate(r) === latest);
         }
-        return found(hits);
+        return this.found(s.types, hits);
       }
       case 'medication': {
         const hits = [
@@ -145,10 +146,11 @@ export class FactContext implements FactProvider {
           if (m.status === 'active') return true;
           return d !== undefined && daysBetween(d, this.dateOfService) <= s.activeOrWithinDays;
         });
-        return found(hits);
+        return this.found(['MedicationRequest', 'MedicationStatement'], hits);
       }
       case 'device':
-        return found(
+        return this.found(
+          ['Device'],
           this.record
             .inValueSet<Device>('Device', s.valueSet)
             .filter((d) => d.status === undefined || d.status === 'active'),
@@ -203,6 +205,15 @@ export class FactContext implements FactProvider {
     });
   }
 
+  /** Nothing found is false only if every type searched could be read: what could not be read is unknown, not absent. */
+  private absent(types: readonly string[]): FactValue {
+    return types.some((t) => this.record.unavailable.has(t)) ? UNKNOWN : FALSE;
+  }
+
+  private found(types: readonly string[], hits: readonly Resource[]): FactValue {
+    return hits.length ? { value: true, evidence: hits.map(ref) } : this.absent(types);
+  }
+
   private dated(date: string | undefined, withinDays: number | undefined): boolean {
     if (date === undefined) return withinDays === undefined;
     if (date > this.dateOfService) return false;
@@ -216,7 +227,7 @@ export class FactContext implements FactProvider {
 
   private episodePhase(phase: 'acute' | 'subacute' | 'chronic' | 'present' | 'over-days', days?: number): FactValue {
     const ep = this.episode();
-    if (!ep.present) return FALSE;
+    if (!ep.present) return this.absent(['Condition']);
     const evidence = ep.evidence;
     if (phase === 'present') return { value: true, evidence };
     if (ep.onset === undefined) {
@@ -249,7 +260,7 @@ export class FactContext implements FactProvider {
     const all = this.findings();
     const hit = all.get(code);
     if (!hit || (hit.date !== undefined && !this.dated(hit.date, withinDays))) {
-      return absent === 'false' ? FALSE : UNKNOWN;
+      return absent === 'false' ? this.absent(['Observation', 'QuestionnaireResponse']) : UNKNOWN;
     }
     return { value: hit.value, evidence: [hit.ref] };
   }
@@ -332,7 +343,7 @@ export class FactContext implements FactProvider {
       .filter((x): x is { p: Procedure; d: string } => x.d !== undefined)
       .filter((x) => x.d >= from && x.d <= this.dateOfService && this.inCurrentEpisode(x.d))
       .sort((a, b) => a.d.localeCompare(b.d));
-    if (sessions.length < 2) return FALSE;
+    if (sessions.length < 2) return this.absent(['Procedure']);
     const evaluations = this.record.inValueSet<Procedure>('Procedure', 'physical-therapy-evaluation');
     const firstEval = sessions.find((s) => evaluations.includes(s.p)) ?? sessions[0];
     const followUps = sessions.filter((s) => s.d > firstEval.d);
@@ -354,9 +365,9 @@ export class FactContext implements FactProvider {
       .filter((x): x is { r: Resource; d: string } => x.d !== undefined && x.d <= this.dateOfService)
       .filter((x) => this.inCurrentEpisode(x.d))
       .sort((a, b) => a.d.localeCompare(b.d));
-    if (dated.length === 0) return FALSE;
+    if (dated.length === 0) return this.absent(['Procedure', 'MedicationRequest', 'MedicationStatement']);
     const ok = daysBetween(dated[0].d, this.dateOfService) >= minDays;
-    return ok ? { value: true, evidence: dated.slice(0, 5).map((x) => ref(x.r)) } : FALSE;
+    return ok ? { value: true, evidence: dated.slice(0, 5).map((x) => ref(x.r)) } : this.absent(['Procedure', 'MedicationRequest', 'MedicationStatement']);
   }
 }
 
@@ -370,10 +381,6 @@ function performed(r: Resource): boolean {
 
 function ref(r: Resource): string {
   return `${r.resourceType}/${r.id ?? 'unidentified'}`;
-}
-
-function found(hits: readonly Resource[]): FactValue {
-  return hits.length ? { value: true, evidence: hits.map(ref) } : FALSE;
 }
 
 function truthy(result: unknown[]): boolean {

@@ -38,8 +38,8 @@ const sourceSchema = z.discriminatedUnion('source', [
       /** Resource types searched: prior imaging lives in Procedure, ImagingStudy and DiagnosticReport. */
       types: z.array(z.enum(['Procedure', 'ImagingStudy', 'DiagnosticReport'])).default(['Procedure']),
       withinDays: z.number().int().positive().optional(),
-      /** True only if the most recent one is at least this many days before the date of service. */
-      mostRecentAtLeastDays: z.number().int().positive().optional(),
+      /** True only if the most recent one is at least this many calendar months before the date of service ("at least 1 year" = 12). */
+      mostRecentAtLeastMonths: z.number().int().positive().optional(),
       /** Only procedures on or after the onset of the current back pain episode. */
       currentEpisode: z.boolean().default(false),
     })

@@ -148,7 +148,7 @@ function isCdsHooksRequest(json: unknown): json is CdsHooksRequestLike {
 }
 
 /** `.json` and `.ndjson` files, sorted so loads are repeatable; dot-files are skipped. */
-async function listDataFiles(dir: string, recursive: boolean): Promise<string[]> {
+export async function listDataFiles(dir: string, recursive: boolean): Promise<string[]> {
   const out: string[] = [];
   const entries = await readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => a.name.localeCompare(b.name));

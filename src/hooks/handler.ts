@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { ServiceRequest } from 'fhir/r4.js';
-import { decisionCards, recordProblemsCard } from '../cards/cards.js';
+import { decisionCards, recordProblemsCard, unfinishedCard } from '../cards/cards.js';
 import { coverageInformation, withCoverageInformation } from '../cards/coverageInformation.js';
 import type { OrderDecision } from '../decision/decideOrder.js';
 import { decideOrder, lumbarMriCode } from '../decision/decideOrder.js';
 import { todayUtc } from '../facts/dates.js';
 import type { PolicyLibrary } from '../library.js';
 import { loadRecord, type RecordAccessOptions } from '../record/loadRecord.js';
+import { EvaluationBudget, EvaluationBudgetExceeded } from './evaluationBudget.js';
 import type { CdsAction, CdsCard, CdsResponse, HookRequest } from './types.js';
 
 export interface HookContext {
@@ -15,6 +16,8 @@ export interface HookContext {
   /** Questionnaire canonical for a policy version (documentation missing). */
   readonly questionnaireUrl: (policyId: string, version: string) => string;
   readonly now?: () => Date;
+  /** Time for routing, facts and criteria of all orders once the record is loaded (default: none). */
+  readonly evaluationBudgetMs?: number;
 }
 
 export interface HookOutcome {
@@ -23,6 +26,8 @@ export interface HookOutcome {
   readonly assertions: ReadonlyMap<string, { coverageAssertionId: string; satisfiedPaId?: string }>;
   readonly fhirCalls: number;
   readonly fhirFailures: number;
+  /** Orders not decided within the evaluation budget (they get a "could not be completed" card). */
+  readonly unfinishedOrders?: readonly string[];
 }
 
 /** The lumbar MRI orders a hook is about: all drafts on order-sign, the selected ones on order-select. */
@@ -58,13 +63,26 @@ export async function handleHook(req: HookRequest, ctx: HookContext): Promise<Ho
     valueSets: ctx.library.valueSets,
     deadline: now.getTime() + ctx.record.requestDeadlineMs,
   });
-  const decisions = orders.map((o) => decideOrder(ctx.library, loaded.record, o.order, o.ref, o.cpt, today));
+  const budget = new EvaluationBudget(ctx.evaluationBudgetMs ?? Number.POSITIVE_INFINITY);
+  const record = budget.guard(loaded.record);
+  const decisions: OrderDecision[] = [];
+  const unfinishedOrders: string[] = [];
+  for (const o of orders) {
+    try {
+      decisions.push(decideOrder(ctx.library, record, o.order, o.ref, o.cpt, today));
+    } catch (err) {
+      if (!(err instanceof EvaluationBudgetExceeded)) throw err;
+      unfinishedOrders.push(o.ref);
+    }
+  }
+  budget.finish();
 
   const cards: CdsCard[] = [];
   const systemActions: CdsAction[] = [];
   const assertions = new Map<string, { coverageAssertionId: string; satisfiedPaId?: string }>();
   const problems = recordProblemsCard(loaded.problems);
   if (problems) cards.push(problems);
+  if (unfinishedOrders.length > 0) cards.push(unfinishedCard(unfinishedOrders));
   const questionnaire = (d: OrderDecision) => (d.policy ? ctx.questionnaireUrl(d.policy.policyId, d.policy.version) : undefined);
   for (const d of decisions) {
     cards.push(...decisionCards(d, { facts: ctx.library.facts, questionnaireUrl: questionnaire, patientRef: `Patient/${req.context.patientId}` }));
@@ -91,6 +109,7 @@ export async function handleHook(req: HookRequest, ctx: HookContext): Promise<Ho
     assertions,
     fhirCalls: loaded.fhirCalls,
     fhirFailures: loaded.fhirFailures,
+    unfinishedOrders,
   };
 }
 

@@ -22,7 +22,9 @@ interface Frame {
   readonly bundles: number;
   /** Inside `prefetch` or `context.draftOrders`: resources there count. */
   readonly counted: boolean;
-  readonly path: string;
+  /** Where the value sits, kept as links so a path string is built only for an error. */
+  readonly parent?: Frame;
+  readonly key?: string | number;
 }
 
 /**
@@ -35,35 +37,37 @@ export function checkRequestLimits(body: unknown, limits: RequestLimits): void {
   if (draftEntries > limits.maxDraftOrders) {
     throw tooCostly(`context.draftOrders has ${draftEntries} entries; this service takes at most ${limits.maxDraftOrders}`, 'context.draftOrders.entry');
   }
+  const fail = (frame: Frame, what: string): HttpError => {
+    const path = pathOf(frame);
+    return tooCostly(`${path || '(body)'}: ${what}`, path || undefined);
+  };
   let resources = 0;
-  const stack: Frame[] = [{ value: body, depth: 1, bundles: 0, counted: false, path: '' }];
+  const stack: Frame[] = [{ value: body, depth: 1, bundles: 0, counted: false }];
   while (stack.length > 0) {
-    const { value, depth, bundles, counted, path } = stack.pop() as Frame;
+    const frame = stack.pop() as Frame;
+    const { value, depth, counted } = frame;
     if (typeof value === 'string') {
-      if (value.length > limits.maxStringLength) throw tooCostly(`${where(path)}: a string longer than ${limits.maxStringLength} characters`, path || undefined);
+      if (value.length > limits.maxStringLength) throw fail(frame, `a string longer than ${limits.maxStringLength} characters`);
       continue;
     }
     if (value === null || typeof value !== 'object') continue;
-    if (depth > limits.maxJsonDepth) throw tooCostly(`${where(path)}: nested deeper than ${limits.maxJsonDepth} levels`, path || undefined);
+    if (depth > limits.maxJsonDepth) throw fail(frame, `nested deeper than ${limits.maxJsonDepth} levels`);
     if (Array.isArray(value)) {
-      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], depth: depth + 1, bundles, counted, path: `${path}[${i}]` });
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], depth: depth + 1, bundles: frame.bundles, counted, parent: frame, key: i });
       continue;
     }
     const record = value as Record<string, unknown>;
-    let nested = bundles;
+    let bundles = frame.bundles;
     if (typeof record.resourceType === 'string') {
       if (counted && ++resources > limits.maxResources) {
         throw tooCostly(`the request carries more than ${limits.maxResources} resources in prefetch and draftOrders`, 'prefetch');
       }
-      if (record.resourceType === 'Bundle' && ++nested > limits.maxBundleDepth) {
-        throw tooCostly(`${where(path)}: Bundles nested deeper than ${limits.maxBundleDepth}`, path || undefined);
-      }
+      if (record.resourceType === 'Bundle' && ++bundles > limits.maxBundleDepth) throw fail(frame, `Bundles nested deeper than ${limits.maxBundleDepth}`);
     }
     for (const key of Object.keys(record)) {
-      if (key.length > limits.maxStringLength) throw tooCostly(`${where(path)}: a member name longer than ${limits.maxStringLength} characters`, path || undefined);
-      const child = path ? `${path}.${key}` : key;
-      const inScope = counted || child === 'prefetch' || child === 'context.draftOrders';
-      stack.push({ value: record[key], depth: depth + 1, bundles: nested, counted: inScope, path: child });
+      if (key.length > limits.maxStringLength) throw fail(frame, `a member name longer than ${limits.maxStringLength} characters`);
+      const inScope = counted || (depth === 1 && key === 'prefetch') || (depth === 2 && frame.key === 'context' && key === 'draftOrders');
+      stack.push({ value: record[key], depth: depth + 1, bundles, counted: inScope, parent: frame, key });
     }
   }
 }
@@ -73,6 +77,11 @@ function draftOrderEntries(body: unknown): number {
   return Array.isArray(entry) ? entry.length : 0;
 }
 
-function where(path: string): string {
-  return path === '' ? '(body)' : path.length > 120 ? `${path.slice(0, 120)}…` : path;
+/** `prefetch.conditions.entry[3].resource`, clipped: the place named in the OperationOutcome. */
+function pathOf(frame: Frame): string {
+  const parts: string[] = [];
+  let f: Frame | undefined = frame;
+  for (; f?.parent && parts.length < 40; f = f.parent) parts.push(typeof f.key === 'number' ? `[${f.key}]` : `.${String(f.key)}`);
+  const path = (f?.parent ? '…' : '') + parts.reverse().join('').replace(/^\./, '');
+  return path.length > 200 ? `${path.slice(0, 200)}…` : path;
 }

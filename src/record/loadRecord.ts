@@ -2,6 +2,7 @@ import type { Bundle, OperationOutcome, Resource } from 'fhir/r4.js';
 import { PREFETCH, PREFETCH_TYPES } from '../hooks/discovery.js';
 import type { HookRequest } from '../hooks/types.js';
 import type { ValueSetIndex } from '../terminology/valueSets.js';
+import { checkRequestLimits } from '../hooks/limits.js';
 import { PatientRecord } from './PatientRecord.js';
 
 export interface RecordAccessOptions {
@@ -13,6 +14,8 @@ export interface RecordAccessOptions {
   readonly deadline: number;
   readonly maxPages: number;
   readonly maxResources: number;
+  /** Largest FHIR server response read, in bytes (default 16 MiB): memory stays bounded whatever the server sends. */
+  readonly maxResponseBytes?: number;
 }
 
 /** What could not be read, in words for a card: never the data itself. */
@@ -162,7 +165,7 @@ async function searchAll(
     const remaining = opts.deadline - Date.now();
     if (remaining <= 0) throw new FetchProblem('the request deadline passed before the FHIR server answered');
     calls++;
-    const body = await getJson(url, token, Math.min(opts.fhirTimeoutMs, remaining));
+    const body = await getJson(url, token, Math.min(opts.fhirTimeoutMs, remaining), opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
     if (body.resourceType === 'OperationOutcome') {
       throw new FetchProblem(`the FHIR server answered with an OperationOutcome: ${(body as OperationOutcome).issue?.[0]?.diagnostics ?? 'error'}`);
     }
@@ -174,7 +177,16 @@ async function searchAll(
   return { resources, calls };
 }
 
-async function getJson(url: string, token: string | undefined, timeoutMs: number): Promise<Resource> {
+const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+const FETCHED_SHAPE_LIMITS = {
+  maxResources: Number.POSITIVE_INFINITY,
+  maxStringLength: Number.POSITIVE_INFINITY,
+  maxDraftOrders: Number.POSITIVE_INFINITY,
+  maxJsonDepth: 64,
+  maxBundleDepth: 3,
+};
+
+async function getJson(url: string, token: string | undefined, timeoutMs: number, maxBytes: number): Promise<Resource> {
   let res: Response;
   try {
     res = await fetch(url, {
@@ -191,14 +203,52 @@ async function getJson(url: string, token: string | undefined, timeoutMs: number
     await res.body?.cancel().catch(() => undefined);
     throw new FetchProblem(`the FHIR server answered HTTP ${res.status}`);
   }
+  const text = await readCapped(res, maxBytes, timeoutMs);
   let json: unknown;
   try {
-    json = await res.json();
+    json = JSON.parse(text);
   } catch {
     throw new FetchProblem('the FHIR server answered with invalid JSON');
   }
   if (!json || typeof json !== 'object' || typeof (json as Resource).resourceType !== 'string') {
     throw new FetchProblem('the FHIR server answered with something that is not a FHIR resource');
   }
+  try {
+    // The same shape limits as a request: the record's readers recurse into Bundles and items.
+    checkRequestLimits(json, FETCHED_SHAPE_LIMITS);
+  } catch (err) {
+    throw new FetchProblem(`the FHIR server's answer is nested too deeply (${(err as Error).message})`);
+  }
   return json as Resource;
+}
+
+/** The body as text, refusing more than `maxBytes` (read as it streams: a huge reply is cut off, not buffered). */
+async function readCapped(res: Response, maxBytes: number, timeoutMs: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new FetchProblem(`the FHIR server's answer is larger than ${maxBytes} bytes; not read`);
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => undefined);
+        throw new FetchProblem(`the FHIR server's answer is larger than ${maxBytes} bytes; not read`);
+      }
+      chunks.push(value);
+    }
+  } catch (err) {
+    if (err instanceof FetchProblem) throw err;
+    const e = err as Error;
+    if (e.name === 'TimeoutError' || e.name === 'AbortError') throw new FetchProblem(`the FHIR server did not answer within ${timeoutMs} ms`);
+    throw new FetchProblem('the FHIR server closed the connection before its answer was complete');
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,0 +1,106 @@
+/**
+ * The playground: a small static page that acts as an EHR against this service (README "Playground").
+ * Serves the built page (playground/dist, `npm run build:playground`) and the repository's fixtures,
+ * so a tester can pick a patient without pasting JSON.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express, { type Router } from 'express';
+import { notFound } from '../hooks/errors.js';
+
+export interface PlaygroundOptions {
+  /** Folder of hook-request fixtures (default: the repository's `fixtures/`). */
+  readonly fixturesDir?: string;
+  /** Folder of the built page (default: the repository's `playground/dist/`). */
+  readonly distDir?: string;
+}
+
+/** One entry of `GET /playground/fixtures`. */
+export interface FixtureEntry {
+  /** Relative to the fixtures folder, with `/`: `kp-wa-lumbar-mri/I.B-….json`. */
+  readonly path: string;
+  readonly description?: string;
+  readonly hook?: string;
+}
+
+/** The repository root, from `src/playground/` or from `dist/src/playground/`. */
+function repositoryRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return here.includes(join('dist', 'src')) ? resolve(here, '..', '..', '..') : resolve(here, '..', '..');
+}
+
+export const DEFAULT_PLAYGROUND_DIST = join(repositoryRoot(), 'playground', 'dist');
+export const DEFAULT_FIXTURES_DIR = join(repositoryRoot(), 'fixtures');
+
+/** Hook requests under the folder; scenario definitions and anything that is not a request are left out. */
+export function listFixtures(dir: string): FixtureEntry[] {
+  const out: FixtureEntry[] = [];
+  const walk = (folder: string): void => {
+    if (!existsSync(folder)) return;
+    for (const e of readdirSync(folder, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const full = join(folder, e.name);
+      if (e.isDirectory()) walk(full);
+      else if (e.isFile() && e.name.endsWith('.json')) {
+        const entry = describeFixture(dir, full);
+        if (entry) out.push(entry);
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+function describeFixture(root: string, file: string): FixtureEntry | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) return undefined;
+  const { description, hook, context } = json as { description?: unknown; hook?: unknown; context?: { draftOrders?: unknown } };
+  if (!context || typeof context !== 'object' || !context.draftOrders) return undefined;
+  return {
+    path: relative(root, file).split(sep).join('/'),
+    ...(typeof description === 'string' ? { description } : {}),
+    ...(typeof hook === 'string' ? { hook } : {}),
+  };
+}
+
+/** Routes under `/playground`: the page, `fixtures` (the index) and `fixtures/<path>` (one request). */
+export function playgroundRouter(options: PlaygroundOptions = {}): Router {
+  const fixturesDir = resolve(options.fixturesDir ?? DEFAULT_FIXTURES_DIR);
+  const distDir = resolve(options.distDir ?? DEFAULT_PLAYGROUND_DIST);
+  const router = express.Router({ strict: true });
+
+  router.get('/fixtures', (_req, res) => {
+    res.json({ fixtures: listFixtures(fixturesDir) });
+  });
+
+  router.get('/fixtures/*path', (req, res, next) => {
+    const parts = (req.params as { path: string[] }).path;
+    const file = resolve(fixturesDir, ...parts);
+    // Only JSON files inside the fixtures folder: no `..`, no absolute paths, no other files.
+    if (!file.startsWith(fixturesDir + sep) || !file.endsWith('.json') || !existsSync(file) || !describeFixture(fixturesDir, file)) {
+      next(notFound(`No fixture "${parts.join('/')}" (see GET /playground/fixtures)`));
+      return;
+    }
+    res.type('application/json').send(readFileSync(file, 'utf8'));
+  });
+
+  router.get('/', (req, res, next) => {
+    // Relative asset URLs need the trailing slash.
+    if (!req.originalUrl.split('?')[0].endsWith('/')) {
+      res.redirect(301, `${req.baseUrl}/`);
+      return;
+    }
+    if (!existsSync(join(distDir, 'index.html'))) {
+      next(notFound('The playground is not built: run `npm run build:playground` (or `npm run build`)'));
+      return;
+    }
+    next();
+  });
+  router.use(express.static(distDir, { index: 'index.html', fallthrough: true }));
+  return router;
+}
