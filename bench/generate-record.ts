@@ -20,7 +20,7 @@ export const GENERATED_DIR = join(BENCH_DIR, '.generated');
 export const BASE_FIXTURE = join(BENCH_DIR, '..', 'fixtures', 'kp-wa-lumbar-mri', 'NI-uncomplicated-acute-low-back-pain.json');
 
 export type HookRequestJson = Record<string, unknown> & {
-  context: { patientId: string; draftOrders: Bundle };
+  context: { patientId: string; userId?: string; draftOrders: Bundle };
   prefetch: Record<string, Resource | null>;
 };
 

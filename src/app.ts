@@ -11,6 +11,10 @@ import type { CdsFeedback, HookRequest } from './hooks/types.js';
 import { loadLibrary, type PolicyLibrary } from './library.js';
 import { createLogger, type Logger } from './log.js';
 import { documentationFindingCodeSystem } from './questionnaire/codeSystem.js';
+import { questionnaireRoutes } from './questionnaire/routes.js';
+import { questionnaireCanonical } from './questionnaire/questionnaire.js';
+import { createDecisionCache, type DecisionCache } from './decision/decisionCache.js';
+import { playgroundRouter } from './playground/playgroundRouter.js';
 import { coverageAssertionRoutes } from './records/routes.js';
 import { isFhirServerAllowed } from './security/middleware.js';
 import { clientRateLimit } from './security/setup.js';
@@ -75,6 +79,8 @@ export interface AppDeps {
   readonly readiness?: readonly ReadinessCheck[];
   /** Decision records, read by the operator API (`/coverage-assertions`). */
   readonly records?: DecisionRecordStore;
+  /** Decisions order-select computed, for order-sign (default: in memory, bounded by config). */
+  readonly decisionCache?: DecisionCache;
 }
 
 export interface App {
@@ -154,6 +160,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   app.get('/fhir/CodeSystem/documentation-finding', (_req, res) => {
     res.type('application/fhir+json').json(documentationFindingCodeSystem(library));
   });
+  app.use(questionnaireRoutes(library, config.publicBaseUrl));
 
   const hookContext: HookContext = {
     library,
@@ -166,7 +173,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       maxResponseBytes: config.maxFhirResponseBytes,
     },
     evaluationBudgetMs: config.evaluationBudgetMs,
-    questionnaireUrl: (policyId, version) => `${config.publicBaseUrl}/fhir/Questionnaire/${policyId}-${version}`,
+    decisionCache: deps.decisionCache ?? createDecisionCache(config),
+    questionnaireUrl: (policyId, version) => questionnaireCanonical(config.publicBaseUrl, { policyId, version }),
     now: deps.now,
   };
 
@@ -240,6 +248,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   });
 
   if (deps.records) app.use('/coverage-assertions', coverageAssertionRoutes(deps.records, config.adminToken));
+  // A test EHR page for people trying the service (static files and the fixtures; README "Playground").
+  app.use('/playground', playgroundRouter());
 
   app.use((req, _res, next) => next(notFound(`No route ${req.method} ${req.path}`)));
 

@@ -96,9 +96,11 @@ export function createMetrics(options: MetricsOptions = {}): ServiceMetrics {
   };
 
   const hookStatusMiddleware = (req: Request, res: Response, next: NextFunction): void => {
+    // Read now: Express restores req.params once the route is left.
+    const service = serviceLabel(String(req.params.id));
     res.on('finish', () => {
       if (res.statusCode === 200) return;
-      hookRequests.inc({ service: serviceLabel(String(req.params.id)), status: String(res.statusCode), outcome: 'error' });
+      hookRequests.inc({ service, status: String(res.statusCode), outcome: 'error' });
     });
     next();
   };

@@ -119,7 +119,9 @@ export function sessionFromBundle(json: unknown): Session {
   const resources = resourcesOf(json as unknown as Bundle);
   const patient = resources.find((r) => r.resourceType === 'Patient');
   if (!patient?.id) throw new Error('The Bundle has no Patient with an id');
-  const drafts = resources.filter((r): r is ServiceRequest => r.resourceType === 'ServiceRequest' && r.status === 'draft' && !!lumbarCode(r));
+  const drafts = resources
+    .filter((r): r is ServiceRequest => r.resourceType === 'ServiceRequest')
+    .filter((r) => r.status === 'draft' && !!lumbarCode(r));
   const others = resources.filter((r) => r !== patient && !drafts.includes(r as ServiceRequest));
   const prefetch: Record<string, Resource | null> = { patient };
   for (const [key, types] of Object.entries(PREFETCH_TYPES)) {

@@ -1,4 +1,4 @@
-import type { Coverage, ServiceRequest } from 'fhir/r4.js';
+import type { BundleEntry, Coverage, ServiceRequest } from 'fhir/r4.js';
 import type { EngineResult } from '../engine/evaluate.js';
 import { evaluatePolicy } from '../engine/evaluate.js';
 import type { DecisionOutcome, PolicyVersion } from '../engine/types.js';
@@ -7,6 +7,9 @@ import { todayUtc, toDay } from '../facts/dates.js';
 import type { PolicyLibrary } from '../library.js';
 import type { RecordSource } from '../record/PatientRecord.js';
 import type { RoutingResult } from '../routing/routing.js';
+import { orderAnswers, type AnswerProblem } from '../questionnaire/answers.js';
+import { knownFindingCodes } from '../questionnaire/codeSystem.js';
+import { withIncompleteRecord } from './incompleteRecord.js';
 
 export const CPT = 'http://www.ama-assn.org/go/cpt';
 /** Lumbar spine MRI: without contrast, with contrast, without then with contrast. */
@@ -24,6 +27,8 @@ export interface OrderDecision {
   readonly coverage?: Coverage;
   readonly result?: EngineResult;
   readonly facts?: FactContext;
+  /** Questionnaire answers that could not be used (unknown item, wrong type): reported on a card, ignored here. */
+  readonly answerProblems?: readonly AnswerProblem[];
 }
 
 /** The lumbar MRI CPT an order carries, if any (system CPT, or no system as loose clients send). */
@@ -49,6 +54,8 @@ export function decideOrder(
   orderRef: string,
   cpt: string,
   today: string,
+  /** The draftOrders entries: a QuestionnaireResponse the order's supportingInfo names may travel there. */
+  draftEntries: readonly BundleEntry[] = [],
 ): OrderDecision {
   const dos = dateOfService(order, today);
   const routing = library.router.route(record, dos);
@@ -57,7 +64,8 @@ export function decideOrder(
   if (routing.kind === 'no-version') return { ...base, outcome: 'no-policy-version', coverage: routing.coverage };
   const { policy, coverage } = routing;
   if (policy.kind === 'no-review-required') return { ...base, outcome: 'no-review-required', policy, coverage };
-  const facts = new FactContext(library.facts, record, order, dos);
-  const result = evaluatePolicy(policy, facts, dos, cpt);
-  return { ...base, outcome: result.outcome, policy, coverage, result, facts };
+  const answered = orderAnswers(library.policies, knownFindingCodes(library.facts), record, order, draftEntries);
+  const facts = new FactContext(library.facts, record, order, dos, answered.answers);
+  const result = withIncompleteRecord(policy, evaluatePolicy(policy, facts, dos, cpt), record.unavailable);
+  return { ...base, outcome: result.outcome, policy, coverage, result, facts, ...(answered.problems.length ? { answerProblems: answered.problems } : {}) };
 }

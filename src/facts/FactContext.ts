@@ -15,6 +15,8 @@ import { and3, not3, or3 } from '../engine/logic.js';
 import type { Truth } from '../engine/types.js';
 import type { RecordSource } from '../record/PatientRecord.js';
 import { codingsOf } from '../record/PatientRecord.js';
+import { readAnswers, type FindingAnswer } from '../questionnaire/answers.js';
+import { knownFindingCodes } from '../questionnaire/codeSystem.js';
 import { SYSTEMS } from '../terminology/valueSets.js';
 import type { FactCatalogue, FactExpr, FactSource } from './catalogue.js';
 import { ageInYears, daysBetween, minusMonths, toDay } from './dates.js';
@@ -52,6 +54,8 @@ export class FactContext implements FactProvider {
     private readonly record: RecordSource,
     private readonly order: ServiceRequest,
     readonly dateOfService: string,
+    /** Questionnaire answers for this order (decideOrder reads them, attached ones included); else the record's. */
+    private readonly answers?: readonly FindingAnswer[],
   ) {}
 
   fact(id: string): FactValue {
@@ -280,19 +284,14 @@ export class FactContext implements FactProvider {
         if (c.system === SYSTEMS.finding && typeof c.code === 'string') offer(c.code, o.valueBoolean, clinicalDate(o), ref(o));
       }
     }
-    for (const qr of this.record.ofType<QuestionnaireResponse>('QuestionnaireResponse')) {
-      if (qr.status !== 'completed' && qr.status !== 'amended') continue;
-      const date = toDay(qr.authored);
-      const walk = (items: QuestionnaireResponse['item']): void => {
-        for (const item of items ?? []) {
-          const answer = item.answer?.find((a) => typeof a.valueBoolean === 'boolean');
-          if (answer && typeof item.linkId === 'string') offer(item.linkId, answer.valueBoolean as boolean, date, ref(qr));
-          walk(item.item);
-          for (const a of item.answer ?? []) walk(a.item);
-        }
-      };
-      walk(qr.item);
-    }
+    // Only items whose linkId is one of our finding codes, answered with valueBoolean (src/questionnaire/answers.ts).
+    const answers =
+      this.answers ??
+      readAnswers(
+        this.record.ofType<QuestionnaireResponse>('QuestionnaireResponse').map((response) => ({ response, addressed: false })),
+        knownFindingCodes(this.catalogue),
+      ).answers;
+    for (const a of answers) offer(a.code, a.value, a.date, a.ref);
     this.findingsMemo = out;
     return out;
   }

@@ -3,10 +3,12 @@ import type { ServiceRequest } from 'fhir/r4.js';
 import { decisionCards, recordProblemsCard, unfinishedCard } from '../cards/cards.js';
 import { coverageInformation, withCoverageInformation } from '../cards/coverageInformation.js';
 import type { OrderDecision } from '../decision/decideOrder.js';
-import { decideOrder, lumbarMriCode } from '../decision/decideOrder.js';
+import { dateOfService, decideOrder, lumbarMriCode } from '../decision/decideOrder.js';
+import { decideThroughCache, type DecisionCache } from '../decision/decisionCache.js';
 import { todayUtc } from '../facts/dates.js';
 import type { PolicyLibrary } from '../library.js';
 import { loadRecord, type RecordAccessOptions } from '../record/loadRecord.js';
+import { answerProblemsCard } from '../questionnaire/answerProblemsCard.js';
 import { EvaluationBudget, EvaluationBudgetExceeded } from './evaluationBudget.js';
 import type { CdsAction, CdsCard, CdsResponse, HookRequest } from './types.js';
 
@@ -18,6 +20,8 @@ export interface HookContext {
   readonly now?: () => Date;
   /** Time for routing, facts and criteria of all orders once the record is loaded (default: none). */
   readonly evaluationBudgetMs?: number;
+  /** order-select decisions reused by order-sign (absent: no cache). */
+  readonly decisionCache?: DecisionCache;
 }
 
 export interface HookOutcome {
@@ -67,9 +71,13 @@ export async function handleHook(req: HookRequest, ctx: HookContext): Promise<Ho
   const record = budget.guard(loaded.record);
   const decisions: OrderDecision[] = [];
   const unfinishedOrders: string[] = [];
+  // Only a record read wholly from the prefetch is keyed by it; FHIR reads and problems are never cached.
+  const cache = loaded.fhirCalls === 0 && loaded.problems.length === 0 ? ctx.decisionCache : undefined;
   for (const o of orders) {
     try {
-      decisions.push(decideOrder(ctx.library, record, o.order, o.ref, o.cpt, today));
+      const decide = () => decideOrder(ctx.library, record, o.order, o.ref, o.cpt, today, req.context.draftOrders.entry ?? []);
+      const input = { patientId: req.context.patientId, prefetch: req.prefetch, order: o.order, orderRef: o.ref, cpt: o.cpt, dateOfService: dateOfService(o.order, today), draftEntries: req.context.draftOrders.entry ?? [] };
+      decisions.push(cache ? await decideThroughCache(cache, ctx.library, req.hook, input, decide) : decide());
     } catch (err) {
       if (!(err instanceof EvaluationBudgetExceeded)) throw err;
       unfinishedOrders.push(o.ref);
@@ -86,6 +94,8 @@ export async function handleHook(req: HookRequest, ctx: HookContext): Promise<Ho
   const questionnaire = (d: OrderDecision) => (d.policy ? ctx.questionnaireUrl(d.policy.policyId, d.policy.version) : undefined);
   for (const d of decisions) {
     cards.push(...decisionCards(d, { facts: ctx.library.facts, questionnaireUrl: questionnaire, patientRef: `Patient/${req.context.patientId}` }));
+    const unusedAnswers = answerProblemsCard(d);
+    if (unusedAnswers) cards.push(unusedAnswers);
     // CRD: the same coverage gets the same assertion id within a response; a new one per coverage.
     const coverageKey = d.coverage ? `Coverage/${d.coverage.id}` : undefined;
     if (!coverageKey) continue;

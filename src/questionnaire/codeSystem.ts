@@ -1,4 +1,5 @@
 import type { CodeSystem } from 'fhir/r4.js';
+import type { FactCatalogue } from '../facts/catalogue.js';
 import type { PolicyLibrary } from '../library.js';
 import { SYSTEMS } from '../terminology/valueSets.js';
 
@@ -28,9 +29,14 @@ const DEFINITIONS: Readonly<Record<string, string>> = {
   'mri-changes-biologic-therapy': 'MRI progression would change or stop biologic therapy',
 };
 
+/** Every documentation-finding code: the contract's and those the fact catalogue reads. */
+export function knownFindingCodes(facts: Pick<FactCatalogue, 'findingCodes'>): Set<string> {
+  return new Set([...Object.keys(DEFINITIONS), ...facts.findingCodes()]);
+}
+
 /** `GET /fhir/CodeSystem/documentation-finding`: every finding code the policies read. */
 export function documentationFindingCodeSystem(library: PolicyLibrary): CodeSystem {
-  const codes = [...new Set([...Object.keys(DEFINITIONS), ...library.facts.findingCodes()])].sort();
+  const codes = [...knownFindingCodes(library.facts)].sort();
   const textOf = (code: string): string => {
     for (const def of Object.values(library.facts.definitions)) {
       if (JSON.stringify(def.derive).includes(`"code":"${code}"`)) return def.text;

@@ -56,11 +56,11 @@ export async function loadRecord(req: HookRequest, opts: RecordAccessOptions): P
       problems.push({ key, resourceTypes: PREFETCH_TYPES[key], reason: 'the EHR reported an error for this prefetch' });
       continue;
     }
-    resources.push(...flatten(value));
+    flatten(value, resources);
   }
   // Resources the client sent under prefetch keys we do not declare are still the patient's record.
   for (const [key, value] of Object.entries(prefetch)) {
-    if (!Object.hasOwn(PREFETCH, key) && value && value.resourceType !== 'OperationOutcome') resources.push(...flatten(value));
+    if (!Object.hasOwn(PREFETCH, key) && value && value.resourceType !== 'OperationOutcome') flatten(value, resources);
   }
 
   let fhirCalls = 0;
@@ -95,7 +95,7 @@ export async function loadRecord(req: HookRequest, opts: RecordAccessOptions): P
       );
       for (const r of results) {
         fhirCalls += r.calls;
-        resources.push(...r.resources);
+        for (const resource of r.resources) resources.push(resource);
       }
     }
   }
@@ -112,15 +112,18 @@ export async function loadRecord(req: HookRequest, opts: RecordAccessOptions): P
   };
 }
 
-function flatten(value: Resource): Resource[] {
-  if (value.resourceType !== 'Bundle') return [value];
-  const out: Resource[] = [];
-  for (const e of (value as Bundle).entry ?? []) {
+function flatten(value: Resource, out: Resource[] = []): Resource[] {
+  if (value.resourceType !== 'Bundle') {
+    out.push(value);
+    return out;
+  }
+  // Loose clients send `entry` as an object; a loop, not a spread, for pages of any size.
+  const entries: unknown = (value as Bundle).entry;
+  for (const e of Array.isArray(entries) ? (entries as NonNullable<Bundle['entry']>) : []) {
     const r = e?.resource;
-    if (!r || typeof r !== 'object') continue;
+    if (!r || typeof r !== 'object' || typeof r.resourceType !== 'string') continue;
     if (e.search?.mode === 'outcome' || r.resourceType === 'OperationOutcome') continue;
-    if (r.resourceType === 'Bundle') out.push(...flatten(r));
-    else out.push(r);
+    flatten(r, out);
   }
   return out;
 }
@@ -169,10 +172,11 @@ async function searchAll(
     if (body.resourceType === 'OperationOutcome') {
       throw new FetchProblem(`the FHIR server answered with an OperationOutcome: ${(body as OperationOutcome).issue?.[0]?.diagnostics ?? 'error'}`);
     }
-    const page = flatten(body);
-    resources.push(...page);
+    flatten(body, resources);
     if (resources.length + loaded() > opts.maxResources) break;
-    url = body.resourceType === 'Bundle' ? (body as Bundle).link?.find((l) => l.relation === 'next')?.url : undefined;
+    const links: unknown = body.resourceType === 'Bundle' ? (body as Bundle).link : undefined;
+    const next = Array.isArray(links) ? (links as NonNullable<Bundle['link']>).find((l) => l?.relation === 'next')?.url : undefined;
+    url = typeof next === 'string' && URL.canParse(next) ? next : undefined;
   }
   return { resources, calls };
 }

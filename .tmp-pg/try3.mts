@@ -1,0 +1,15 @@
+import { readFileSync } from 'node:fs';
+import request from 'supertest';
+import { createApp } from '../src/app.js';
+import { testConfig } from '../src/config/config.js';
+const { app } = createApp(testConfig());
+const f = JSON.parse(readFileSync('fixtures/medicare-advantage-lumbar-mri/IND.2-known-fracture-surgery-undocumented.json','utf8'));
+let r = await request(app).post('/cds-services/lumbar-mri-order-sign').send(f);
+console.log(r.status, r.body.cards.map((c: any) => c.summary + '\n' + c.detail).join('\n---\n').slice(0, 1500));
+f.prefetch.questionnaireResponses = { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: { resourceType: 'QuestionnaireResponse', id: 'q1', status: 'completed', subject: { reference: 'Patient/' + f.context.patientId }, authored: f.context.draftOrders.entry[0].resource.occurrenceDateTime + 'T12:00:00Z', item: [{ linkId: 'g', item: [{ linkId: 'surgery-under-consideration', answer: [{ valueBoolean: true }] }] }] } }] };
+r = await request(app).post('/cds-services/lumbar-mri-order-sign').send(f);
+console.log('AFTER', r.status, r.body.cards.map((c: any) => c.summary).join('\n'));
+const c = JSON.parse(readFileSync('fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json','utf8'));
+const o = c.context.draftOrders.entry[0].resource; o.code.coding[0].code = '72149';
+r = await request(app).post('/cds-services/lumbar-mri-order-sign').send(c);
+console.log('72149', JSON.stringify(r.body.cards.map((c: any) => [c.summary, c.suggestions?.map((s: any) => [s.label, s.actions?.map((a: any) => a.type)])])));

@@ -1,0 +1,213 @@
+/**
+ * `npx lumbar-mri-cds <command>`: the integration kit.
+ *   evaluate <paths...>    decisions for FHIR bundles or hook requests, as a table or JSON
+ *   request <bundle>       the order-sign request to send to a CDS service with curl
+ *   serve-fhir <paths...>  the bundles as a FHIR R4 server on loopback
+ *   upload <paths...>      fixture files into a FHIR server (HAPI), as transaction Bundles
+ *   token                  a signed CDS client JWT from a private JWK (local testing)
+ * Exit codes: 0 every input read; 1 an input could not be read; 2 wrong usage.
+ */
+import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { SingleBar } from 'cli-progress';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { SignJWT, importJWK, type JWK } from 'jose';
+import { LUMBAR_MRI_CPT } from '../decision/decideOrder.js';
+import { ResourceCollector } from '../fhir-server/normalize.js';
+import { loadLibrary, type PolicyLibrary } from '../library.js';
+import { evaluateFiles, inputFiles, parseDay } from './evaluate.js';
+import { buildOrderSignRequest, isLumbarMriCpt, patientsIn, type LumbarMriCpt } from './hookRequest.js';
+import { serveFhir, type Output } from './serveFhir.js';
+import { formatReport } from './table.js';
+import { uploadFixtures } from './upload.js';
+import type { Resource } from 'fhir/r4.js';
+
+export interface CliIO extends Output {
+  /** Whether stderr is a terminal (the progress bar is drawn only then). */
+  readonly stderrIsTTY: boolean;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+const processIO: CliIO = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  stderrIsTTY: process.stderr.isTTY === true,
+  stderr: process.stderr,
+};
+
+/** Folders with at least this many files get a progress bar. */
+const PROGRESS_MIN_FILES = 20;
+
+const EXIT = { ok: 0, unreadable: 1, usage: 2 } as const;
+
+class UsageError extends Error {}
+
+function dayArg(value: string): string {
+  const day = parseDay(value);
+  if (!day) throw new InvalidArgumentError('expected a calendar date YYYY-MM-DD');
+  return day;
+}
+
+function cptArg(value: string): LumbarMriCpt {
+  if (!isLumbarMriCpt(value)) throw new InvalidArgumentError(`expected one of ${LUMBAR_MRI_CPT.join(', ')}`);
+  return value;
+}
+
+function portArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number (0 = any free port)');
+  return n;
+}
+
+function urlArg(value: string): string {
+  try {
+    const u = new URL(value);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+    return value.replace(/\/+$/, '');
+  } catch {
+    throw new InvalidArgumentError('expected an http(s) URL');
+  }
+}
+
+/**
+ * Runs the CLI; resolves to the exit code. `serve-fhir` resolves once the server listens and
+ * leaves it running (the process lives until SIGINT/SIGTERM).
+ */
+export async function main(argv: readonly string[], io: CliIO = processIO, library: () => PolicyLibrary = () => loadLibrary()): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = new Command()
+    .name('lumbar-mri-cds')
+    .description('Lumbar spine MRI medical-necessity decisions (CDS Hooks): integration kit')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  program
+    .command('evaluate')
+    .description('Decide a draft lumbar MRI order for each patient in FHIR bundles (Synthea: collection, transaction, searchset) or CDS Hooks requests')
+    .argument('<paths...>', 'files or folders (.json, .ndjson)')
+    .option('--date <YYYY-MM-DD>', 'date of service of every order (default: the order\'s own date, else today)', dayArg)
+    .option('--policy <policyId>', 'judge against this policy, whatever the coverage (routing bypassed)')
+    .addOption(new Option('--order <cpt>', 'CPT of the order (default: draft orders in the data, else 72148)').argParser(cptArg))
+    .option('--json', 'print JSON instead of tables')
+    .action(async (paths: string[], opts: { date?: string; policy?: string; order?: LumbarMriCpt; json?: boolean }) => {
+      const lib = library();
+      if (opts.policy && !lib.policies.some((p) => p.policyId === opts.policy)) {
+        throw new UsageError(`--policy: no policy "${opts.policy}"; known: ${[...new Set(lib.policies.map((p) => p.policyId))].join(', ')}`);
+      }
+      const listed = await inputFiles(paths);
+      const bar = io.stderrIsTTY && listed.files.length >= PROGRESS_MIN_FILES ? new SingleBar({ stream: io.stderr, clearOnComplete: true, format: 'evaluating {bar} {value}/{total} files' }) : undefined;
+      bar?.start(listed.files.length, 0);
+      const report = await evaluateFiles(listed.files, lib, { date: opts.date, cpt: opts.order, policyId: opts.policy }, () => bar?.increment());
+      bar?.stop();
+      const errors = [...listed.errors, ...report.errors];
+      if (opts.json) io.out(JSON.stringify({ results: report.rows, errors }, null, 2));
+      else io.out(formatReport({ ...report, errors }));
+      for (const e of errors) io.err(`unreadable: ${e.file}: ${e.reason}`);
+      code = errors.length > 0 ? EXIT.unreadable : EXIT.ok;
+    });
+
+  program
+    .command('request')
+    .description('Print the CDS Hooks order-sign request for a patient in a bundle, to send with curl')
+    .argument('<bundle>', 'a FHIR Bundle or resource file (.json)')
+    .addOption(new Option('--order <cpt>', 'CPT of the draft order (default: draft orders in the bundle, else 72148)').argParser(cptArg))
+    .option('--date <YYYY-MM-DD>', 'date of service (the order\'s occurrenceDateTime)', dayArg)
+    .option('--patient <id>', 'the patient, when the bundle holds several')
+    .option('--fhir-server <url>', 'leave the prefetch out and name this FHIR base, so the service fetches the record', urlArg)
+    .action(async (file: string, opts: { order?: LumbarMriCpt; date?: string; patient?: string; fhirServer?: string }) => {
+      let resources: Resource[];
+      try {
+        const collector = new ResourceCollector();
+        collector.add(JSON.parse((await readFile(file, 'utf8')).replace(/^\uFEFF/, '')) as unknown, file);
+        resources = collector.finish() as Resource[];
+      } catch (err) {
+        io.err(`unreadable: ${file}: ${(err as Error).message}`);
+        code = EXIT.unreadable;
+        return;
+      }
+      const patients = patientsIn(resources);
+      const chosen = opts.patient ? patients.filter((p) => p.patientId === opts.patient) : patients;
+      if (chosen.length !== 1) {
+        const ids = patients.map((p) => p.patientId).join(', ') || 'none';
+        if (patients.length === 0) {
+          io.err(`unreadable: ${file}: no Patient resource in the data`);
+          code = EXIT.unreadable;
+          return;
+        }
+        throw new UsageError(opts.patient ? `--patient: no patient "${opts.patient}" in ${file} (patients: ${ids})` : `${file} holds ${patients.length} patients; choose one with --patient (${ids})`);
+      }
+      io.out(JSON.stringify(buildOrderSignRequest(chosen[0], { cpt: opts.order, date: opts.date, fhirServer: opts.fhirServer }), null, 2));
+    });
+
+  program
+    .command('serve-fhir')
+    .description('Serve bundles as an in-memory FHIR R4 REST server on loopback')
+    .argument('[paths...]', 'folders or files to load (.json, .ndjson)')
+    .option('-p, --port <port>', 'port (0 = any free port)', portArg, 8091)
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--base-path <path>', 'FHIR base path', '/fhir')
+    .option('--page-size <n>', 'page size when _count is absent', portArg, 50)
+    .option('--token <token>', 'require Authorization: Bearer <token>')
+    .option('--ignore-unknown-params', 'ignore unknown search parameters instead of answering 400')
+    .action(async (paths: string[], opts: { port: number; host: string; basePath: string; pageSize: number; token?: string; ignoreUnknownParams?: boolean }) => {
+      const server = await serveFhir(paths, opts, io);
+      const stop = (): void => {
+        server.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+
+  program
+    .command('upload')
+    .description('Upload fixture files to a FHIR server (one transaction Bundle of PUTs per file, ids kept); files under a "scenarios" folder are skipped')
+    .argument('<paths...>', 'files or folders (.json, .ndjson)')
+    .requiredOption('--fhir-server <url>', 'FHIR base URL, e.g. http://localhost:8080/fhir', urlArg)
+    .option('--wait <seconds>', 'wait this long for the server to answer /metadata', portArg, 0)
+    .action(async (paths: string[], opts: { fhirServer: string; wait: number }) => {
+      const report = await uploadFixtures(paths, { fhirServer: opts.fhirServer, waitMs: opts.wait * 1000, exclude: (f) => /(^|[\\/])scenarios[\\/]/.test(f) });
+      io.out(`${report.resources} resources from ${report.files} file(s) uploaded to ${opts.fhirServer}`);
+      for (const e of report.errors) io.err(`unreadable: ${e.file}: ${e.reason}`);
+      code = report.errors.length > 0 ? EXIT.unreadable : EXIT.ok;
+    });
+
+  program
+    .command('token')
+    .description('Sign a CDS client JWT (5 minutes) with a private JWK, to call a service with CDS_AUTH=required (local testing only)')
+    .requiredOption('--key <file>', 'private JWK (with kid and alg)')
+    .requiredOption('--iss <iss>', 'issuer, as the service\'s trusted-clients file names it')
+    .requiredOption('--aud <url>', 'the endpoint called, e.g. http://localhost:3000/cds-services/lumbar-mri-order-sign', urlArg)
+    .action(async (opts: { key: string; iss: string; aud: string }) => {
+      const jwk = JSON.parse(await readFile(opts.key, 'utf8')) as JWK;
+      if (!jwk.kid || !jwk.alg || !jwk.d) throw new UsageError(`--key: ${opts.key} must be a private JWK with kid and alg`);
+      const key = await importJWK(jwk, jwk.alg);
+      const token = await new SignJWT({})
+        .setProtectedHeader({ alg: jwk.alg, typ: 'JWT', kid: jwk.kid })
+        .setIssuer(opts.iss)
+        .setSubject(opts.iss)
+        .setAudience(opts.aud)
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .setJti(randomBytes(32).toString('hex'))
+        .sign(key);
+      io.out(token);
+    });
+
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with code 0.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (err instanceof UsageError) {
+      io.err(`error: ${err.message}`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+  return code;
+}

@@ -1,0 +1,42 @@
+/**
+ * `lumbar-mri-cds serve-fhir`: an in-memory FHIR R4 server on loopback, loaded from folders of
+ * Synthea bundles, FHIR JSON, NDJSON or CDS Hooks request bodies. Point the CDS Hooks sandbox,
+ * a request's `fhirServer`, or scripts/load-fixtures.ts at the printed base URL.
+ */
+import { startFhirServer, type FhirTestServer } from '../fhir-server/FhirTestServer.js';
+import { loadFolder } from '../fhir-server/loadFolder.js';
+
+export interface ServeFhirOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly basePath: string;
+  readonly pageSize: number;
+  readonly token?: string;
+  readonly ignoreUnknownParams?: boolean;
+}
+
+export interface Output {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/** Starts the server and loads each path; a file that cannot be read is reported, the rest load. */
+export async function serveFhir(paths: readonly string[], opts: ServeFhirOptions, io: Output): Promise<FhirTestServer> {
+  const server = await startFhirServer({
+    port: opts.port,
+    host: opts.host,
+    basePath: opts.basePath,
+    defaultPageSize: opts.pageSize,
+    requiredBearerToken: opts.token,
+    unknownSearchParams: opts.ignoreUnknownParams ? 'ignore' : 'error',
+  });
+  for (const path of paths) {
+    const folder = await loadFolder(path);
+    const result = await server.load(folder.resources);
+    io.out(`${path}: ${result.loaded} resources from ${folder.files.length} files`);
+    for (const e of folder.errors) io.err(`  skipped ${e.file}: ${e.reason}`);
+    for (const w of [...folder.warnings, ...result.warnings]) io.err(`  warning${w.source ? ` (${w.source})` : ''}: ${w.message}`);
+  }
+  io.out(`FHIR server listening at ${server.baseUrl}`);
+  return server;
+}

@@ -1,0 +1,136 @@
+import type { Questionnaire, QuestionnaireItem } from 'fhir/r4.js';
+import type { CriterionNode, PolicyVersion } from '../engine/types.js';
+import type { FactCatalogue, FactExpr } from '../facts/catalogue.js';
+import { SYSTEMS } from '../terminology/valueSets.js';
+
+/**
+ * The documentation questionnaire of a criteria policy version (Da Vinci DTR style): one boolean item
+ * per documentation-finding code the policy's tree reads, grouped by the policy's outline sections.
+ * Built from the policy data, so it changes when the policy does and never drifts from the criteria.
+ */
+
+/** `Questionnaire.id` (and the last segment of its canonical) for a policy version. */
+export function questionnaireId(policy: Pick<PolicyVersion, 'policyId' | 'version'>): string {
+  return `${policy.policyId}-${policy.version}`;
+}
+
+export function questionnaireCanonical(publicBaseUrl: string, policy: Pick<PolicyVersion, 'policyId' | 'version'>): string {
+  return `${publicBaseUrl}/fhir/Questionnaire/${questionnaireId(policy)}`;
+}
+
+/** A finding code and the words that ask for it (the fact that reads it: its `ask`, else its `text`). */
+interface AskedFinding {
+  readonly code: string;
+  readonly text: string;
+}
+
+/** Finding codes one fact reads, directly or through the facts it refers to, each with the asking fact's words. */
+function findingsOfFact(factId: string, facts: FactCatalogue, seen: Set<string> = new Set()): AskedFinding[] {
+  const def = facts.get(factId);
+  if (!def || seen.has(factId)) return [];
+  seen.add(factId);
+  const out: AskedFinding[] = [];
+  const walk = (e: FactExpr): void => {
+    if ('any' in e) e.any.forEach(walk);
+    else if ('all' in e) e.all.forEach(walk);
+    else if ('not' in e) walk(e.not);
+    else if ('fact' in e) out.push(...findingsOfFact(e.fact, facts, seen));
+    else if (e.source === 'finding') out.push({ code: e.code, text: def.ask ?? def.text });
+  };
+  walk(def.derive);
+  return out;
+}
+
+/** Every node of a policy by outline number, so `ref` nodes can be followed. */
+function nodesById(policy: PolicyVersion): Map<string, CriterionNode> {
+  const byId = new Map<string, CriterionNode>();
+  const walk = (n: CriterionNode): void => {
+    if (!byId.has(n.id)) byId.set(n.id, n);
+    if (n.kind === 'all' || n.kind === 'any' || n.kind === 'atLeast') n.children.forEach(walk);
+    if (n.kind === 'not') walk(n.child);
+  };
+  [...policy.exclusions, ...policy.indications, ...policy.reviews, ...(policy.definitions ?? [])].forEach(walk);
+  return byId;
+}
+
+/** The sections in the order a clinician documents them: indications, then review criteria, then non-indications. */
+function sectionsOf(policy: PolicyVersion): readonly CriterionNode[] {
+  return [...policy.indications, ...policy.reviews, ...policy.exclusions];
+}
+
+/** Per section, the findings first read there (a code asked once, under the first section that needs it). */
+export function findingsBySection(policy: PolicyVersion, facts: FactCatalogue): { section: CriterionNode; findings: AskedFinding[] }[] {
+  const byId = nodesById(policy);
+  const asked = new Set<string>();
+  return sectionsOf(policy)
+    .map((section) => {
+      const findings: AskedFinding[] = [];
+      const visiting = new Set<string>();
+      const walk = (n: CriterionNode): void => {
+        switch (n.kind) {
+          case 'fact':
+            for (const f of findingsOfFact(n.fact, facts)) {
+              if (asked.has(f.code)) continue;
+              asked.add(f.code);
+              findings.push(f);
+            }
+            return;
+          case 'ref': {
+            const target = byId.get(n.ref);
+            if (!target || visiting.has(n.ref)) return;
+            visiting.add(n.ref);
+            return walk(target);
+          }
+          case 'not':
+            return walk(n.child);
+          case 'all':
+          case 'any':
+          case 'atLeast':
+            return n.children.forEach(walk);
+        }
+      };
+      walk(section);
+      return { section, findings };
+    })
+    .filter((s) => s.findings.length > 0);
+}
+
+/** FHIR `name`: a computable name, `[A-Z]([A-Za-z0-9_]){0,254}`. */
+function computableName(policy: PolicyVersion): string {
+  const words = `${policy.policyId}-${policy.version}`.split(/[^A-Za-z0-9]+/).filter(Boolean);
+  return `${words.map((w) => w[0].toUpperCase() + w.slice(1)).join('')}Documentation`.replace(/^[^A-Z]+/, 'Q');
+}
+
+/** The documentation questionnaire of one criteria policy version. */
+export function policyQuestionnaire(policy: PolicyVersion, facts: FactCatalogue, publicBaseUrl: string): Questionnaire {
+  const item: QuestionnaireItem[] = findingsBySection(policy, facts).map(({ section, findings }) => ({
+    linkId: section.id,
+    prefix: section.id,
+    text: section.text,
+    type: 'group',
+    item: findings.map((f) => ({
+      linkId: f.code,
+      code: [{ system: SYSTEMS.finding, code: f.code, display: f.text }],
+      text: f.text,
+      type: 'boolean',
+    })),
+  }));
+  return {
+    resourceType: 'Questionnaire',
+    id: questionnaireId(policy),
+    url: questionnaireCanonical(publicBaseUrl, policy),
+    version: policy.version,
+    name: computableName(policy),
+    title: `Documentation for ${policy.title}`,
+    status: 'active',
+    subjectType: ['Patient'],
+    ...(policy.effective.from ? { effectivePeriod: { start: policy.effective.from } } : {}),
+    description: `Findings from the clinical notes that ${policy.title} (${policy.source}) reads. Answer each with true (present) or false (documented absent); leave unknown ones unanswered. Send the completed QuestionnaireResponse in the prefetch or reference it from the order's supportingInfo.`,
+    item,
+  };
+}
+
+/** Every criteria policy's questionnaire (no-review-required policies ask for nothing). */
+export function allQuestionnaires(policies: readonly PolicyVersion[], facts: FactCatalogue, publicBaseUrl: string): Questionnaire[] {
+  return policies.filter((p) => p.kind === 'criteria').map((p) => policyQuestionnaire(p, facts, publicBaseUrl));
+}

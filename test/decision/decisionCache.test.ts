@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.js';
+import { testConfig } from '../../src/config/config.js';
+import { createDecisionCache, type DecisionCache } from '../../src/decision/decisionCache.js';
+import { SERVICE_IDS } from '../../src/hooks/discovery.js';
+import { observedDecision } from '../support/outcome.js';
+
+type Json = Record<string, any>;
+const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'kp-wa-lumbar-mri', 'NI-uncomplicated-acute-low-back-pain.json');
+const signRequest = (): Json => {
+  const j = JSON.parse(readFileSync(FIXTURE, 'utf8')) as Json;
+  delete j.description;
+  return j;
+};
+const orderOf = (req: Json): Json => req.context.draftOrders.entry[0].resource;
+const selectFrom = (sign: Json): Json => ({
+  ...structuredClone(sign),
+  hook: 'order-select',
+  hookInstance: 'b0c1c3a4-0000-4000-8000-00000000select',
+  context: { ...structuredClone(sign.context), selections: [`ServiceRequest/${orderOf(sign).id}`] },
+});
+
+/** The app's cache, counting what order-sign found in it. */
+function countingCache(inner: DecisionCache): DecisionCache & { hits: number; misses: number } {
+  const c = {
+    hits: 0,
+    misses: 0,
+    async get(key: string) {
+      const v = await inner.get(key);
+      if (v === undefined) c.misses++;
+      else c.hits++;
+      return v;
+    },
+    set: (key: string, value: string) => inner.set(key, value),
+  };
+  return c;
+}
+
+function setup() {
+  const config = testConfig();
+  const cache = countingCache(createDecisionCache({ decisionCacheTtlSeconds: 60, decisionCacheMaxKeys: 100 }) as DecisionCache);
+  const { app } = createApp(config, { decisionCache: cache });
+  const call = (body: Json) => request(app).post(`/cds-services/${SERVICE_IDS[body.hook as 'order-sign']}`).send(body);
+  return { cache, call };
+}
+
+describe('decision cache', () => {
+  it('answers order-sign from the decision order-select made for the same order and record', async () => {
+    const { cache, call } = setup();
+    const sign = signRequest();
+    const uncached = await setup().call(sign);
+    expect((await call(selectFrom(sign))).status).toBe(200);
+    const res = await call(sign);
+    expect(res.status).toBe(200);
+    expect(cache.hits).toBe(1);
+    // The cached decision rebuilds order-sign's own answer: the same decision, cards and CRD system action.
+    expect(observedDecision(res.body)).toEqual(observedDecision(uncached.body));
+    expect(observedDecision(res.body).outcome).toBe('not-indicated');
+    expect(res.body.cards.map((c: Json) => c.summary)).toEqual(uncached.body.cards.map((c: Json) => c.summary));
+    expect(res.body.systemActions).toHaveLength(1);
+  });
+
+  it('names the assertion after the order-sign call, not the order-select that filled the cache', async () => {
+    const { cache, call } = setup();
+    const sign = signRequest();
+    await call(selectFrom(sign));
+    const a = await call(sign);
+    const b = await call({ ...sign, hookInstance: 'd7a0f3b2-1111-4111-8111-000000000002' });
+    expect(cache.hits).toBe(2);
+    const id = (body: Json) => observedDecision(body).extension?.extension?.find((e) => e.url === 'coverage-assertion-id')?.valueString;
+    expect(id(a.body)).toBeDefined();
+    expect(id(b.body)).toBeDefined();
+    expect(id(a.body)).not.toBe(id(b.body));
+  });
+
+  it('misses when one resource of the record changes', async () => {
+    const { cache, call } = setup();
+    const sign = signRequest();
+    await call(selectFrom(sign));
+    const changed = structuredClone(sign);
+    changed.prefetch.conditions.entry[0].resource.onsetDateTime = '2024-05-30T09:30:00-08:00';
+    expect((await call(changed)).status).toBe(200);
+    expect(cache.hits).toBe(0);
+    expect(cache.misses).toBe(1);
+  });
+
+  it('misses when the order changes', async () => {
+    const { cache, call } = setup();
+    const sign = signRequest();
+    await call(selectFrom(sign));
+    const changed = structuredClone(sign);
+    orderOf(changed).code.coding[0].code = '72158';
+    expect((await call(changed)).status).toBe(200);
+    expect(cache.hits).toBe(0);
+  });
+
+  it('misses when the date of service changes', async () => {
+    const { cache, call } = setup();
+    const sign = signRequest();
+    await call(selectFrom(sign));
+    const changed = structuredClone(sign);
+    orderOf(changed).occurrenceDateTime = '2024-06-19';
+    const res = await call(changed);
+    expect(res.status).toBe(200);
+    expect(cache.hits).toBe(0);
+  });
+
+  it('never stores what order-sign decided, so a repeated order-sign is decided again', async () => {
+    const { cache, call } = setup();
+    const sign = signRequest();
+    await call(sign);
+    await call(sign);
+    expect(cache.hits).toBe(0);
+    expect(cache.misses).toBe(2);
+  });
+
+  it('is bounded: past its maximum it stores nothing more and never fails', async () => {
+    const cache = createDecisionCache({ decisionCacheTtlSeconds: 60, decisionCacheMaxKeys: 2 }) as DecisionCache;
+    await cache.set('a', '1');
+    await cache.set('b', '2');
+    await expect(cache.set('c', '3')).resolves.toBeUndefined();
+    expect(await cache.get('a')).toBe('1');
+    expect(await cache.get('b')).toBe('2');
+    expect(await cache.get('c')).toBeUndefined();
+  });
+
+  it('is off when its size or time to live is 0', () => {
+    expect(createDecisionCache({ decisionCacheTtlSeconds: 0, decisionCacheMaxKeys: 10 })).toBeUndefined();
+    expect(createDecisionCache({ decisionCacheTtlSeconds: 10, decisionCacheMaxKeys: 0 })).toBeUndefined();
+  });
+});

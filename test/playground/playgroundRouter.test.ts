@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.js';
+import { testConfig } from '../../src/config/config.js';
+import { listFixtures, type FixtureEntry } from '../../src/playground/playgroundRouter.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const CAUDA = 'kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json';
+
+describe('/playground', () => {
+  const { app } = createApp(testConfig());
+
+  it('redirects to the folder URL, then serves the built page and its script with no external resource', async () => {
+    const bare = await request(app).get('/playground');
+    expect(bare.status).toBe(301);
+    expect(bare.headers.location).toBe('/playground/');
+    const page = await request(app).get('/playground/');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    expect(page.text).toContain('<script type="module" src="main.js">');
+    expect(page.text).not.toMatch(/(src|href)="(https?:)?\/\//);
+    const script = await request(app).get('/playground/main.js');
+    expect(script.status).toBe(200);
+    expect(script.headers['content-type']).toMatch(/javascript/);
+    expect(script.text).not.toMatch(/https:\/\/cdn|unpkg\.com|jsdelivr/);
+  });
+
+  it('lists the hook-request fixtures, not the scenario definitions', async () => {
+    const res = await request(app).get('/playground/fixtures');
+    expect(res.status).toBe(200);
+    const paths = (res.body.fixtures as FixtureEntry[]).map((f) => f.path);
+    expect(paths).toContain(CAUDA);
+    expect(paths).toContain('sandbox/order-select-entering-tab.json');
+    expect(paths.some((p) => p.startsWith('scenarios/'))).toBe(false);
+    const cauda = (res.body.fixtures as FixtureEntry[]).find((f) => f.path === CAUDA);
+    expect(cauda).toMatchObject({ hook: 'order-sign', description: expect.stringContaining('cauda equina') });
+  });
+
+  it('serves one fixture as stored', async () => {
+    const res = await request(app).get(`/playground/fixtures/${CAUDA}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual(JSON.parse(readFileSync(join(ROOT, 'fixtures', CAUDA), 'utf8')));
+  });
+
+  it.each([
+    ['a missing fixture', '/playground/fixtures/kp-wa-lumbar-mri/nope.json'],
+    ['a path out of the folder', '/playground/fixtures/..%2Fpackage.json'],
+    ['a dot-dot segment', '/playground/fixtures/sandbox/..%2F..%2Fpackage.json'],
+    ['a scenario definition', '/playground/fixtures/scenarios/kp-wa-lumbar-mri.I.json'],
+  ])('answers 404 (an OperationOutcome) for %s', async (_label, path) => {
+    const res = await request(app).get(path);
+    expect(res.status).toBe(404);
+    expect(res.body.resourceType).toBe('OperationOutcome');
+  });
+
+  it('lists nothing for a folder that does not exist', () => {
+    expect(listFixtures(join(ROOT, 'no-such-folder'))).toEqual([]);
+  });
+});

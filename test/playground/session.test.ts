@@ -1,0 +1,96 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Bundle, Questionnaire, ServiceRequest } from 'fhir/r4.js';
+import { describe, expect, it } from 'vitest';
+import { COVERAGE_INFORMATION_URL as SERVICE_URL } from '../../src/cards/coverageInformation.js';
+import { COVERAGE_INFORMATION_URL, coverageSummaries } from '../../playground/src/coverageInformation.js';
+import { questionnaireResponse } from '../../playground/src/questionnaire.js';
+import { applyActions, applyChoices, hookRequest, primaryOrder, sessionFromBundle, sessionFromRequest } from '../../playground/src/session.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const cauda = JSON.parse(readFileSync(join(ROOT, 'fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8'));
+
+describe('playground session', () => {
+  it('builds order-select and order-sign requests from a fixture with the chosen study, date and coverage', () => {
+    const s = sessionFromRequest(cauda);
+    applyChoices(s, { study: '72158', dateOfService: '2024-07-01', coverage: 'preset:medicare-advantage' });
+    const select = hookRequest(s, 'order-select', { study: '72158', dateOfService: '2024-07-01', coverage: 'preset:medicare-advantage' });
+    const order = select.context.draftOrders.entry?.[0]?.resource as ServiceRequest;
+    expect(select.context.selections).toEqual([`ServiceRequest/${order.id}`]);
+    expect(order.code?.coding?.[0]).toMatchObject({ system: 'http://www.ama-assn.org/go/cpt', code: '72158' });
+    expect(order.occurrenceDateTime).toBe('2024-07-01');
+    expect(order.insurance).toEqual([{ reference: 'Coverage/cov-playground-medicare-advantage' }]);
+    const coverage = (select.prefetch?.coverage as Bundle).entry?.map((e) => e.resource?.resourceType);
+    expect(coverage).toEqual(['Coverage', 'Organization']);
+    const sign = hookRequest(s, 'order-sign', { study: '72158', dateOfService: '2024-07-01', coverage: 'none' });
+    expect(sign.context.selections).toBeUndefined();
+    expect((sign.prefetch?.coverage as Bundle).entry).toEqual([]);
+  });
+
+  it('sorts a pasted Bundle into the prefetch keys and drafts a lumbar MRI order', () => {
+    const resources = Object.values(cauda.prefetch as Record<string, any>).flatMap((v) => (v?.resourceType === 'Bundle' ? v.entry.map((e: any) => e.resource) : v ? [v] : []));
+    const s = sessionFromBundle({ resourceType: 'Bundle', type: 'collection', entry: resources.map((resource: unknown) => ({ resource })) });
+    expect(s.patientId).toBe(cauda.context.patientId);
+    expect((s.prefetch.conditions as Bundle).entry?.length).toBe(cauda.prefetch.conditions.entry.length);
+    expect((s.prefetch.coverage as Bundle).entry?.map((e) => e.resource?.resourceType)).toEqual(['Coverage', 'Organization']);
+    expect(primaryOrder(s)?.code?.coding?.[0]?.code).toBe('72148');
+    expect(() => sessionFromBundle({ resourceType: 'Patient' })).toThrow(/Bundle/);
+  });
+
+  it('applies suggestion actions to the drafts: update, delete, create', () => {
+    const s = sessionFromRequest(cauda);
+    const order = primaryOrder(s) as ServiceRequest;
+    applyActions(s, [{ type: 'update', description: 'to 72148', resource: { ...order, code: { coding: [{ system: 'http://www.ama-assn.org/go/cpt', code: '72148' }] } } }]);
+    expect(primaryOrder(s)?.code?.coding?.[0]?.code).toBe('72148');
+    applyActions(s, [
+      { type: 'delete', description: 'drop MRI', resourceId: `ServiceRequest/${order.id}` },
+      { type: 'create', description: 'radiographs', resource: { resourceType: 'ServiceRequest', id: 'xr', status: 'draft', intent: 'original-order', subject: order.subject } },
+    ]);
+    expect(s.drafts.map((d) => d.id)).toEqual(['xr']);
+  });
+});
+
+describe('playground coverage information and questionnaire', () => {
+  it('uses the service extension URL', () => {
+    expect(COVERAGE_INFORMATION_URL).toBe(SERVICE_URL);
+  });
+
+  it('reads the coverage information in plain words', () => {
+    const order: ServiceRequest = {
+      resourceType: 'ServiceRequest', id: 'sr-1', status: 'draft', intent: 'original-order', subject: { reference: 'Patient/p' },
+      extension: [{ url: COVERAGE_INFORMATION_URL, extension: [
+        { url: 'coverage', valueReference: { reference: 'Coverage/c' } },
+        { url: 'covered', valueCode: 'covered' },
+        { url: 'pa-needed', valueCode: 'auth-needed' },
+        { url: 'doc-needed', valueCode: 'clinical' },
+        { url: 'doc-purpose', valueCode: 'withpa' },
+        { url: 'reason', valueCodeableConcept: { text: 'KP criteria (effective 2024-01-01): criterion I.B: Suspect cauda equina' } },
+        { url: 'questionnaire', valueCanonical: 'http://x/fhir/Questionnaire/kp' },
+      ] }],
+    };
+    expect(coverageSummaries(order)).toEqual([expect.objectContaining({
+      covered: 'Covered',
+      priorAuthorization: 'Prior authorization needed',
+      documentation: 'Clinical documentation needed: send it with the prior authorization request',
+      policy: 'KP criteria (effective 2024-01-01)',
+      criterion: 'criterion I.B: Suspect cauda equina',
+      questionnaire: 'http://x/fhir/Questionnaire/kp',
+    })]);
+  });
+
+  it('answers only what was answered, keeping the groups and linkIds', () => {
+    const q: Questionnaire = { resourceType: 'Questionnaire', status: 'active', item: [
+      { linkId: 'I.B', type: 'group', text: 'Cauda equina', item: [
+        { linkId: 'saddle-anesthesia', type: 'boolean', text: 'Saddle numbness' },
+        { linkId: 'anal-sphincter-laxity', type: 'boolean', text: 'Laxity' },
+      ] },
+      { linkId: 'II', type: 'group', item: [{ linkId: 'insidious-onset', type: 'boolean' }] },
+    ] };
+    const qr = questionnaireResponse(q, 'http://x/fhir/Questionnaire/kp', new Map([['saddle-anesthesia', true], ['anal-sphincter-laxity', false]]), 'p', '2024-06-12T12:00:00Z', 'qr-1');
+    expect(qr).toMatchObject({ resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: 'http://x/fhir/Questionnaire/kp', subject: { reference: 'Patient/p' } });
+    expect(qr.item).toEqual([{ linkId: 'I.B', text: 'Cauda equina', item: [
+      { linkId: 'saddle-anesthesia', text: 'Saddle numbness', answer: [{ valueBoolean: true }] },
+      { linkId: 'anal-sphincter-laxity', text: 'Laxity', answer: [{ valueBoolean: false }] },
+    ] }]);
+  });
+});
