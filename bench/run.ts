@@ -9,7 +9,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { SERVICE_IDS } from '../src/hooks/discovery.js';
@@ -20,7 +20,7 @@ import { BENCH_DIR, writeRecord } from './generate-record.js';
 
 const ROOT = join(BENCH_DIR, '..');
 const SOAK = process.argv.includes('--soak');
-const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 6);
 const CONNECTIONS = 10;
 /** Typical: the fixture plus realistic history; the rest show cost against record size. */
 const SIZES = [
@@ -145,11 +145,14 @@ function build(): void {
   }
 }
 
+/** Other work on the machine (tests, builds) takes cores from both processes: reported with the numbers. */
+const loadAtStart = loadavg()[0];
+
 const pad = (s: string | number, n: number) => String(s).padStart(n);
 
 function table(sizes: readonly SizeResult[], evaluation: readonly EvaluationResult[]): string {
   const lines = [
-    `cores: ${cpus().length}, connections: ${CONNECTIONS}, ${DURATION_S} s per run`,
+    `cores: ${cpus().length}, load average at start: ${loadAtStart.toFixed(1)} (other processes share these cores), connections: ${CONNECTIONS}, ${DURATION_S} s per run`,
     '',
     `${'record'.padEnd(8)} ${pad('res.', 5)} ${pad('MB', 5)} | ${pad('svc req/s', 9)} ${pad('p50', 6)} ${pad('p99', 6)} ${pad('RSS MB', 6)} | ${pad('floor req/s', 11)} ${pad('p50', 6)} ${pad('p99', 6)} | ${pad('ratio', 5)}`,
   ];
@@ -206,6 +209,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       node: process.version,
       cores: cpus().length,
+      loadAverageAtStart: loadAtStart,
       memoryGb: Math.round(totalmem() / 2 ** 30),
       connections: CONNECTIONS,
       durationS: DURATION_S,

@@ -208,6 +208,9 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
           outcome: result,
         }),
       );
+      if (result.orderErrors?.length) {
+        logger.error({ reqId: res.locals.requestId, serviceId, hookInstance: hookReq.hookInstance, orderErrors: result.orderErrors }, 'order evaluation failed on unexpected data');
+      }
       logger.info(
         {
           reqId: res.locals.requestId,

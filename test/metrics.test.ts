@@ -11,7 +11,7 @@ beforeAll(() => {
   library = loadLibrary();
 });
 
-const fixture = (path: string): unknown => JSON.parse(readFileSync(path, 'utf8'));
+const fixture = (path: string): object => JSON.parse(readFileSync(path, 'utf8')) as object;
 
 /** The value of one series in Prometheus text, or undefined when absent. */
 function sample(text: string, series: string): number | undefined {

@@ -260,12 +260,17 @@ export function recordProblemsCard(problems: readonly RecordProblem[]): CdsCard 
   };
 }
 
-/** Orders whose evaluation ran out of time: no decision is better than a guessed one. */
-export function unfinishedCard(orderRefs: readonly string[]): CdsCard {
+/** Orders not decided (out of time, or data the service could not interpret): no decision is better than a guessed one. */
+export function unfinishedCard(orderRefs: readonly string[], why: 'time' | 'data'): CdsCard {
+  const these = orderRefs.length > 1 ? 'these orders' : 'this order';
+  const cause =
+    why === 'time'
+      ? `The service stopped evaluating ${orderRefs.join(', ')} when its time budget ran out.`
+      : `The service met data it could not interpret while evaluating ${orderRefs.join(', ')}.`;
   return {
     uuid: randomUUID(),
-    summary: summary('The coverage decision could not be completed in time; no decision was made for this order'),
-    detail: `The service stopped evaluating ${orderRefs.join(', ')} when its time budget ran out. No coverage information is returned for ${orderRefs.length > 1 ? 'these orders' : 'this order'}; sign again to retry, or send the clinical notes for review.`,
+    summary: summary(`The coverage decision could not be completed${why === 'time' ? ' in time' : ''}; no decision was made for ${these}`),
+    detail: `${cause} No coverage information is returned for ${these}; sign again to retry, or send the clinical notes for review.`,
     indicator: 'warning',
     source: { label: SERVICE_LABEL, topic: TOPICS.coverage },
     extension: { 'davinci-crd.associated-resource': orderRefs.map((reference) => ({ reference })) },

@@ -5,7 +5,7 @@ import type { DecisionOutcome, PolicyVersion } from '../engine/types.js';
 import { FactContext } from '../facts/FactContext.js';
 import { todayUtc, toDay } from '../facts/dates.js';
 import type { PolicyLibrary } from '../library.js';
-import type { RecordSource } from '../record/PatientRecord.js';
+import { codingsOf, type RecordSource } from '../record/PatientRecord.js';
 import type { RoutingResult } from '../routing/routing.js';
 import { orderAnswers, type AnswerProblem } from '../questionnaire/answers.js';
 import { knownFindingCodes } from '../questionnaire/codeSystem.js';
@@ -33,7 +33,7 @@ export interface OrderDecision {
 
 /** The lumbar MRI CPT an order carries, if any (system CPT, or no system as loose clients send). */
 export function lumbarMriCode(order: ServiceRequest): string | undefined {
-  for (const c of order.code?.coding ?? []) {
+  for (const c of codingsOf([order.code])) {
     if (!c || typeof c.code !== 'string') continue;
     if ((c.system === undefined || c.system === CPT) && (LUMBAR_MRI_CPT as readonly string[]).includes(c.code)) return c.code;
   }

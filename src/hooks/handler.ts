@@ -32,6 +32,8 @@ export interface HookOutcome {
   readonly fhirFailures: number;
   /** Orders not decided within the evaluation budget (they get a "could not be completed" card). */
   readonly unfinishedOrders?: readonly string[];
+  /** Orders whose evaluation failed on data the service could not interpret (logged; a card says so). */
+  readonly orderErrors?: readonly { readonly order: string; readonly error: string }[];
 }
 
 /** The lumbar MRI orders a hook is about: all drafts on order-sign, the selected ones on order-select. */
@@ -71,6 +73,7 @@ export async function handleHook(req: HookRequest, ctx: HookContext): Promise<Ho
   const record = budget.guard(loaded.record);
   const decisions: OrderDecision[] = [];
   const unfinishedOrders: string[] = [];
+  const orderErrors: { order: string; error: string }[] = [];
   // Only a record read wholly from the prefetch is keyed by it; FHIR reads and problems are never cached.
   const cache = loaded.fhirCalls === 0 && loaded.problems.length === 0 ? ctx.decisionCache : undefined;
   for (const o of orders) {
@@ -79,8 +82,9 @@ export async function handleHook(req: HookRequest, ctx: HookContext): Promise<Ho
       const input = { patientId: req.context.patientId, prefetch: req.prefetch, order: o.order, orderRef: o.ref, cpt: o.cpt, dateOfService: dateOfService(o.order, today), draftEntries: req.context.draftOrders.entry ?? [] };
       decisions.push(cache ? await decideThroughCache(cache, ctx.library, req.hook, input, decide) : decide());
     } catch (err) {
-      if (!(err instanceof EvaluationBudgetExceeded)) throw err;
-      unfinishedOrders.push(o.ref);
+      // Fail the order, not the request: a 500 would tell the clinician nothing.
+      if (err instanceof EvaluationBudgetExceeded) unfinishedOrders.push(o.ref);
+      else orderErrors.push({ order: o.ref, error: describeError(err) });
     }
   }
   budget.finish();
@@ -90,7 +94,8 @@ export async function handleHook(req: HookRequest, ctx: HookContext): Promise<Ho
   const assertions = new Map<string, { coverageAssertionId: string; satisfiedPaId?: string }>();
   const problems = recordProblemsCard(loaded.problems);
   if (problems) cards.push(problems);
-  if (unfinishedOrders.length > 0) cards.push(unfinishedCard(unfinishedOrders));
+  if (unfinishedOrders.length > 0) cards.push(unfinishedCard(unfinishedOrders, 'time'));
+  if (orderErrors.length > 0) cards.push(unfinishedCard(orderErrors.map((e) => e.order), 'data'));
   const questionnaire = (d: OrderDecision) => (d.policy ? ctx.questionnaireUrl(d.policy.policyId, d.policy.version) : undefined);
   for (const d of decisions) {
     cards.push(...decisionCards(d, { facts: ctx.library.facts, questionnaireUrl: questionnaire, patientRef: `Patient/${req.context.patientId}` }));
@@ -120,7 +125,15 @@ export async function handleHook(req: HookRequest, ctx: HookContext): Promise<Ho
     fhirCalls: loaded.fhirCalls,
     fhirFailures: loaded.fhirFailures,
     unfinishedOrders,
+    orderErrors,
   };
+}
+
+/** An unforeseen error, for the log: its kind and where, clipped (never the request's data). */
+function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return 'non-error thrown';
+  const at = err.stack?.split('\n').find((l) => l.includes('/src/'))?.trim() ?? '';
+  return `${err.name}: ${err.message.slice(0, 160)} ${at}`.trim();
 }
 
 /** A stable id per hook call, coverage and order, so repeated answers name the same assertion. */

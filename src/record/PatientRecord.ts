@@ -111,9 +111,10 @@ function asArray(v: unknown): unknown[] {
 }
 
 /** Codings of CodeableConcepts, tolerating the loose shapes real clients send (`coding: [{}]`). */
-export function codingsOf(concepts: unknown[]): Coding[] {
+export function codingsOf(concepts: unknown): Coding[] {
   const out: Coding[] = [];
-  for (const c of concepts) {
+  // A client may send one CodeableConcept where the spec has a list, or something else entirely.
+  for (const c of Array.isArray(concepts) ? (concepts as unknown[]) : [concepts]) {
     const cc = c as CodeableConcept | undefined;
     if (!cc || typeof cc !== 'object' || !Array.isArray(cc.coding)) continue;
     for (const coding of cc.coding) if (coding && typeof coding === 'object') out.push(coding);

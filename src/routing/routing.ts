@@ -111,14 +111,21 @@ export class Router {
 
 function payorNames(coverage: Coverage, record: RecordSource): string[] {
   const out: string[] = [];
-  for (const p of coverage.payor ?? []) {
+  for (const p of payorsOf(coverage)) {
     if (typeof p.display === 'string') out.push(p.display.trim());
-    const org = record.resolve<Organization>(p.reference);
+    const org = typeof p.reference === 'string' ? record.resolve<Organization>(p.reference) : undefined;
     if (org?.resourceType === 'Organization' && typeof org.name === 'string') out.push(org.name.trim());
   }
   return out;
 }
 
 export function payorLabel(coverage: Coverage): string {
-  return coverage.payor?.map((p) => p.display).filter(Boolean).join(', ') || `Coverage/${coverage.id ?? '?'}`;
+  return payorsOf(coverage).map((p) => p.display).filter((d) => typeof d === 'string' && d !== '').join(', ') || `Coverage/${coverage.id ?? '?'}`;
+}
+
+/** Coverage.payor as sent: loose clients send one Reference, or nulls, where the spec has a list. */
+function payorsOf(coverage: Coverage): NonNullable<Coverage['payor']> {
+  const payor: unknown = coverage.payor;
+  const list = Array.isArray(payor) ? payor : payor ? [payor] : [];
+  return list.filter((p): p is NonNullable<Coverage['payor']>[number] => !!p && typeof p === 'object');
 }

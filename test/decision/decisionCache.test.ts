@@ -6,6 +6,7 @@ import { createApp } from '../../src/app.js';
 import { testConfig } from '../../src/config/config.js';
 import { createDecisionCache, type DecisionCache } from '../../src/decision/decisionCache.js';
 import { SERVICE_IDS } from '../../src/hooks/discovery.js';
+import type { CdsResponse } from '../../src/hooks/types.js';
 import { observedDecision } from '../support/outcome.js';
 
 type Json = Record<string, any>;
@@ -57,8 +58,8 @@ describe('decision cache', () => {
     expect(res.status).toBe(200);
     expect(cache.hits).toBe(1);
     // The cached decision rebuilds order-sign's own answer: the same decision, cards and CRD system action.
-    expect(observedDecision(res.body)).toEqual(observedDecision(uncached.body));
-    expect(observedDecision(res.body).outcome).toBe('not-indicated');
+    expect(observedDecision(res.body as CdsResponse)).toEqual(observedDecision(uncached.body as CdsResponse));
+    expect(observedDecision(res.body as CdsResponse).outcome).toBe('not-indicated');
     expect(res.body.cards.map((c: Json) => c.summary)).toEqual(uncached.body.cards.map((c: Json) => c.summary));
     expect(res.body.systemActions).toHaveLength(1);
   });
@@ -70,7 +71,7 @@ describe('decision cache', () => {
     const a = await call(sign);
     const b = await call({ ...sign, hookInstance: 'd7a0f3b2-1111-4111-8111-000000000002' });
     expect(cache.hits).toBe(2);
-    const id = (body: Json) => observedDecision(body).extension?.extension?.find((e) => e.url === 'coverage-assertion-id')?.valueString;
+    const id = (body: CdsResponse) => observedDecision(body).extension?.extension?.find((e) => e.url === 'coverage-assertion-id')?.valueString;
     expect(id(a.body)).toBeDefined();
     expect(id(b.body)).toBeDefined();
     expect(id(a.body)).not.toBe(id(b.body));
