@@ -32,6 +32,7 @@ const DATES = new WeakMap<Resource, string | null>();
 
 /** The first date the resource's clinical-date expression yields, at day precision. */
 export function clinicalDate(r: Resource): string | undefined {
+  if (typeof r !== 'object' || r === null) return undefined; // WeakMap keys must be objects
   const known = DATES.get(r);
   if (known !== undefined) return known ?? undefined;
   const d = evaluateDate(r);

@@ -22,6 +22,9 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const FIXTURES = join(ROOT, 'fixtures');
 const SIGN = '/cds-services/lumbar-mri-order-sign';
 const SELECT = '/cds-services/lumbar-mri-order-select';
+/** Bounded so the suite stays fast; FUZZ_RUNS=5000 for a longer campaign. */
+const RUNS = Number(process.env.FUZZ_RUNS ?? 400);
+const TIMEOUT_MS = Math.max(60_000, RUNS * 100);
 
 /** Every hook request under fixtures/** (scenario definitions are not requests). */
 function hookFixtures(dir: string): { name: string; body: Json }[] {
@@ -170,9 +173,9 @@ describe('HTTP fuzzing from real fixtures', () => {
         else expect(res.body.resourceType).toBe('OperationOutcome');
         expect(errors.splice(0), fixtures[fixture].name).toEqual([]);
       }),
-      { numRuns: 400 },
+      { numRuns: RUNS },
     );
-  });
+  }, TIMEOUT_MS);
 
   it('generated bodies (any JSON, hook-shaped objects, broken JSON) get a JSON answer, never 5xx', async () => {
     const hookShaped = fc.record(
@@ -198,10 +201,10 @@ describe('HTTP fuzzing from real fixtures', () => {
         expect(res.status, res.text.slice(0, 300)).toBeLessThan(500);
         expect(res.headers['content-type']).toMatch(/json/);
       }),
-      { numRuns: 300 },
+      { numRuns: Math.ceil(RUNS * 0.75) },
     );
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-  });
+  }, TIMEOUT_MS);
 
   it('keeps answering afterwards: every case still decides as before', async () => {
     const cauda = fixtures.find((f) => f.name.startsWith('kp-wa-lumbar-mri/I.B-cauda-equina'));
