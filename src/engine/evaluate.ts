@@ -116,16 +116,21 @@ export function evaluatePolicy(
     trace,
   });
 
-  const excluded = policy.exclusions.findIndex((_, i) => exclusions[i].value === true);
-  if (excluded >= 0) {
-    const node = policy.exclusions[excluded];
-    return finish('not-indicated', {
+  /** The first node of a list that is true decides, citing itself. */
+  const decidedByFirstTrue = (nodes: readonly CriterionNode[], results: readonly NodeResult[], outcome: DecisionOutcome) => {
+    const i = results.findIndex((r) => r.value === true);
+    if (i < 0) return undefined;
+    const node = nodes[i];
+    return finish(outcome, {
       decidedBy: { id: node.id, text: node.text, chain: [node.id] },
-      evidence: exclusions[excluded].evidence,
+      evidence: results[i].evidence,
       missing: [],
       wouldChange: [],
     });
-  }
+  };
+
+  const excluded = decidedByFirstTrue(policy.exclusions, exclusions, 'not-indicated');
+  if (excluded) return excluded;
 
   for (let i = 0; i < policy.indications.length; i++) {
     if (indications[i].value === true) {
@@ -140,16 +145,8 @@ export function evaluatePolicy(
     }
   }
 
-  const review = policy.reviews.findIndex((_, i) => reviews[i].value === true);
-  if (review >= 0) {
-    const node = policy.reviews[review];
-    return finish('physician-review', {
-      decidedBy: { id: node.id, text: node.text, chain: [node.id] },
-      evidence: reviews[review].evidence,
-      missing: [],
-      wouldChange: [],
-    });
-  }
+  const review = decidedByFirstTrue(policy.reviews, reviews, 'physician-review');
+  if (review) return review;
 
   // Documentation missing only for a path the record already points down:
   // no leaf false, and at least one specific leaf (diagnosis, finding, test) true.

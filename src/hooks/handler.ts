@@ -67,7 +67,8 @@ export async function handleHook(req: HookRequest, ctx: HookContext): Promise<Ho
   const loaded = await loadRecord(req, {
     ...ctx.record,
     valueSets: ctx.library.valueSets,
-    deadline: now.getTime() + ctx.record.requestDeadlineMs,
+    // The deadline is wall-clock time, whatever date the decision is judged at (`now` may be injected).
+    deadline: Date.now() + ctx.record.requestDeadlineMs,
   });
   const budget = new EvaluationBudget(ctx.evaluationBudgetMs ?? Number.POSITIVE_INFINITY);
   const record = budget.guard(loaded.record);
