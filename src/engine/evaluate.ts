@@ -15,6 +15,8 @@ export interface FactProvider {
   fact(id: string): { readonly value: Truth; readonly evidence: readonly string[] };
   /** A diagnosis, finding or test (true), or context such as the episode's duration (false). */
   isSpecific(id: string): boolean;
+  /** Context no care can change before this order (episode duration, age); optional. */
+  isFixed?(id: string): boolean;
 }
 
 /** One node's value, mirroring the policy tree (json-rules-engine style). */
@@ -168,7 +170,9 @@ export function evaluatePolicy(
 
   const closest = policy.indications
     .flatMap((section) => ev.paths(section).map((p) => toCandidate(section.id, p)))
-    .filter((c) => c.failed.length + c.unknown.length > 0);
+    .filter((c) => c.failed.length + c.unknown.length > 0)
+    // A path failed by the episode's duration or the patient's age is not one the clinician can take.
+    .filter((c) => !c.failed.some((st) => st.fact !== undefined && facts.isFixed?.(st.fact) === true));
   const wouldChange = rankDistinct(closest, (c) => c.failed.length + c.unknown.length).slice(0, 3);
   // Cite the exclusion that may apply (e.g. uncomplicated acute low back pain), else no criterion.
   const possible = policy.exclusions.findIndex((_, i) => exclusions[i].value === null);

@@ -69,6 +69,10 @@ export class FactContext implements FactProvider {
     return value;
   }
 
+  isFixed(id: string): boolean {
+    return this.catalogue.get(id)?.fixed ?? false;
+  }
+
   isSpecific(id: string): boolean {
     return this.catalogue.get(id)?.specific ?? false;
   }

@@ -123,6 +123,8 @@ const factSchema = z
     ask: z.string().optional(),
     /** A diagnosis, finding or test (true) rather than context such as duration or age (false). */
     specific: z.boolean(),
+    /** A fact no care can change before this order (the episode's duration, age): a path it fails is not offered as "what would change the answer". */
+    fixed: z.boolean().optional(),
     derive: exprSchema,
   })
   .strict();

@@ -233,6 +233,16 @@ describe('evaluatePolicy: not indicated', () => {
     expect(r.wouldChange[0].failed.map((s) => s.fact)).toEqual(['therapy']);
     expect(r.wouldChange.every((p, i) => i === 0 || cost(p) >= cost(r.wouldChange[i - 1]))).toBe(true);
   });
+
+  it('does not offer a path failed by a fixed fact (the episode\'s duration, age)', () => {
+    const values = { 'ms-indication': false, acute: false, subacute: true, therapy: false, deficit: false, 'radicular-sign': true, 'infection-suspected': false, fever: false, diabetes: false, ivdu: false };
+    const withFixed: FactProvider = { ...facts(values, SPECIFIC), isFixed: (id) => id === 'acute' || id === 'subacute' };
+    const all = evaluatePolicy(base, facts(values, SPECIFIC), DOS).wouldChange;
+    const kept = evaluatePolicy(base, withFixed, DOS).wouldChange;
+    expect(all.some((p) => p.failed.some((st) => st.fact === 'acute'))).toBe(true);
+    expect(kept.some((p) => p.failed.some((st) => st.fact === 'acute'))).toBe(false);
+    expect(kept.length).toBeGreaterThan(0);
+  });
 });
 
 describe('evaluatePolicy: effective windows and refs', () => {
