@@ -315,15 +315,15 @@ export class FactContext implements FactProvider {
 
   /** The requester's PractitionerRole (specialty or code), found directly or through its practitioner. */
   private requester(valueSet: string): FactValue {
-    const reference = this.order.requester?.reference;
-    if (!reference) return UNKNOWN;
+    const reference: unknown = this.order.requester?.reference;
+    if (typeof reference !== 'string' || !reference) return UNKNOWN;
     const roles: PractitionerRole[] = [];
     const direct = this.record.resolve<PractitionerRole>(reference);
     if (direct?.resourceType === 'PractitionerRole') roles.push(direct);
     else {
       for (const role of this.record.ofType<PractitionerRole>('PractitionerRole')) {
-        const p = role.practitioner?.reference;
-        if (p && (p === reference || p.endsWith(`/${reference}`) || reference.endsWith(`/${p}`))) roles.push(role);
+        const p: unknown = role.practitioner?.reference;
+        if (typeof p === 'string' && p && (p === reference || p.endsWith(`/${reference}`) || reference.endsWith(`/${p}`))) roles.push(role);
       }
     }
     if (roles.length === 0) return this.record.unavailable.has('PractitionerRole') ? UNKNOWN : UNKNOWN;
