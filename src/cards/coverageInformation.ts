@@ -67,10 +67,13 @@ export function coverageInformation(
 /** The draft order echoed in full with the extension, replacing an earlier one for the same coverage. */
 export function withCoverageInformation(order: ServiceRequest, ext: Extension): ServiceRequest {
   const coverageRef = ext.extension?.find((e) => e.url === 'coverage')?.valueReference?.reference;
-  const kept = (order.extension ?? []).filter(
+  // The order is the client's: its extensions may be anything, so only well-formed earlier ones are matched.
+  const existing: unknown = order.extension;
+  const kept = (Array.isArray(existing) ? (existing as Extension[]) : []).filter(
     (e) =>
-      e.url !== COVERAGE_INFORMATION_URL ||
-      e.extension?.find((x) => x.url === 'coverage')?.valueReference?.reference !== coverageRef,
+      e?.url !== COVERAGE_INFORMATION_URL ||
+      !Array.isArray(e.extension) ||
+      e.extension.find((x) => x?.url === 'coverage')?.valueReference?.reference !== coverageRef,
   );
   return { ...order, extension: [...kept, ext] };
 }

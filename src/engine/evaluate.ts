@@ -74,7 +74,15 @@ export interface EngineResult {
   readonly trace: readonly NodeResult[];
 }
 
-const PATHS_KEPT_PER_NODE = 12;
+const PATHS_KEPT_PER_NODE = 8;
+
+/**
+ * `viable`: paths with no false leaf (documentation missing). A node whose value is false has none:
+ * every path through it holds a false leaf, so the search never enters it.
+ * `changeable`: paths that care could still complete (what would change the answer): every leaf
+ * allowed except a false fixed fact (the episode's duration, the patient's age).
+ */
+type PathMode = 'viable' | 'changeable';
 
 interface Path {
   readonly steps: ReadonlyMap<string, PathStep>;
@@ -83,6 +91,8 @@ interface Path {
   readonly cited: { id: string; text: string };
   readonly citedFound: boolean;
   readonly contrast?: Contrast;
+  /** Open leaves (unknown 1, false 100), kept so ranking never recounts. */
+  readonly cost: number;
 }
 
 /**
@@ -153,7 +163,7 @@ export function evaluatePolicy(
   // Documentation missing only for a path the record already points down:
   // no leaf false, and at least one specific leaf (diagnosis, finding, test) true.
   const candidates = policy.indications
-    .flatMap((section) => ev.paths(section).map((p) => toCandidate(section.id, p)))
+    .flatMap((section) => ev.paths(section, 'viable').map((p) => toCandidate(section.id, p)))
     .filter((c) => c.failed.length === 0 && c.unknown.length > 0)
     .filter((c) => c.steps.some((s) => s.value === true && s.fact !== undefined && facts.isSpecific(s.fact)));
   const missing = rankDistinct(candidates, (c) => c.unknown.length).slice(0, 3);
@@ -169,10 +179,8 @@ export function evaluatePolicy(
   }
 
   const closest = policy.indications
-    .flatMap((section) => ev.paths(section).map((p) => toCandidate(section.id, p)))
-    .filter((c) => c.failed.length + c.unknown.length > 0)
-    // A path failed by the episode's duration or the patient's age is not one the clinician can take.
-    .filter((c) => !c.failed.some((st) => st.fact !== undefined && facts.isFixed?.(st.fact) === true));
+    .flatMap((section) => ev.paths(section, 'changeable').map((p) => toCandidate(section.id, p)))
+    .filter((c) => c.failed.length + c.unknown.length > 0);
   const wouldChange = rankDistinct(closest, (c) => c.failed.length + c.unknown.length).slice(0, 3);
   // Cite the exclusion that may apply (e.g. uncomplicated acute low back pain), else no criterion.
   const possible = policy.exclusions.findIndex((_, i) => exclusions[i].value === null);
@@ -217,24 +225,37 @@ function evidenceOf(c: CandidatePath, facts: FactProvider): string[] {
   return [...out];
 }
 
+/** Node ids of a policy version, built once per (immutable) policy rather than per request. */
+const NODE_INDEX = new WeakMap<PolicyVersion, Map<string, CriterionNode>>();
+
+function nodeIndex(policy: PolicyVersion): Map<string, CriterionNode> {
+  let byId = NODE_INDEX.get(policy);
+  if (byId) return byId;
+  const index = new Map<string, CriterionNode>();
+  const walk = (n: CriterionNode): void => {
+    if (!index.has(n.id)) index.set(n.id, n);
+    if (n.kind === 'all' || n.kind === 'any' || n.kind === 'atLeast') n.children.forEach(walk);
+    if (n.kind === 'not') walk(n.child);
+  };
+  [...policy.exclusions, ...policy.indications, ...policy.reviews, ...(policy.definitions ?? [])].forEach(walk);
+  policy.notices.forEach((r) => walk(r.when));
+  policy.alternatives.forEach((r) => walk(r.when));
+  byId = index;
+  NODE_INDEX.set(policy, byId);
+  return byId;
+}
+
 class Evaluator {
-  private readonly byId = new Map<string, CriterionNode>();
+  private readonly byId: Map<string, CriterionNode>;
   private readonly results = new Map<CriterionNode, NodeResult>();
-  private readonly pathMemo = new Map<CriterionNode, Path[]>();
+  private readonly pathMemo = { viable: new Map<CriterionNode, Path[]>(), changeable: new Map<CriterionNode, Path[]>() };
 
   constructor(
     private readonly policy: PolicyVersion,
     private readonly facts: FactProvider,
     private readonly dateOfService: string,
   ) {
-    const walk = (n: CriterionNode): void => {
-      if (!this.byId.has(n.id)) this.byId.set(n.id, n);
-      if (n.kind === 'all' || n.kind === 'any' || n.kind === 'atLeast') n.children.forEach(walk);
-      if (n.kind === 'not') walk(n.child);
-    };
-    [...policy.exclusions, ...policy.indications, ...policy.reviews, ...(policy.definitions ?? [])].forEach(walk);
-    policy.notices.forEach((r) => walk(r.when));
-    policy.alternatives.forEach((r) => walk(r.when));
+    this.byId = nodeIndex(policy);
   }
 
   resolve(id: string): CriterionNode {
@@ -252,30 +273,37 @@ class Evaluator {
   }
 
   private compute(n: CriterionNode): NodeResult {
-    const base = { id: n.id, text: n.text, kind: n.kind };
-    if (!inWindow(this.dateOfService, n.effective)) return { ...base, value: false, inForce: false, evidence: [] };
+    if (!inWindow(this.dateOfService, n.effective)) return result(n, false, false, NONE);
     switch (n.kind) {
       case 'fact': {
         const f = this.facts.fact(n.fact);
-        return { ...base, fact: n.fact, value: f.value, inForce: true, evidence: f.value === true ? f.evidence : [] };
+        return { id: n.id, text: n.text, kind: n.kind, fact: n.fact, value: f.value, inForce: true, evidence: f.value === true ? f.evidence : NONE };
       }
       case 'ref': {
         const t = this.node(this.resolve(n.ref));
-        return { ...base, value: t.value, inForce: t.inForce, evidence: t.evidence, children: [t] };
+        return result(n, t.value, t.inForce, t.evidence, [t]);
       }
       case 'not': {
         const c = this.node(n.child);
-        return { ...base, value: not3(c.value), inForce: true, evidence: [], children: [c] };
+        return result(n, not3(c.value), true, NONE, [c]);
       }
       case 'all':
       case 'any':
       case 'atLeast': {
-        const children = n.children.map((c) => this.node(c));
-        const values = children.map((c) => c.value);
+        const children: NodeResult[] = new Array(n.children.length);
+        const values: Truth[] = new Array(n.children.length);
+        for (let i = 0; i < n.children.length; i++) {
+          children[i] = this.node(n.children[i]);
+          values[i] = children[i].value;
+        }
         const value = n.kind === 'all' ? and3(values) : n.kind === 'any' ? or3(values) : atLeast3(n.n, values);
-        const evidence =
-          value === true ? unique(children.filter((c) => c.value === true).flatMap((c) => c.evidence)) : [];
-        return { ...base, value, inForce: true, evidence, children };
+        let evidence: readonly string[] = NONE;
+        if (value === true) {
+          const set = new Set<string>();
+          for (const c of children) if (c.value === true) for (const e of c.evidence) set.add(e);
+          evidence = [...set];
+        }
+        return result(n, value, true, evidence, children);
       }
     }
   }
@@ -316,17 +344,22 @@ class Evaluator {
   }
 
   /** Minimal sets of leaves that would make `n` true, cheapest few kept per node. */
-  paths(n: CriterionNode): Path[] {
-    const memo = this.pathMemo.get(n);
+  paths(n: CriterionNode, mode: PathMode): Path[] {
+    const memo = this.pathMemo[mode].get(n);
     if (memo) return memo;
-    const out = this.computePaths(n);
-    this.pathMemo.set(n, out);
+    const out = this.computePaths(n, mode);
+    this.pathMemo[mode].set(n, out);
     return out;
   }
 
-  private computePaths(n: CriterionNode): Path[] {
+  private computePaths(n: CriterionNode, mode: PathMode): Path[] {
     if (!inWindow(this.dateOfService, n.effective)) return [];
+    const value = this.node(n).value;
+    if (mode === 'viable' && value === false) return [];
+    if (mode === 'changeable' && value === false && n.kind === 'fact' && this.facts.isFixed?.(n.fact) === true) return [];
     const cited = { id: n.id, text: n.text };
+    const leafCost = value === true ? 0 : value === false ? 100 : 1;
+    const sub = (c: CriterionNode): Path[] => this.paths(c, mode);
     switch (n.kind) {
       case 'fact': {
         const step: PathStep = {
@@ -339,7 +372,7 @@ class Evaluator {
           criterionText: n.text,
           served: isCited(n),
         };
-        return [{ steps: new Map([[step.key, step]]), chain: [n.id], cited, citedFound: isCited(n), contrast: n.contrast }];
+        return [{ steps: new Map([[step.key, step]]), chain: [n.id], cited, citedFound: isCited(n), contrast: n.contrast, cost: leafCost }];
       }
       case 'not': {
         const step: PathStep = {
@@ -351,20 +384,19 @@ class Evaluator {
           criterionText: n.text,
           served: isCited(n),
         };
-        return [{ steps: new Map([[step.key, step]]), chain: [n.id], cited, citedFound: isCited(n), contrast: n.contrast }];
+        return [{ steps: new Map([[step.key, step]]), chain: [n.id], cited, citedFound: isCited(n), contrast: n.contrast, cost: leafCost }];
       }
       case 'ref':
-        return this.paths(this.resolve(n.ref)).map((p) => this.wrap(n, p));
+        return sub(this.resolve(n.ref)).map((p) => this.wrap(n, p));
       case 'any':
-        return keepBest(n.children.flatMap((c) => this.paths(c)).map((p) => this.wrap(n, p)));
+        return keepBest(n.children.flatMap(sub)).map((p) => this.wrap(n, p));
       case 'all':
-        return keepBest(combine(n.children.map((c) => this.paths(c))).map((p) => this.wrap(n, p)));
+        return combine(n.children.map(sub)).map((p) => this.wrap(n, p));
       case 'atLeast': {
+        const open = n.children.filter((c) => sub(c).length > 0);
         const out: Path[] = [];
-        for (const subset of choose(n.children, n.n)) {
-          out.push(...combine(subset.map((c) => this.paths(c))));
-        }
-        return keepBest(out.map((p) => this.wrap(n, p)));
+        for (const subset of choose(open, n.n)) out.push(...combine(subset.map(sub)));
+        return keepBest(out).map((p) => this.wrap(n, p));
       }
     }
   }
@@ -387,8 +419,21 @@ class Evaluator {
       cited: p.citedFound && n.kind !== 'ref' ? p.cited : { id: n.id, text: n.text },
       citedFound: (p.citedFound && n.kind !== 'ref') || cite,
       contrast: p.contrast ?? n.contrast,
+      cost: p.cost,
     };
   }
+}
+
+const NONE: readonly string[] = Object.freeze([]);
+
+function result(
+  n: CriterionNode,
+  value: Truth,
+  inForce: boolean,
+  evidence: readonly string[],
+  children?: readonly NodeResult[],
+): NodeResult {
+  return { id: n.id, text: n.text, kind: n.kind, value, inForce, evidence, children };
 }
 
 function isCited(n: CriterionNode): boolean {
@@ -396,15 +441,21 @@ function isCited(n: CriterionNode): boolean {
 }
 
 function combine(lists: Path[][]): Path[] {
-  let acc: Path[] = [{ steps: new Map(), chain: [], cited: { id: '', text: '' }, citedFound: false }];
+  let acc: Path[] = [{ steps: new Map(), chain: [], cited: { id: '', text: '' }, citedFound: false, cost: 0 }];
   for (const list of lists) {
     if (list.length === 0) return [];
     const next: Path[] = [];
     for (const a of acc) {
       for (const b of list) {
         const steps = new Map(a.steps);
-        for (const [k, s] of b.steps) if (!steps.has(k)) steps.set(k, s);
+        let cost = a.cost;
+        for (const [k, s] of b.steps) {
+          if (steps.has(k)) continue;
+          steps.set(k, s);
+          if (s.value !== true) cost += s.value === false ? 100 : 1;
+        }
         next.push({
+          cost,
           steps,
           chain: [...a.chain, ...b.chain],
           cited: a.citedFound || !b.citedFound ? (a.cited.id ? a.cited : b.cited) : b.cited,
@@ -420,12 +471,8 @@ function combine(lists: Path[][]): Path[] {
 
 /** Keeps the cheapest paths, separately among those that do and do not already fail. */
 function keepBest(paths: Path[]): Path[] {
-  const cost = (p: Path): number => {
-    let c = 0;
-    for (const s of p.steps.values()) if (s.value !== true) c += s.value === false ? 100 : 1;
-    return c;
-  };
-  const scored = paths.map((p, i) => ({ p, i, c: cost(p) })).sort((a, b) => a.c - b.c || a.i - b.i);
+  if (paths.length <= PATHS_KEPT_PER_NODE) return paths;
+  const scored = paths.map((p, i) => ({ p, i, c: p.cost })).sort((a, b) => a.c - b.c || a.i - b.i);
   const viable = scored.filter((x) => x.c < 100).slice(0, PATHS_KEPT_PER_NODE);
   const failing = scored.filter((x) => x.c >= 100).slice(0, PATHS_KEPT_PER_NODE);
   return [...viable, ...failing].map((x) => x.p);

@@ -303,8 +303,9 @@ export class FactContext implements FactProvider {
   private orderReason(valueSet: string): FactValue {
     const index = this.catalogue.valueSets;
     const direct = codingsOf(this.order.reasonCode ?? []).some((c) => index.contains(valueSet, c));
-    const refs = (this.order.reasonReference ?? [])
-      .map((r) => this.record.resolve(r.reference))
+    const reasons: unknown = this.order.reasonReference;
+    const refs = (Array.isArray(reasons) ? (reasons as { reference?: unknown }[]) : [])
+      .map((r) => (typeof r?.reference === 'string' ? this.record.resolve(r.reference) : undefined))
       .filter((r): r is Resource => r !== undefined)
       .filter((r) => codingsOf([(r as Condition).code]).some((c) => index.contains(valueSet, c)));
     if (direct || refs.length) {

@@ -158,8 +158,11 @@ export class FactCatalogue {
     return fn;
   }
 
-  /** Codes of the documentation-finding code system the catalogue reads. */
-  findingCodes(): Set<string> {
+  private findingCodesMemo: ReadonlySet<string> | undefined;
+
+  /** Codes of the documentation-finding code system the catalogue reads (computed once). */
+  findingCodes(): ReadonlySet<string> {
+    if (this.findingCodesMemo) return this.findingCodesMemo;
     const out = new Set<string>();
     const walk = (e: FactExpr): void => {
       if ('any' in e) e.any.forEach(walk);
@@ -168,6 +171,7 @@ export class FactCatalogue {
       else if ('source' in e && e.source === 'finding') out.add(e.code);
     };
     for (const def of Object.values(this.definitions)) walk(def.derive);
+    this.findingCodesMemo = out;
     return out;
   }
 

@@ -30,8 +30,15 @@ const DEFINITIONS: Readonly<Record<string, string>> = {
 };
 
 /** Every documentation-finding code: the contract's and those the fact catalogue reads. */
-export function knownFindingCodes(facts: Pick<FactCatalogue, 'findingCodes'>): Set<string> {
-  return new Set([...Object.keys(DEFINITIONS), ...facts.findingCodes()]);
+const KNOWN = new WeakMap<object, ReadonlySet<string>>();
+
+export function knownFindingCodes(facts: Pick<FactCatalogue, 'findingCodes'>): ReadonlySet<string> {
+  let known = KNOWN.get(facts);
+  if (!known) {
+    known = new Set([...Object.keys(DEFINITIONS), ...facts.findingCodes()]);
+    KNOWN.set(facts, known);
+  }
+  return known;
 }
 
 /** `GET /fhir/CodeSystem/documentation-finding`: every finding code the policies read. */

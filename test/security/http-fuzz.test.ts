@@ -23,8 +23,8 @@ const FIXTURES = join(ROOT, 'fixtures');
 const SIGN = '/cds-services/lumbar-mri-order-sign';
 const SELECT = '/cds-services/lumbar-mri-order-select';
 /** Bounded so the suite stays fast; FUZZ_RUNS=5000 for a longer campaign. */
-const RUNS = Number(process.env.FUZZ_RUNS ?? 400);
-const TIMEOUT_MS = Math.max(60_000, RUNS * 100);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
+const TIMEOUT_MS = Math.max(120_000, RUNS * 100);
 
 /** Every hook request under fixtures/** (scenario definitions are not requests). */
 function hookFixtures(dir: string): { name: string; body: Json }[] {
