@@ -13,7 +13,7 @@ import { createLogger, type Logger } from './log.js';
 import { documentationFindingCodeSystem } from './questionnaire/codeSystem.js';
 import { questionnaireRoutes } from './questionnaire/routes.js';
 import { questionnaireCanonical } from './questionnaire/questionnaire.js';
-import { createDecisionCache, type DecisionCache } from './decision/decisionCache.js';
+import { createDecisionCache, observedDecisionCache, type DecisionCache } from './decision/decisionCache.js';
 import { playgroundRouter } from './playground/playgroundRouter.js';
 import { coverageAssertionRoutes } from './records/routes.js';
 import { isFhirServerAllowed } from './security/middleware.js';
@@ -173,7 +173,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       maxResponseBytes: config.maxFhirResponseBytes,
     },
     evaluationBudgetMs: config.evaluationBudgetMs,
-    decisionCache: deps.decisionCache ?? createDecisionCache(config),
+    decisionCache: withCacheMetrics(deps.decisionCache ?? createDecisionCache(config), metrics),
     questionnaireUrl: (policyId, version) => questionnaireCanonical(config.publicBaseUrl, { policyId, version }),
     now: deps.now,
   };
@@ -282,4 +282,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   });
 
   return { app, library, logger, metrics };
+}
+
+function withCacheMetrics(cache: DecisionCache | undefined, metrics: ServiceMetrics): DecisionCache | undefined {
+  return cache ? observedDecisionCache(cache, (hit) => (hit ? metrics.cacheHit() : metrics.cacheMiss())) : undefined;
 }

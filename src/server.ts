@@ -4,18 +4,21 @@ import { createLogger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { setupDecisionRecords } from './records/setup.js';
 import { createClientAuth } from './security/setup.js';
+import { setupSharedState } from './store/sharedState.js';
 
 /** `npm start`: the service with its built-in policies on PORT (default 3000). */
 const config = loadConfig();
 const logger = createLogger(config.logLevel);
 const records = await setupDecisionRecords(config, logger);
-const clientAuth = await createClientAuth(config, logger);
+const shared = setupSharedState(config, logger);
+const clientAuth = await createClientAuth(config, logger, { replayCache: shared.replayCache });
 const { app, library } = createApp(config, {
   logger,
   metrics: createMetrics({ processMetrics: true }),
   observers: [records.observer],
   records: records.store,
   clientAuth,
+  decisionCache: shared.decisionCache,
 });
 if (config.auth === 'off') {
   logger.warn(
@@ -24,11 +27,11 @@ if (config.auth === 'off') {
   );
 }
 const server = app.listen(config.port, config.host, () => {
-  logger.info({ port: config.port, policies: library.policies.map((p) => `${p.policyId}@${p.version}`) }, 'lumbar-mri-cds listening');
+  logger.info({ port: config.port, sharedState: shared.backend, records: config.databaseUrl ? 'postgresql' : 'embedded', policies: library.policies.map((p) => `${p.policyId}@${p.version}`) }, 'lumbar-mri-cds listening');
 });
 const shutdown = (): void => {
   server.close(() => {
-    records.close().finally(() => process.exit(0));
+    Promise.allSettled([records.close(), shared.close()]).finally(() => process.exit(0));
   });
   setTimeout(() => process.exit(0), 5000).unref();
 };

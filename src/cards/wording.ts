@@ -31,7 +31,8 @@ export function criterionLabel(d: OrderDecision): string {
     if (d.outcome === 'not-indicated') return 'no criterion of the policy is met or documentable';
     return OUTCOME_WORDS[d.outcome as DecisionOutcome] ?? d.outcome;
   }
-  return `criterion ${by.id}: ${by.text}`;
+  // Outline numbers are cited as criteria; a reason that is not a criterion (an incomplete record) is said as it is.
+  return /\s/.test(by.id) ? by.text : `criterion ${by.id}: ${by.text}`;
 }
 
 export const OUTCOME_WORDS: Readonly<Record<DecisionOutcome, string>> = {

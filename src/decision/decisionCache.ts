@@ -42,6 +42,18 @@ export class SharedDecisionCache implements DecisionCache {
   }
 }
 
+/** A DecisionCache that reports each lookup (hit or miss), e.g. to the Prometheus metrics. */
+export function observedDecisionCache(cache: DecisionCache, onLookup: (hit: boolean) => void): DecisionCache {
+  return {
+    async get(key) {
+      const value = await cache.get(key);
+      onLookup(value !== undefined);
+      return value;
+    },
+    set: (key, decision) => cache.set(key, decision),
+  };
+}
+
 /** What a decision reads besides the record: the order, its reference and code, the date of service. */
 export interface DecisionInput {
   readonly patientId: string;

@@ -3,44 +3,12 @@
  * postgres://postgres@127.0.0.1:5432/postgres). Each run creates its own databases and drops them.
  * Nothing is skipped: if PostgreSQL is down these tests fail, saying so.
  */
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDecisionRecordStore } from '../../src/store/createDecisionRecordStore.js';
 import { PostgresDecisionRecordStore } from '../../src/store/postgresDecisionRecordStore.js';
 import { decisionRecordStoreContract } from './decisionRecordStoreContract.js';
 import { hookCall } from './fixtures.js';
-
-const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 5_000 });
-  try {
-    await client.connect();
-  } catch (err) {
-    throw new Error(
-      `PostgreSQL is not reachable at ${ADMIN_URL} (${err instanceof Error ? err.message : String(err)}). ` +
-        'Start it (pg_ctlcluster <version> main start) or set TEST_POSTGRES_URL.',
-    );
-  }
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-/** Creates `lumbar_cds_test_<random>` and returns its URL. */
-async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `lumbar_cds_test_${randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(`CREATE DATABASE ${name}`));
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
-  };
-}
+import { createTestDatabase } from '../helpers/postgres.js';
 
 decisionRecordStoreContract('PostgreSQL', async () => {
   const db = await createTestDatabase();
