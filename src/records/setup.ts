@@ -2,6 +2,7 @@ import type { HookObserver } from '../app.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { createDecisionRecordStore } from '../store/createDecisionRecordStore.js';
+import { BatchingRecordWriter } from '../store/batchingWriter.js';
 import { ResilientRecorder } from '../store/resilientRecorder.js';
 import { startRetentionPurge } from '../store/retentionPurge.js';
 import type { DecisionRecordStore } from '../store/types.js';
@@ -21,7 +22,7 @@ export interface DecisionRecords {
 export async function setupDecisionRecords(config: Config, logger: Logger): Promise<DecisionRecords> {
   const store = createDecisionRecordStore({ databaseUrl: config.databaseUrl, dataDir: config.recordDataDir, logger });
   await store.init();
-  const recorder = new ResilientRecorder(store, { logger });
+  const recorder = new ResilientRecorder(new BatchingRecordWriter(store), { logger });
   const stopPurge = startRetentionPurge(store, { retentionDays: config.recordRetentionDays, logger });
   return {
     store,

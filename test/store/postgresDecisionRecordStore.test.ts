@@ -46,6 +46,22 @@ describe('PostgresDecisionRecordStore', () => {
     }
   });
 
+  it('writes a batch of hook calls in one statement, each with its orders', async () => {
+    const db = await createTestDatabase();
+    drops.push(db.drop);
+    const store = createDecisionRecordStore({ databaseUrl: db.url });
+    try {
+      await store.init();
+      const calls = [hookCall(), hookCall({ orders: [] }), hookCall()];
+      await store.saveHookCalls(calls);
+      await store.saveHookCalls(calls); // idempotent
+      for (const c of [calls[0], calls[2]]) expect((await store.findByAssertionId(c.orders[0].coverageAssertionId!))?.call).toEqual(c);
+      expect(await store.listAssertions({ patient: 'Patient/p-1', limit: 100 })).toHaveLength(2);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('an unreachable database fails init() within the connection timeout', async () => {
     const store = new PostgresDecisionRecordStore({
       connectionString: 'postgres://postgres@127.0.0.1:1/none',

@@ -43,6 +43,32 @@ SELECT call.id, (o.n - 1)::integer, o.doc->>'orderRef', o.doc->>'billingCode', o
   o.doc->>'coverageRef', o.doc->>'coverageAssertionId', o.doc->>'satisfiedPaId'
 FROM call CROSS JOIN jsonb_array_elements($10::jsonb) WITH ORDINALITY AS o(doc, n)`;
 
+/**
+ * Many hook calls in one statement (the embedded database pays per statement): $1 is a JSON array
+ * of the documents `hookCallDoc` makes. Same idempotence as INSERT_HOOK_CALL.
+ */
+export const INSERT_HOOK_CALLS = `
+WITH input AS (
+  SELECT c.doc FROM jsonb_array_elements($1::jsonb) AS c(doc)
+), calls AS (
+  INSERT INTO hook_calls (id, received_at, service_id, hook, hook_instance, client_iss, patient_ref, card_uuids, duration_ms)
+  SELECT doc->>'id', (doc->>'receivedAt')::timestamptz, doc->>'serviceId', doc->>'hook', doc->>'hookInstance',
+    doc->>'clientIss', doc->>'patientRef', coalesce(doc->'cardUuids', '[]'::jsonb), (doc->>'durationMs')::double precision
+  FROM input
+  ON CONFLICT (id) DO NOTHING
+  RETURNING id
+)
+INSERT INTO order_decisions (call_id, ordinal, order_ref, billing_code, outcome, policy_id, policy_version,
+  criteria_path, evidence, missing, suggestions, coverage_ref, coverage_assertion_id, satisfied_pa_id)
+SELECT calls.id, (o.n - 1)::integer, o.doc->>'orderRef', o.doc->>'billingCode', o.doc->>'outcome',
+  o.doc->>'policyId', o.doc->>'policyVersion',
+  coalesce(o.doc->'criteriaPath', '[]'::jsonb), coalesce(o.doc->'evidence', '[]'::jsonb),
+  coalesce(o.doc->'missing', '[]'::jsonb), coalesce(o.doc->'suggestions', '[]'::jsonb),
+  o.doc->>'coverageRef', o.doc->>'coverageAssertionId', o.doc->>'satisfiedPaId'
+FROM calls
+JOIN input ON input.doc->>'id' = calls.id
+CROSS JOIN jsonb_array_elements(input.doc->'orders') WITH ORDINALITY AS o(doc, n)`;
+
 export const INSERT_FEEDBACK = `
 INSERT INTO feedback (id, received_at, service_id, card_uuid, outcome, accepted_suggestions, override_reason, client_iss)
 VALUES ($1, $2::timestamptz, $3, $4, $5, $6::jsonb, $7, $8)
@@ -114,6 +140,22 @@ export function hookCallParams(r: HookCallRecord): unknown[] {
     r.durationMs,
     JSON.stringify(r.orders.map(orderDoc)),
   ];
+}
+
+/** One hook call as a document for INSERT_HOOK_CALLS, checked like hookCallParams. */
+export function hookCallDoc(r: HookCallRecord): Record<string, unknown> {
+  return {
+    id: r.id,
+    receivedAt: isoParam(r.receivedAt, 'receivedAt'),
+    serviceId: r.serviceId,
+    hook: r.hook,
+    hookInstance: r.hookInstance,
+    clientIss: r.clientIss ?? null,
+    patientRef: r.patientRef,
+    cardUuids: r.cardUuids,
+    durationMs: r.durationMs,
+    orders: r.orders.map(orderDoc),
+  };
 }
 
 export function feedbackParams(f: FeedbackRecord): unknown[] {
