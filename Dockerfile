@@ -5,15 +5,21 @@ COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY scripts/build-playground.ts ./scripts/build-playground.ts
+COPY playground/src ./playground/src
 RUN npm run build
 
 FROM node:20-slim
 ENV NODE_ENV=production
+# The image authenticates CDS clients: mount a trusted clients file and set CDS_TRUSTED_CLIENTS.
+ENV CDS_AUTH=required
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/playground/dist ./playground/dist
 COPY cds-services ./cds-services
+COPY fixtures ./fixtures
 COPY bin ./bin
 # Decision records (PGlite) live under .data/ unless DATABASE_URL is set; the non-root user owns it.
 RUN mkdir -p /app/.data && chown node:node /app/.data

@@ -4,6 +4,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import type { Config } from './config/config.js';
 import { HttpError, notFound, outcome } from './hooks/errors.js';
+import { hookContextFromConfig } from './hooks/context.js';
 import { handleHook, type HookContext, type HookOutcome } from './hooks/handler.js';
 import { hookForService, serviceDefinitions } from './hooks/discovery.js';
 import { parseFeedback, parseHookRequest } from './hooks/schema.js';
@@ -12,7 +13,6 @@ import { loadLibrary, type PolicyLibrary } from './library.js';
 import { createLogger, type Logger } from './log.js';
 import { documentationFindingCodeSystem } from './questionnaire/codeSystem.js';
 import { questionnaireRoutes } from './questionnaire/routes.js';
-import { questionnaireCanonical } from './questionnaire/questionnaire.js';
 import { createDecisionCache, observedDecisionCache, type DecisionCache } from './decision/decisionCache.js';
 import { playgroundRouter } from './playground/playgroundRouter.js';
 import { coverageAssertionRoutes } from './records/routes.js';
@@ -162,21 +162,10 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   });
   app.use(questionnaireRoutes(library, config.publicBaseUrl));
 
-  const hookContext: HookContext = {
-    library,
-    record: {
-      fhirServerAllowed: () => false,
-      fhirTimeoutMs: config.fhirTimeoutMs,
-      requestDeadlineMs: config.requestDeadlineMs,
-      maxPages: config.maxFhirPages,
-      maxResources: config.maxResources,
-      maxResponseBytes: config.maxFhirResponseBytes,
-    },
-    evaluationBudgetMs: config.evaluationBudgetMs,
+  const hookContext: HookContext = hookContextFromConfig(config, library, {
     decisionCache: withCacheMetrics(deps.decisionCache ?? createDecisionCache(config), metrics),
-    questionnaireUrl: (policyId, version) => questionnaireCanonical(config.publicBaseUrl, { policyId, version }),
     now: deps.now,
-  };
+  });
 
   app.post('/cds-services/:id', metrics.hookStatusMiddleware);
   app.post('/cds-services/:id', guard, limiter, requireJson, json, withinLimits, async (req, res, next) => {

@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { Coverage, Resource, ServiceRequest } from 'fhir/r4.js';
 import { missingItem } from '../cards/wording.js';
+import { hookContextFromConfig } from '../hooks/context.js';
 import { loadConfig } from '../config/config.js';
 import { lumbarMriCode } from '../decision/decideOrder.js';
 import { toDay } from '../facts/dates.js';
@@ -122,20 +123,8 @@ export async function evaluateFiles(
 }
 
 function hookContext(library: PolicyLibrary, date: string | undefined): HookContext {
-  const config = loadConfig({});
   // The CLI reads only what the files hold: it never calls a fhirServer named in a request.
-  return {
-    library,
-    record: {
-      fhirServerAllowed: () => false,
-      fhirTimeoutMs: config.fhirTimeoutMs,
-      requestDeadlineMs: config.requestDeadlineMs,
-      maxPages: config.maxFhirPages,
-      maxResources: config.maxResources,
-    },
-    questionnaireUrl: (policyId, version) => `${config.publicBaseUrl}/fhir/Questionnaire/${policyId}-${version}`,
-    ...(date ? { now: () => new Date(`${date}T12:00:00Z`) } : {}),
-  };
+  return hookContextFromConfig(loadConfig({}), library, date ? { now: () => new Date(`${date}T12:00:00Z`) } : {});
 }
 
 async function evaluateRequest(file: string, req: HookRequest, context: HookContext): Promise<EvaluationRow[]> {

@@ -490,6 +490,3 @@ function* choose<T>(items: readonly T[], k: number, start = 0, acc: T[] = []): G
   }
 }
 
-function unique<T>(xs: readonly T[]): T[] {
-  return [...new Set(xs)];
-}

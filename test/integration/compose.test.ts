@@ -136,6 +136,17 @@ describe('Dockerfile', () => {
     for (const m of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) for (const src of m[1].split(' ')) expect(existsSync(src), src).toBe(true);
   });
 
+  it('requires client authentication and ships what the build and the playground need', () => {
+    expect(dockerfile).toMatch(/^ENV CDS_AUTH=required$/m);
+    // `npm run build` also bundles the playground: its sources and script are in the build stage.
+    const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts.build).toContain('build:playground');
+    expect(dockerfile).toMatch(/^COPY scripts\/build-playground\.ts /m);
+    expect(dockerfile).toMatch(/^COPY playground\/src /m);
+    expect(dockerfile).toMatch(/^COPY --from=build \/app\/playground\/dist \.\/playground\/dist$/m);
+    expect(dockerfile).toMatch(/^COPY fixtures \.\/fixtures$/m);
+  });
+
   it('the compiled build includes the CLI the loader runs', () => {
     const build = JSON.parse(readFileSync('tsconfig.build.json', 'utf8')) as { include: string[] };
     expect(build.include).toContain('src/**/*.ts');

@@ -1,0 +1,29 @@
+import type { Config } from '../config/config.js';
+import type { PolicyLibrary } from '../library.js';
+import { questionnaireCanonical } from '../questionnaire/questionnaire.js';
+import type { HookContext } from './handler.js';
+
+/**
+ * The hook pipeline's context from configuration, for the service and the CLI alike. FHIR servers
+ * are refused here; the service allows them per request (the authenticated client's or the allow-list).
+ */
+export function hookContextFromConfig(
+  config: Config,
+  library: PolicyLibrary,
+  extra: Pick<HookContext, 'decisionCache' | 'now'> = {},
+): HookContext {
+  return {
+    library,
+    record: {
+      fhirServerAllowed: () => false,
+      fhirTimeoutMs: config.fhirTimeoutMs,
+      requestDeadlineMs: config.requestDeadlineMs,
+      maxPages: config.maxFhirPages,
+      maxResources: config.maxResources,
+      maxResponseBytes: config.maxFhirResponseBytes,
+    },
+    evaluationBudgetMs: config.evaluationBudgetMs,
+    questionnaireUrl: (policyId, version) => questionnaireCanonical(config.publicBaseUrl, { policyId, version }),
+    ...extra,
+  };
+}
