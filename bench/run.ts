@@ -6,10 +6,12 @@
  *
  *   npm run bench                 the table (about 2 minutes)
  *   npm run bench -- --soak       also 60 s at full load on the typical record, RSS sampled
+ *   npm run bench -- --postgres   decision records in a fresh PostgreSQL database (DATABASE_URL), not PGlite
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import pg from 'pg';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { SERVICE_IDS } from '../src/hooks/discovery.js';
@@ -20,6 +22,8 @@ import { BENCH_DIR, writeRecord } from './generate-record.js';
 
 const ROOT = join(BENCH_DIR, '..');
 const SOAK = process.argv.includes('--soak');
+/** Decision records in PostgreSQL (a fresh database) instead of the embedded PGlite default. */
+const POSTGRES = process.argv.includes('--postgres');
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 6);
 const CONNECTIONS = 10;
 /** Typical: the fixture plus realistic history; the rest show cost against record size. */
@@ -175,7 +179,9 @@ async function main(): Promise<void> {
   const started = Date.now();
   build();
   const files = SIZES.map((s) => ({ ...s, body: readFileSync(writeRecord(s.resources), 'utf8') }));
-  const env = { RATE_LIMIT_PER_MINUTE: '0' }; // one load generator is one client: no rate limit
+  // One load generator is one client: no rate limit. Records go to a fresh store each run.
+  const env: Record<string, string> = { RATE_LIMIT_PER_MINUTE: '0', RECORD_DATA_DIR: mkdtempSync(join(tmpdir(), 'bench-records-')) };
+  if (POSTGRES) env.DATABASE_URL = await freshDatabase();
   const service = start('service', ['dist/src/server.js'], 3901, env);
   const floor = start('floor', ['--import', 'tsx', 'bench/floor.ts'], 3902);
   const stop = () => {
@@ -211,6 +217,7 @@ async function main(): Promise<void> {
       cores: cpus().length,
       loadAverageAtStart: loadAtStart,
       memoryGb: Math.round(totalmem() / 2 ** 30),
+      records: POSTGRES ? 'postgresql' : 'embedded (PGlite)',
       connections: CONNECTIONS,
       durationS: DURATION_S,
       sizes,
@@ -224,6 +231,22 @@ async function main(): Promise<void> {
   } finally {
     stop();
   }
+}
+
+/** A new database on the local PostgreSQL (BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres). */
+async function freshDatabase(): Promise<string> {
+  const admin = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const name = `lumbar_bench_${Date.now()}`;
+  const client = new pg.Client({ connectionString: admin });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return url.toString();
 }
 
 await main();
