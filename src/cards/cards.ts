@@ -30,6 +30,8 @@ export interface CardContext {
   readonly facts: FactCatalogue;
   readonly questionnaireUrl?: (d: OrderDecision) => string | undefined;
   readonly patientRef: string;
+  /** Says what an evidence reference is, in words (its code, value and date); the reference alone when absent. */
+  readonly describe?: (ref: string) => string;
 }
 
 /** Cards for one order's decision, most important first. */
@@ -66,7 +68,7 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
   const header = `**Policy:** ${policyLabel(policy)}  \n**Order:** ${orderName}  \n**Date of service:** ${d.dateOfService}  \n**Coverage:** ${d.coverage ? `${payorLabel(d.coverage)} (Coverage/${d.coverage.id ?? '?'})` : 'none'}`;
   const result = d.result;
   const evidence = (refs: readonly string[]) =>
-    refs.length ? `\n\n**Evidence:**\n${refs.map((r) => `- ${r}`).join('\n')}` : '';
+    refs.length ? `\n\n**Evidence:**\n${refs.map((r) => `- ${ctx.describe?.(r) ?? r}`).join('\n')}` : '';
   const name = shortPolicyName(policy);
   const by = result?.decidedBy;
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ServiceRequest } from 'fhir/r4.js';
 import { decisionCards, recordProblemsCard, unfinishedCard } from '../cards/cards.js';
 import { coverageInformation, withCoverageInformation } from '../cards/coverageInformation.js';
+import { describeEvidence } from '../cards/evidence.js';
 import type { OrderDecision } from '../decision/decideOrder.js';
 import { dateOfService, decideOrder, lumbarMriCode } from '../decision/decideOrder.js';
 import { decideThroughCache, type DecisionCache } from '../decision/decisionCache.js';
@@ -99,7 +100,14 @@ export async function handleHook(req: HookRequest, ctx: HookContext): Promise<Ho
   if (orderErrors.length > 0) cards.push(unfinishedCard(orderErrors.map((e) => e.order), 'data'));
   const questionnaire = (d: OrderDecision) => (d.policy ? ctx.questionnaireUrl(d.policy.policyId, d.policy.version) : undefined);
   for (const d of decisions) {
-    cards.push(...decisionCards(d, { facts: ctx.library.facts, questionnaireUrl: questionnaire, patientRef: `Patient/${req.context.patientId}` }));
+    cards.push(
+      ...decisionCards(d, {
+        facts: ctx.library.facts,
+        questionnaireUrl: questionnaire,
+        patientRef: `Patient/${req.context.patientId}`,
+        describe: (ref) => (ref === d.orderRef ? orderReasonEvidence(d.order, ref) : describeEvidence(loaded.record, ref)),
+      }),
+    );
     const unusedAnswers = answerProblemsCard(d);
     if (unusedAnswers) cards.push(unusedAnswers);
     // CRD: the same coverage gets the same assertion id within a response; a new one per coverage.
@@ -156,3 +164,10 @@ function readConfiguration(req: HookRequest): { coverageInfo: boolean; maxCards:
   };
 }
 
+/** The order itself as evidence: the indication the clinician chose (reasonCode). */
+function orderReasonEvidence(order: ServiceRequest, ref: string): string {
+  const reasons = (Array.isArray(order.reasonCode) ? order.reasonCode : [])
+    .map((c) => (typeof c?.text === 'string' && c.text) || c?.coding?.find((x) => typeof x?.display === 'string')?.display)
+    .filter((x): x is string => typeof x === 'string');
+  return reasons.length ? `The order's reason: ${reasons.join('; ')}: ${ref}` : ref;
+}

@@ -93,6 +93,9 @@ describe('order-sign', () => {
     // Evidence names the saddle-anesthesia finding and the urinary retention Condition.
     const retention = body.prefetch.conditions.entry.find((e: any) => e.resource.code.coding[0].code === 'R33.9').resource.id;
     expect(card.detail).toContain(`Condition/${retention}`);
+    // ... in words a clinician reads: what it is, its code and date.
+    expect(card.detail).toMatch(/Retention of urine, unspecified \(ICD-10-CM R33\.9\), \d{4}-\d{2}-\d{2}: Condition\//);
+    expect(card.detail).toContain("The order's reason: Low back pain");
   });
 
   it('says uncomplicated acute low back pain is not indicated and offers physical therapy instead', async () => {
