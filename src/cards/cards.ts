@@ -7,7 +7,7 @@ import type { FactCatalogue } from '../facts/catalogue.js';
 import type { RecordProblem } from '../record/loadRecord.js';
 import { payorLabel } from '../routing/routing.js';
 import type { CdsAction, CdsCard, CdsSuggestion } from '../hooks/types.js';
-import { clip, criterionLabel, missingItem, policyLabel, shortPolicyName, summary } from './wording.js';
+import { clip, criterionLabel, criterionName, missingItem, policyLabel, shortPolicyName, summary } from './wording.js';
 
 const TOPIC_SYSTEM = 'http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp';
 const topic = (code: string, display: string) => ({ system: TOPIC_SYSTEM, code, display });
@@ -86,7 +86,7 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
     case 'criteria-met':
       cards.push({
         uuid: randomUUID(),
-        summary: summary(`Criteria met: ${name} ${by?.id}, ${by?.text ?? ''}`),
+        summary: summary(`Criteria met: ${name} ${by?.id}, ${criterionName(policy, by?.id ?? '', by?.text ?? '')}`),
         detail: `${header}\n\n**Criterion met:** ${by?.id}: ${by?.text}${by && by.chain.length > 1 ? `  \n**Path:** ${by.chain.filter((c) => !c.includes('.criteria') && !c.includes('red-flags')).join(' › ')}` : ''}${evidence(result?.evidence ?? [])}`,
         indicator: 'info',
         source,
@@ -105,7 +105,7 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
       const first = paths[0];
       cards.push({
         uuid: randomUUID(),
-        summary: summary(`Documentation needed for ${name} ${first?.cited.id ?? ''}: ${first?.unknown.length ?? 0} item(s) to document`),
+        summary: summary(`Documentation needed (${first?.unknown.length ?? 0} item${first?.unknown.length === 1 ? '' : 's'}) for ${name} ${first?.cited.id ?? ''}: ${criterionName(policy, first?.cited.id ?? '', first?.cited.text ?? '', 60)}`),
         detail: `${header}\n\nThe record points toward a path to approval; document the following to complete it.\n\n${lines}${evidence(result?.evidence ?? [])}${policy.documentationToSend ? `\n\n**Send:** ${policy.documentationToSend}` : ''}`,
         indicator: 'warning',
         source,
@@ -117,7 +117,7 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
     case 'physician-review':
       cards.push({
         uuid: randomUUID(),
-        summary: summary(`Physician review: ${name} ${by?.id ?? ''} sends this case to a medical reviewer`),
+        summary: summary(`Physician review: ${name} ${/\s/.test(by?.id ?? '') ? '' : `${by?.id ?? ''}, `}${criterionName(policy, by?.id ?? '', by?.text ?? 'the case goes to a medical reviewer', 70)}`),
         detail: `${header}\n\n**Why:** ${by?.id}: ${by?.text}\n\n**Send for review:** ${policy.documentationToSend ?? 'the last 6 months of clinical notes'}.${evidence(result?.evidence ?? [])}`,
         indicator: 'info',
         source,
@@ -131,7 +131,7 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
       const suggestions = alternativeSuggestions(d);
       cards.push({
         uuid: randomUUID(),
-        summary: summary(by ? `Not indicated: ${name} ${by.id}, ${by.text}` : `Not indicated: no ${name} criterion is met for this lumbar MRI`),
+        summary: summary(by ? `Not indicated: ${name} ${by.id}, ${criterionName(policy, by.id, by.text)}` : `Not indicated: no ${name} criterion is met for this lumbar MRI`),
         detail: `${header}\n\n**Why:** ${criterionLabel(d)}${evidence(result?.evidence ?? [])}${changes ? `\n\n**What would change the answer:**\n${changes}` : ''}`,
         indicator: 'warning',
         source,

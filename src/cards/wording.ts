@@ -5,14 +5,8 @@ import type { FactCatalogue } from '../facts/catalogue.js';
 
 /** The words of the service: short, clinical, each citing the policy and criterion by outline number. */
 
-export const SHORT_POLICY_NAMES: Readonly<Record<string, string>> = {
-  'kp-wa-lumbar-mri': 'KP WA lumbar MRI criteria',
-  'kp-wa-medicare-lumbar-mri': 'KP WA Medicare (LCD L37281)',
-  'medicare-advantage-lumbar-mri': 'Medicare Advantage lumbar MRI (LCD L34220)',
-};
-
 export function shortPolicyName(p: PolicyVersion): string {
-  return SHORT_POLICY_NAMES[p.policyId] ?? p.title;
+  return p.shortTitle ?? p.title;
 }
 
 export function policyLabel(p: PolicyVersion): string {
@@ -47,6 +41,39 @@ export const OUTCOME_WORDS: Readonly<Record<DecisionOutcome, string>> = {
 export function summary(text: string): string {
   const clean = text.replace(/\s+/g, ' ').trim();
   return clean.length <= 139 ? clean : `${clean.slice(0, 136).trimEnd()}...`;
+}
+
+/**
+ * A criterion's words cut to their head for a summary line: up to the first parenthesis or colon
+ * ("Suspect Cauda Equina syndrome (MRI without contrast) due to…" -> "Suspect Cauda Equina
+ * syndrome"), at most `max` characters on a word boundary. The card's detail keeps the full words.
+ */
+export function headline(text: string, max = 72): string {
+  const head = text.split(/\s\(|:\s/)[0].replace(/\s+/g, ' ').trim();
+  if (head.length <= max) return head;
+  const cut = head.slice(0, max);
+  return `${cut.slice(0, Math.max(cut.lastIndexOf(' '), max - 15)).trimEnd()}…`;
+}
+
+const LABELS = new WeakMap<PolicyVersion, Map<string, string>>();
+
+/** A criterion's short name for a summary line: its `label` in the policy data, else the head of its words. */
+export function criterionName(policy: PolicyVersion, id: string, text: string, max = 72): string {
+  let labels = LABELS.get(policy);
+  if (!labels) {
+    const found = new Map<string, string>();
+    const walk = (n: unknown): void => {
+      if (!n || typeof n !== 'object') return;
+      if (Array.isArray(n)) return n.forEach(walk);
+      const node = n as { id?: unknown; label?: unknown };
+      if (typeof node.id === 'string' && typeof node.label === 'string' && !found.has(node.id)) found.set(node.id, node.label);
+      Object.values(n).forEach(walk);
+    };
+    walk([policy.exclusions, policy.indications, policy.reviews, policy.definitions ?? []]);
+    labels = found;
+    LABELS.set(policy, labels);
+  }
+  return labels.get(id) ?? headline(text, max);
 }
 
 export function clip(text: string, max: number): string {

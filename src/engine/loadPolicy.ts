@@ -13,6 +13,7 @@ function isoDate() {
 const base = {
   id: z.string().min(1),
   text: z.string().min(1),
+  label: z.string().min(1).max(100).optional(),
   contrast: z.enum(['without', 'with-and-without']).optional(),
   effective: windowSchema.optional(),
   cite: z.boolean().optional(),
@@ -37,6 +38,7 @@ const policySchema = z
     policyId: z.string().regex(/^[a-z0-9-]+$/),
     version: z.string().min(1),
     title: z.string().min(1),
+    shortTitle: z.string().min(1).max(40).optional(),
     payer: z.string().min(1),
     source: z.string().min(1),
     effective: windowSchema,

@@ -20,6 +20,8 @@ interface NodeBase {
   readonly id: string;
   /** The policy's words for this criterion. */
   readonly text: string;
+  /** A short name for summary lines ("suspected cauda equina syndrome"); the words stay in `text`. */
+  readonly label?: string;
   /** Imaging the policy names for this criterion. */
   readonly contrast?: Contrast;
   /** A node that is in force only part of the version's life (KP section V). */
@@ -88,6 +90,8 @@ export interface PolicyVersion {
   readonly policyId: string;
   readonly version: string;
   readonly title: string;
+  /** A short name for summary lines ("KP WA"). */
+  readonly shortTitle?: string;
   readonly payer: string;
   /** Citation of the source document. */
   readonly source: string;
