@@ -361,23 +361,13 @@ class Evaluator {
     const leafCost = value === true ? 0 : value === false ? 100 : 1;
     const sub = (c: CriterionNode): Path[] => this.paths(c, mode);
     switch (n.kind) {
-      case 'fact': {
-        const step: PathStep = {
-          key: n.fact,
-          fact: n.fact,
-          value: this.node(n).value,
-          leafId: n.id,
-          leafText: n.text,
-          criterionId: n.id,
-          criterionText: n.text,
-          served: isCited(n),
-        };
-        return [{ steps: new Map([[step.key, step]]), chain: [n.id], cited, citedFound: isCited(n), contrast: n.contrast, cost: leafCost }];
-      }
+      case 'fact':
       case 'not': {
+        // A leaf of the path: a fact, or a negated criterion (kept whole, keyed by its id).
         const step: PathStep = {
-          key: `not:${n.id}`,
-          value: this.node(n).value,
+          key: n.kind === 'fact' ? n.fact : `not:${n.id}`,
+          ...(n.kind === 'fact' ? { fact: n.fact } : {}),
+          value,
           leafId: n.id,
           leafText: n.text,
           criterionId: n.id,

@@ -3,7 +3,6 @@ import { appliedVersions, runMigrations, type AppliedMigration } from './sql/mig
 import {
   DEFAULT_LIST_LIMIT,
   INSERT_FEEDBACK,
-  INSERT_HOOK_CALL,
   INSERT_HOOK_CALLS,
   MAX_LIST_LIMIT,
   PURGE_OLDER_THAN,
@@ -12,7 +11,6 @@ import {
   SELECT_FEEDBACK_FOR_CALL,
   feedbackParams,
   hookCallDoc,
-  hookCallParams,
   isoParam,
   mapAssertionRow,
   mapFeedbackRow,
@@ -56,13 +54,12 @@ export abstract class SqlDecisionRecordStore implements DecisionRecordStore {
   }
 
   async saveHookCall(r: HookCallRecord): Promise<void> {
-    await this.conn().query(INSERT_HOOK_CALL, hookCallParams(r));
+    await this.saveHookCalls([r]);
   }
 
   /** Several hook calls in one statement; all or none (one statement is atomic). */
   async saveHookCalls(records: readonly HookCallRecord[]): Promise<void> {
     if (records.length === 0) return;
-    if (records.length === 1) return this.saveHookCall(records[0]);
     await this.conn().query(INSERT_HOOK_CALLS, [JSON.stringify(records.map(hookCallDoc))]);
   }
 

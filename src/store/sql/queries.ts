@@ -23,29 +23,9 @@ const CALL_COLUMNS = `
    FROM order_decisions o2 WHERE o2.call_id = c.id) AS orders`;
 
 /**
- * Inserts the call and its orders in one statement (atomic without a transaction).
- * ON CONFLICT DO NOTHING makes retries of a write that did reach the database harmless;
- * orders are inserted only when the call row is new.
- */
-export const INSERT_HOOK_CALL = `
-WITH call AS (
-  INSERT INTO hook_calls (id, received_at, service_id, hook, hook_instance, client_iss, patient_ref, card_uuids, duration_ms)
-  VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7, $8::jsonb, $9::double precision)
-  ON CONFLICT (id) DO NOTHING
-  RETURNING id
-)
-INSERT INTO order_decisions (call_id, ordinal, order_ref, billing_code, outcome, policy_id, policy_version,
-  criteria_path, evidence, missing, suggestions, coverage_ref, coverage_assertion_id, satisfied_pa_id)
-SELECT call.id, (o.n - 1)::integer, o.doc->>'orderRef', o.doc->>'billingCode', o.doc->>'outcome',
-  o.doc->>'policyId', o.doc->>'policyVersion',
-  coalesce(o.doc->'criteriaPath', '[]'::jsonb), coalesce(o.doc->'evidence', '[]'::jsonb),
-  coalesce(o.doc->'missing', '[]'::jsonb), coalesce(o.doc->'suggestions', '[]'::jsonb),
-  o.doc->>'coverageRef', o.doc->>'coverageAssertionId', o.doc->>'satisfiedPaId'
-FROM call CROSS JOIN jsonb_array_elements($10::jsonb) WITH ORDINALITY AS o(doc, n)`;
-
-/**
  * Many hook calls in one statement (the embedded database pays per statement): $1 is a JSON array
- * of the documents `hookCallDoc` makes. Same idempotence as INSERT_HOOK_CALL.
+ * of the documents `hookCallDoc` makes. Idempotent: a call already recorded (same id) is skipped,
+ * and its orders are inserted only when the call row is new.
  */
 export const INSERT_HOOK_CALLS = `
 WITH input AS (
@@ -125,21 +105,6 @@ function orderDoc(o: OrderDecisionRecord): OrderDecisionRecord {
     coverageAssertionId: o.coverageAssertionId,
     satisfiedPaId: o.satisfiedPaId,
   };
-}
-
-export function hookCallParams(r: HookCallRecord): unknown[] {
-  return [
-    r.id,
-    isoParam(r.receivedAt, 'receivedAt'),
-    r.serviceId,
-    r.hook,
-    r.hookInstance,
-    r.clientIss ?? null,
-    r.patientRef,
-    JSON.stringify(r.cardUuids),
-    r.durationMs,
-    JSON.stringify(r.orders.map(orderDoc)),
-  ];
 }
 
 /** One hook call as a document for INSERT_HOOK_CALLS, checked like hookCallParams. */
