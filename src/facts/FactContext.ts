@@ -123,7 +123,7 @@ export class FactContext implements FactProvider {
         const hits = this.record.inValueSet<Observation>('Observation', s.valueSet).filter((o) => {
           if (!['final', 'amended', 'corrected'].includes(o.status)) return false;
           if (!this.dated(clinicalDate(o), s.withinDays)) return false;
-          return where ? truthy(where(o)) : true;
+          return where ? matches(where, o) : true;
         });
         return this.found(['Observation'], hits);
       }
@@ -385,6 +385,19 @@ function performed(r: Resource): boolean {
 
 function ref(r: Resource): string {
   return `${r.resourceType}/${r.id ?? 'unidentified'}`;
+}
+
+/**
+ * A `where` filter on one candidate. FHIRPath throws (not always an Error) on data of the wrong
+ * shape, e.g. a valueQuantity.value that is an object: that candidate does not match, and the
+ * request goes on.
+ */
+function matches(where: (r: unknown) => unknown[], resource: unknown): boolean {
+  try {
+    return truthy(where(resource));
+  } catch {
+    return false;
+  }
 }
 
 function truthy(result: unknown[]): boolean {
