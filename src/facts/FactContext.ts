@@ -329,7 +329,8 @@ export class FactContext implements FactProvider {
     }
     if (roles.length === 0) return this.record.unavailable.has('PractitionerRole') ? UNKNOWN : UNKNOWN;
     const index = this.catalogue.valueSets;
-    const hits = roles.filter((r) => codingsOf([...(r.specialty ?? []), ...(r.code ?? [])]).some((c) => index.contains(valueSet, c)));
+    // codingsOf takes one concept or a list, so a client's single CodeableConcept (or junk) cannot throw here.
+    const hits = roles.filter((r) => [...codingsOf(r.specialty), ...codingsOf(r.code)].some((c) => index.contains(valueSet, c)));
     return hits.length ? { value: true, evidence: hits.map(ref) } : FALSE;
   }
 

@@ -9,6 +9,20 @@ import { observedDecision } from '../support/outcome.js';
 const ROOT = join(import.meta.dirname, '..', '..');
 const FIXTURE = 'kp-wa-lumbar-mri/I.C-epidural-abscess-suspected-fever-fahrenheit-high-esr-met.json';
 
+describe('a PractitionerRole whose specialty is not a list', () => {
+  const { app } = createApp(testConfig());
+
+  it('is read as one concept, and the request still decides (found by a sweep of every path)', async () => {
+    const body = JSON.parse(readFileSync(join(ROOT, 'fixtures', FIXTURE), 'utf8'));
+    const role = body.prefetch.practitionerRoles.entry[0].resource;
+    role.specialty = { resourceType: 'OperationOutcome', issue: [] };
+    const res = await request(app).post('/cds-services/lumbar-mri-order-sign').send(body);
+    expect(res.status).toBe(200);
+    expect(observedDecision(res.body).outcome).toBe('criteria-met');
+    expect(JSON.stringify(res.body.cards)).not.toMatch(/could not be completed/);
+  });
+});
+
 describe('an Observation whose value has the wrong shape', () => {
   const { app } = createApp(testConfig());
 
