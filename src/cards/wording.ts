@@ -1,3 +1,4 @@
+import { nodeIndex } from '../engine/nodes.js';
 import type { DecisionOutcome, PolicyVersion } from '../engine/types.js';
 import type { CandidatePath } from '../engine/evaluate.js';
 import type { OrderDecision } from '../decision/decideOrder.js';
@@ -55,25 +56,9 @@ export function headline(text: string, max = 72): string {
   return `${cut.slice(0, Math.max(cut.lastIndexOf(' '), max - 15)).trimEnd()}…`;
 }
 
-const LABELS = new WeakMap<PolicyVersion, Map<string, string>>();
-
 /** A criterion's short name for a summary line: its `label` in the policy data, else the head of its words. */
 export function criterionName(policy: PolicyVersion, id: string, text: string, max = 72): string {
-  let labels = LABELS.get(policy);
-  if (!labels) {
-    const found = new Map<string, string>();
-    const walk = (n: unknown): void => {
-      if (!n || typeof n !== 'object') return;
-      if (Array.isArray(n)) return n.forEach(walk);
-      const node = n as { id?: unknown; label?: unknown };
-      if (typeof node.id === 'string' && typeof node.label === 'string' && !found.has(node.id)) found.set(node.id, node.label);
-      Object.values(n).forEach(walk);
-    };
-    walk([policy.exclusions, policy.indications, policy.reviews, policy.definitions ?? []]);
-    labels = found;
-    LABELS.set(policy, labels);
-  }
-  return labels.get(id) ?? headline(text, max);
+  return nodeIndex(policy).get(id)?.label ?? headline(text, max);
 }
 
 export function clip(text: string, max: number): string {

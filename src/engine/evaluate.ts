@@ -1,4 +1,5 @@
 import { and3, atLeast3, inWindow, not3, or3 } from './logic.js';
+import { nodeIndex } from './nodes.js';
 import type {
   AlternativeRule,
   Contrast,
@@ -225,28 +226,8 @@ function evidenceOf(c: CandidatePath, facts: FactProvider): string[] {
   return [...out];
 }
 
-/** Node ids of a policy version, built once per (immutable) policy rather than per request. */
-const NODE_INDEX = new WeakMap<PolicyVersion, Map<string, CriterionNode>>();
-
-function nodeIndex(policy: PolicyVersion): Map<string, CriterionNode> {
-  let byId = NODE_INDEX.get(policy);
-  if (byId) return byId;
-  const index = new Map<string, CriterionNode>();
-  const walk = (n: CriterionNode): void => {
-    if (!index.has(n.id)) index.set(n.id, n);
-    if (n.kind === 'all' || n.kind === 'any' || n.kind === 'atLeast') n.children.forEach(walk);
-    if (n.kind === 'not') walk(n.child);
-  };
-  [...policy.exclusions, ...policy.indications, ...policy.reviews, ...(policy.definitions ?? [])].forEach(walk);
-  policy.notices.forEach((r) => walk(r.when));
-  policy.alternatives.forEach((r) => walk(r.when));
-  byId = index;
-  NODE_INDEX.set(policy, byId);
-  return byId;
-}
-
 class Evaluator {
-  private readonly byId: Map<string, CriterionNode>;
+  private readonly byId: ReadonlyMap<string, CriterionNode>;
   private readonly results = new Map<CriterionNode, NodeResult>();
   private readonly pathMemo = { viable: new Map<CriterionNode, Path[]>(), changeable: new Map<CriterionNode, Path[]>() };
 

@@ -1,4 +1,5 @@
 import type { Questionnaire, QuestionnaireItem } from 'fhir/r4.js';
+import { nodeIndex } from '../engine/nodes.js';
 import type { CriterionNode, PolicyVersion } from '../engine/types.js';
 import type { FactCatalogue, FactExpr } from '../facts/catalogue.js';
 import { SYSTEMS } from '../terminology/valueSets.js';
@@ -41,18 +42,6 @@ function findingsOfFact(factId: string, facts: FactCatalogue, seen: Set<string> 
   return out;
 }
 
-/** Every node of a policy by outline number, so `ref` nodes can be followed. */
-function nodesById(policy: PolicyVersion): Map<string, CriterionNode> {
-  const byId = new Map<string, CriterionNode>();
-  const walk = (n: CriterionNode): void => {
-    if (!byId.has(n.id)) byId.set(n.id, n);
-    if (n.kind === 'all' || n.kind === 'any' || n.kind === 'atLeast') n.children.forEach(walk);
-    if (n.kind === 'not') walk(n.child);
-  };
-  [...policy.exclusions, ...policy.indications, ...policy.reviews, ...(policy.definitions ?? [])].forEach(walk);
-  return byId;
-}
-
 /** The sections in the order a clinician documents them: indications, then review criteria, then non-indications. */
 function sectionsOf(policy: PolicyVersion): readonly CriterionNode[] {
   return [...policy.indications, ...policy.reviews, ...policy.exclusions];
@@ -60,7 +49,7 @@ function sectionsOf(policy: PolicyVersion): readonly CriterionNode[] {
 
 /** Per section, the findings first read there (a code asked once, under the first section that needs it). */
 export function findingsBySection(policy: PolicyVersion, facts: FactCatalogue): { section: CriterionNode; findings: AskedFinding[] }[] {
-  const byId = nodesById(policy);
+  const byId = nodeIndex(policy);
   const asked = new Set<string>();
   return sectionsOf(policy)
     .map((section) => {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, it } from 'vitest';
 import { AuthError, createClientAuthenticator, type ClientAuthenticator } from '../../src/security/clientAuth.js';
 import { createMemoryReplayCache } from '../../src/security/replayCache.js';
 import { forgeToken, generateTestKey, jwksOf, TEST_ISS } from '../helpers/tokens.js';

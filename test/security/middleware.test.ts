@@ -1,25 +1,14 @@
 import express, { type Express } from 'express';
-import { pino } from 'pino';
-import { Writable } from 'node:stream';
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createClientAuthenticator, type AuthenticatedClient } from '../../src/security/clientAuth.js';
 import { expectedAudience, requireClientAuth, type ClientAuthMiddlewareOptions } from '../../src/security/middleware.js';
 import { createMemoryReplayCache } from '../../src/security/replayCache.js';
+import { captureLogger } from '../helpers/logs.js';
 import { bearer, generateTestKey, jwksOf, signClientToken, TEST_ISS, type TestKey } from '../helpers/tokens.js';
 
 const BASE = 'https://cds.example.org/base';
 
-function captureLogger() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(chunk.toString());
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'info' }, stream), lines };
-}
 
 function makeApp(key: TestKey, opts: Partial<ClientAuthMiddlewareOptions> & Pick<ClientAuthMiddlewareOptions, 'logger'>): Express {
   const auth = createClientAuthenticator({

@@ -6,9 +6,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { OperationOutcome } from 'fhir/r4.js';
-import { pino } from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
@@ -17,6 +15,7 @@ import { startFaultServer, type FaultServer } from '../../src/fhir-server/index.
 import { createClientAuth } from '../../src/security/setup.js';
 import { TrustedClientsError } from '../../src/security/trustedClients.js';
 import { observedDecision } from '../support/outcome.js';
+import { captureLogger } from '../helpers/logs.js';
 import { bearer, generateTestKey, jwksOf, signClientToken, TEST_ISS, type TestKey } from '../helpers/tokens.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -25,32 +24,22 @@ const BASE = 'http://127.0.0.1:3000';
 const SIGN = '/cds-services/lumbar-mri-order-sign';
 const OTHER_ISS = 'https://other-ehr.example.org';
 
-function captureLogger() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(chunk.toString());
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
 
 describe('createClientAuth', () => {
   it('is off (no guard) only when CDS_AUTH=off', async () => {
-    expect(await createClientAuth({ auth: 'off', publicBaseUrl: BASE }, captureLogger().logger)).toBeUndefined();
+    expect(await createClientAuth({ auth: 'off', publicBaseUrl: BASE }, captureLogger('debug').logger)).toBeUndefined();
   });
 
   it('refuses to start with CDS_AUTH=required and no trusted clients file', async () => {
-    await expect(createClientAuth({ auth: 'required', publicBaseUrl: BASE }, captureLogger().logger)).rejects.toThrow(/CDS_TRUSTED_CLIENTS/);
+    await expect(createClientAuth({ auth: 'required', publicBaseUrl: BASE }, captureLogger('debug').logger)).rejects.toThrow(/CDS_TRUSTED_CLIENTS/);
   });
 
   it('refuses to start with an invalid trusted clients file, saying what is wrong', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'clients-'));
     const file = join(dir, 'clients.json');
     writeFileSync(file, JSON.stringify([{ iss: 'https://ehr.example.org', fhir_servers: [] }]));
-    await expect(createClientAuth({ auth: 'required', publicBaseUrl: BASE, trustedClientsFile: file }, captureLogger().logger)).rejects.toThrow(TrustedClientsError);
-    await expect(createClientAuth({ auth: 'required', publicBaseUrl: BASE, trustedClientsFile: file }, captureLogger().logger)).rejects.toThrow(/exactly one of "jwks_uri" or "jwks"/);
+    await expect(createClientAuth({ auth: 'required', publicBaseUrl: BASE, trustedClientsFile: file }, captureLogger('debug').logger)).rejects.toThrow(TrustedClientsError);
+    await expect(createClientAuth({ auth: 'required', publicBaseUrl: BASE, trustedClientsFile: file }, captureLogger('debug').logger)).rejects.toThrow(/exactly one of "jwks_uri" or "jwks"/);
   });
 });
 
@@ -82,7 +71,7 @@ describe('the service with CDS_AUTH=required', () => {
 
   async function service(overrides: Partial<Config> = {}) {
     const config = testConfig({ auth: 'required', trustedClientsFile: file, publicBaseUrl: BASE, ...overrides });
-    const { logger, lines } = captureLogger();
+    const { logger, lines } = captureLogger('debug');
     const clientAuth = await createClientAuth(config, logger);
     const { app } = createApp(config, { clientAuth, logger });
     return { app, lines };
