@@ -2,15 +2,15 @@
  * The evaluation alone, in process: the request already parsed and validated; timed is what the
  * service does per request after that: index the record (PatientRecord), then per order routing,
  * facts and the criteria engine (decideOrder). `hook` adds the cards and the CRD system action
- * (handleHook). One record per policy: KP (commercial) and Medicare Advantage.
+ * (runHook). One record per policy: KP (commercial) and Medicare Advantage.
  */
 import type { Resource, ServiceRequest } from 'fhir/r4.js';
 import { decideOrder, lumbarMriCode } from '../src/decision/decideOrder.js';
-import { todayUtc } from '../src/facts/dates.js';
-import { handleHook, type HookContext } from '../src/hooks/handler.js';
+import { todayUtc } from '../src/fhir/dates.js';
+import { runHook, type HookContext } from '../src/pipeline/runHook.js';
 import { parseHookRequest } from '../src/hooks/schema.js';
 import type { HookRequest } from '../src/hooks/types.js';
-import { loadLibrary, type PolicyLibrary } from '../src/library.js';
+import { loadLibrary, type PolicyLibrary } from '../src/library/library.js';
 import { loadRecord } from '../src/record/loadRecord.js';
 import { buildScenario, type Scenario } from '../scripts/fixtures/scenario.js';
 import { readFixture, withHistory, type HookRequestJson } from './generate-record.js';
@@ -100,7 +100,7 @@ export async function benchEvaluation(sizes: readonly number[] = [60, 5000]): Pr
       const outcome = await decideAll(library, req, today);
       const iterations = size > 1000 ? 300 : 5000;
       const decide = await timeAsync(iterations, () => decideAll(library, req, today));
-      const hook = await timeAsync(iterations, () => handleHook(req, ctx));
+      const hook = await timeAsync(iterations, () => runHook(req, ctx));
       const resources = Object.values(request.prefetch).reduce(
         (n, v) => n + (v ? (v.resourceType === 'Bundle' ? ((v as { entry?: Resource[] }).entry ?? []).length : 1) : 0),
         0,

@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Bundle, BundleEntry, Resource } from 'fhir/r4.js';
-import { addDays } from '../src/facts/dates.js';
+import { addDays } from '../src/fhir/dates.js';
 import { SYSTEMS } from '../src/terminology/valueSets.js';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));

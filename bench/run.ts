@@ -15,7 +15,7 @@ import pg from 'pg';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { SERVICE_IDS } from '../src/hooks/discovery.js';
-import { observedDecision } from '../test/support/outcome.js';
+import { observedDecision } from '../src/cards/observedDecision.js';
 import type { CdsResponse } from '../src/hooks/types.js';
 import { benchEvaluation, type EvaluationResult } from './evaluate.js';
 import { BENCH_DIR, writeRecord } from './generate-record.js';

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CriterionNode, EffectiveWindow, PolicyVersion } from '../src/engine/types.js';
 import type { FactExpr, FactSource } from '../src/facts/catalogue.js';
-import { loadLibrary, type PolicyLibrary } from '../src/library.js';
+import { loadLibrary, type PolicyLibrary } from '../src/library/library.js';
 import { SYSTEMS, valueSetFileSchema, type ValueSetFile } from '../src/terminology/valueSets.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -4,14 +4,15 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import type { Config } from './config/config.js';
 import { HttpError, notFound, outcome } from './hooks/errors.js';
-import { hookContextFromConfig } from './hooks/context.js';
-import { handleHook, type HookContext, type HookOutcome } from './hooks/handler.js';
+import { hookContextFromConfig } from './pipeline/context.js';
+import { runHook, type HookContext } from './pipeline/runHook.js';
+import { MemoryFeedbackSink, type FeedbackSink, type HookObserver } from './pipeline/events.js';
 import { hookForService, serviceDefinitions } from './hooks/discovery.js';
 import { parseFeedback, parseHookRequest } from './hooks/schema.js';
-import type { CdsFeedback, HookRequest } from './hooks/types.js';
-import { loadLibrary, type PolicyLibrary } from './library.js';
+import type { HookRequest } from './hooks/types.js';
+import { loadLibrary, type PolicyLibrary } from './library/library.js';
 import { createLogger, type Logger } from './log.js';
-import { documentationFindingCodeSystem } from './questionnaire/codeSystem.js';
+import { documentationFindingCodeSystem } from './facts/documentationFindings.js';
 import { questionnaireRoutes } from './questionnaire/routes.js';
 import { createDecisionCache, observedDecisionCache, type DecisionCache } from './decision/decisionCache.js';
 import { playgroundRouter } from './playground/playgroundRouter.js';
@@ -23,47 +24,6 @@ import type { DecisionRecordStore } from './store/types.js';
 import { healthReport, type ReadinessCheck } from './health.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import type { AuthenticatedClient } from './security/clientAuth.js';
-
-/** Storage for feedback; in memory unless the decision-record store is configured. */
-export interface FeedbackSink {
-  save(serviceId: string, feedback: readonly CdsFeedback[], client?: AuthenticatedClient): Promise<void>;
-}
-
-export class MemoryFeedbackSink implements FeedbackSink {
-  readonly items: { serviceId: string; feedback: CdsFeedback; iss?: string }[] = [];
-  constructor(private readonly max = 10_000) {}
-  async save(serviceId: string, feedback: readonly CdsFeedback[], client?: AuthenticatedClient): Promise<void> {
-    for (const f of feedback) this.items.push({ serviceId, feedback: f, iss: client?.iss });
-    if (this.items.length > this.max) this.items.splice(0, this.items.length - this.max);
-  }
-}
-
-/** What happened on one hook call: for logs, metrics and decision records (ids only, no resource content). */
-export interface HookEvent {
-  readonly requestId: string;
-  readonly serviceId: string;
-  readonly hook: HookRequest['hook'];
-  readonly hookInstance: string;
-  readonly patientId: string;
-  readonly client?: AuthenticatedClient;
-  readonly receivedAt: Date;
-  readonly durationMs: number;
-  readonly outcome: HookOutcome;
-}
-
-export interface FeedbackEvent {
-  readonly requestId: string;
-  readonly serviceId: string;
-  readonly feedback: readonly CdsFeedback[];
-  readonly client?: AuthenticatedClient;
-  readonly receivedAt: Date;
-}
-
-/** Listeners on the hook path; they must not throw or block (errors are logged and ignored). */
-export interface HookObserver {
-  onHook?(event: HookEvent): void;
-  onFeedback?(event: FeedbackEvent): void;
-}
 
 export interface AppDeps {
   readonly library?: PolicyLibrary;
@@ -158,7 +118,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   });
 
   app.get('/fhir/CodeSystem/documentation-finding', (_req, res) => {
-    res.type('application/fhir+json').json(documentationFindingCodeSystem(library));
+    res.type('application/fhir+json').json(documentationFindingCodeSystem(library.facts));
   });
   app.use(questionnaireRoutes(library, config.publicBaseUrl));
 
@@ -178,7 +138,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       const hookReq: HookRequest = parseHookRequest(req.body, hook);
       const client = res.locals.client as AuthenticatedClient | undefined;
       const allowed = client ? client.fhirServers : config.fhirServerAllowlist;
-      const result = await handleHook(hookReq, {
+      const result = await runHook(hookReq, {
         ...hookContext,
         record: { ...hookContext.record, fhirServerAllowed: (url) => isFhirServerAllowed(url, allowed) },
       });

@@ -5,7 +5,7 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { HookEvent, HookObserver } from './app.js';
+import type { HookEvent, HookObserver } from './pipeline/events.js';
 import { SERVICE_IDS } from './hooks/discovery.js';
 
 /** What the decision cache reports; the cache takes this narrow interface, not the whole registry. */

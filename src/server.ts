@@ -4,7 +4,7 @@ import { createLogger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { setupDecisionRecords } from './records/setup.js';
 import { createClientAuth } from './security/setup.js';
-import { setupSharedState } from './store/sharedState.js';
+import { setupSharedState } from './sharedState.js';
 
 /** `npm start`: the service with its built-in policies on PORT (default 3000). */
 const config = loadConfig();
@@ -31,7 +31,7 @@ const server = app.listen(config.port, config.host, () => {
 });
 const shutdown = (): void => {
   server.close(() => {
-    Promise.allSettled([records.close(), shared.close()]).finally(() => process.exit(0));
+    void Promise.allSettled([records.close(), shared.close()]).finally(() => process.exit(0));
   });
   setTimeout(() => process.exit(0), 5000).unref();
 };

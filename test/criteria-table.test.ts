@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadLibrary } from '../src/library.js';
+import { loadLibrary } from '../src/library/library.js';
 import { renderCriteriaDocs, ROOT } from '../scripts/criteria-table.js';
 
 describe('criteria tables (docs/criteria)', () => {

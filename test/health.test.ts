@@ -2,7 +2,7 @@ import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { testConfig } from '../src/config/config.js';
-import { loadLibrary, type PolicyLibrary } from '../src/library.js';
+import { loadLibrary, type PolicyLibrary } from '../src/library/library.js';
 
 let library: PolicyLibrary;
 beforeAll(() => {

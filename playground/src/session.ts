@@ -4,7 +4,7 @@
  * requests built from them.
  */
 import type { Bundle, BundleEntry, Coverage, Organization, QuestionnaireResponse, Resource, ServiceRequest } from 'fhir/r4.js';
-import { addDays } from '../../src/facts/dates.js';
+import { addDays } from '../../src/fhir/dates.js';
 import { PREFETCH_TYPES } from '../../src/hooks/discovery.js';
 import type { CdsAction, HookName, HookRequest } from '../../src/hooks/types.js';
 

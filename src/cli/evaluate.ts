@@ -1,23 +1,23 @@
 /**
  * `lumbar-mri-cds evaluate`: files of FHIR data or hook requests -> the service's decision per
  * patient. Every input becomes an order-sign request and goes through the service's own pipeline
- * (handleHook), so the CLI and the service cannot disagree.
+ * (runHook), so the CLI and the service cannot disagree.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { Coverage, Resource, ServiceRequest } from 'fhir/r4.js';
 import { missingItem } from '../cards/wording.js';
-import { hookContextFromConfig } from '../hooks/context.js';
+import { hookContextFromConfig } from '../pipeline/context.js';
 import { loadConfig } from '../config/config.js';
 import { lumbarMriCode } from '../decision/decideOrder.js';
-import { toDay } from '../facts/dates.js';
+import { toDay } from '../fhir/dates.js';
 import { listDataFiles, loadFolder } from '../fhir-server/loadFolder.js';
 import { ResourceCollector, looksLikeResource } from '../fhir-server/normalize.js';
 import { HttpError } from '../hooks/errors.js';
-import { handleHook, type HookContext } from '../hooks/handler.js';
+import { runHook, type HookContext } from '../pipeline/runHook.js';
 import { parseHookRequest } from '../hooks/schema.js';
 import type { CdsCard, HookName, HookRequest } from '../hooks/types.js';
-import type { PolicyLibrary } from '../library.js';
+import type { PolicyLibrary } from '../library/library.js';
 import { Router } from '../routing/routing.js';
 import { buildOrderSignRequest, patientsIn, withOrderOptions, type OrderOptions } from './hookRequest.js';
 
@@ -128,7 +128,7 @@ function hookContext(library: PolicyLibrary, date: string | undefined): HookCont
 }
 
 async function evaluateRequest(file: string, req: HookRequest, context: HookContext): Promise<EvaluationRow[]> {
-  const result = await handleHook(req, context);
+  const result = await runHook(req, context);
   const cards = result.response.cards;
   const notes = cards.filter((c) => associated(c).length === 0).map((c) => c.summary);
   return result.decisions.map((d) => {

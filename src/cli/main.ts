@@ -14,7 +14,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { SignJWT, importJWK, type JWK } from 'jose';
 import { LUMBAR_MRI_CPT } from '../decision/decideOrder.js';
 import { ResourceCollector } from '../fhir-server/normalize.js';
-import { loadLibrary, type PolicyLibrary } from '../library.js';
+import { loadLibrary, type PolicyLibrary } from '../library/library.js';
 import { evaluateFiles, inputFiles, parseDay } from './evaluate.js';
 import { buildOrderSignRequest, isLumbarMriCpt, patientsIn, type LumbarMriCpt } from './hookRequest.js';
 import { serveFhir, type Output } from './serveFhir.js';

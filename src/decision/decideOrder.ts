@@ -3,12 +3,12 @@ import type { EngineResult } from '../engine/evaluate.js';
 import { evaluatePolicy } from '../engine/evaluate.js';
 import type { DecisionOutcome, PolicyVersion } from '../engine/types.js';
 import { FactContext } from '../facts/FactContext.js';
-import { todayUtc, toDay } from '../facts/dates.js';
-import type { PolicyLibrary } from '../library.js';
+import { todayUtc, toDay } from '../fhir/dates.js';
+import type { PolicyLibrary } from '../library/library.js';
 import { codingsOf, type RecordSource } from '../record/PatientRecord.js';
 import type { RoutingResult } from '../routing/routing.js';
-import { orderAnswers, type AnswerProblem } from '../questionnaire/answers.js';
-import { knownFindingCodes } from '../questionnaire/codeSystem.js';
+import { orderAnswers, type AnswerProblem } from '../facts/questionnaireAnswers.js';
+import { knownFindingCodes } from '../facts/documentationFindings.js';
 import { withIncompleteRecord } from './incompleteRecord.js';
 
 export const CPT = 'http://www.ama-assn.org/go/cpt';

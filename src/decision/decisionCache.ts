@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Coverage, Resource, ServiceRequest } from 'fhir/r4.js';
 import type { EngineResult } from '../engine/evaluate.js';
-import type { PolicyLibrary } from '../library.js';
+import type { PolicyLibrary } from '../library/library.js';
 import type { RoutingResult } from '../routing/routing.js';
 import { MemorySharedCache, type SharedCache } from '../store/kv.js';
 import type { OrderDecision } from './decideOrder.js';

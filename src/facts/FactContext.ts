@@ -15,11 +15,11 @@ import { and3, not3, or3 } from '../engine/logic.js';
 import type { Truth } from '../engine/types.js';
 import type { RecordSource } from '../record/PatientRecord.js';
 import { codingsOf } from '../record/PatientRecord.js';
-import { readAnswers, type FindingAnswer } from '../questionnaire/answers.js';
-import { knownFindingCodes } from '../questionnaire/codeSystem.js';
+import { readAnswers, type FindingAnswer } from './questionnaireAnswers.js';
+import { knownFindingCodes } from './documentationFindings.js';
 import { SYSTEMS } from '../terminology/valueSets.js';
 import type { FactCatalogue, FactExpr, FactSource } from './catalogue.js';
-import { ageInYears, daysBetween, minusMonths, toDay } from './dates.js';
+import { ageInYears, daysBetween, minusMonths, toDay } from '../fhir/dates.js';
 import { clinicalDate, conditionOnset } from './paths.js';
 
 export interface FactValue {

@@ -1,6 +1,6 @@
 import fhirpath from 'fhirpath';
 import type { Condition, Resource } from 'fhir/r4.js';
-import { toDay } from './dates.js';
+import { toDay } from '../fhir/dates.js';
 
 /**
  * The clinical date of each resource type, as FHIRPath compiled once at start-up. Evaluated only on

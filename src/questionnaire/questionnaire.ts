@@ -2,6 +2,7 @@ import type { Questionnaire, QuestionnaireItem } from 'fhir/r4.js';
 import { nodeIndex } from '../engine/nodes.js';
 import type { CriterionNode, PolicyVersion } from '../engine/types.js';
 import type { FactCatalogue, FactExpr } from '../facts/catalogue.js';
+import { questionnaireId } from '../facts/questionnaireAnswers.js';
 import { SYSTEMS } from '../terminology/valueSets.js';
 
 /**
@@ -11,9 +12,6 @@ import { SYSTEMS } from '../terminology/valueSets.js';
  */
 
 /** `Questionnaire.id` (and the last segment of its canonical) for a policy version. */
-export function questionnaireId(policy: Pick<PolicyVersion, 'policyId' | 'version'>): string {
-  return `${policy.policyId}-${policy.version}`;
-}
 
 export function questionnaireCanonical(publicBaseUrl: string, policy: Pick<PolicyVersion, 'policyId' | 'version'>): string {
   return `${publicBaseUrl}/fhir/Questionnaire/${questionnaireId(policy)}`;

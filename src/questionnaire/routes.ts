@@ -1,7 +1,7 @@
 import type { Bundle, Questionnaire } from 'fhir/r4.js';
 import express from 'express';
 import { notFound } from '../hooks/errors.js';
-import type { PolicyLibrary } from '../library.js';
+import type { PolicyLibrary } from '../library/library.js';
 import { allQuestionnaires } from './questionnaire.js';
 
 const FHIR_JSON = 'application/fhir+json';

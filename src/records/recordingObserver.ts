@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FeedbackEvent, HookEvent, HookObserver } from '../app.js';
+import type { FeedbackEvent, HookEvent, HookObserver } from '../pipeline/events.js';
 import type { CdsCard } from '../hooks/types.js';
 import type { ResilientRecorder } from '../store/resilientRecorder.js';
 import type { HookCallRecord, OrderDecisionRecord } from '../store/types.js';

@@ -1,4 +1,4 @@
-import type { HookObserver } from '../app.js';
+import type { HookObserver } from '../pipeline/events.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { createDecisionRecordStore } from '../store/createDecisionRecordStore.js';

@@ -2,7 +2,7 @@ import type { Coverage, Organization } from 'fhir/r4.js';
 import { z } from 'zod';
 import { inWindow } from '../engine/logic.js';
 import type { PolicyVersion } from '../engine/types.js';
-import { toDay } from '../facts/dates.js';
+import { toDay } from '../fhir/dates.js';
 import type { RecordSource } from '../record/PatientRecord.js';
 import { codingsOf } from '../record/PatientRecord.js';
 import type { ValueSetIndex } from '../terminology/valueSets.js';

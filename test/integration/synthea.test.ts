@@ -8,7 +8,7 @@ import { uploadFixtures } from '../../src/cli/upload.js';
 import { testConfig } from '../../src/config/config.js';
 import type { FhirTestServer } from '../../src/fhir-server/FhirTestServer.js';
 import { ResourceCollector } from '../../src/fhir-server/normalize.js';
-import { loadLibrary, type PolicyLibrary } from '../../src/library.js';
+import { loadLibrary, type PolicyLibrary } from '../../src/library/library.js';
 import { SYSTEMS } from '../../src/terminology/valueSets.js';
 import { observedDecision } from '../support/outcome.js';
 import type { Resource } from 'fhir/r4.js';

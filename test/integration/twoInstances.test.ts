@@ -15,7 +15,7 @@ import { testConfig, type Config } from '../../src/config/config.js';
 import { createLogger } from '../../src/log.js';
 import { setupDecisionRecords, type DecisionRecords } from '../../src/records/setup.js';
 import { createClientAuth } from '../../src/security/setup.js';
-import { setupSharedState, type SharedState } from '../../src/store/sharedState.js';
+import { setupSharedState, type SharedState } from '../../src/sharedState.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { bearer, generateTestKey, jwksOf, signClientToken, TEST_ISS, type TestKey } from '../helpers/tokens.js';
 import { observedDecision } from '../support/outcome.js';

@@ -3,7 +3,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { testConfig } from '../../src/config/config.js';
-import { knownFindingCodes } from '../../src/questionnaire/codeSystem.js';
+import { knownFindingCodes } from '../../src/facts/documentationFindings.js';
 import { findingsBySection } from '../../src/questionnaire/questionnaire.js';
 import { SYSTEMS } from '../../src/terminology/valueSets.js';
 

@@ -3,7 +3,7 @@
  * redis://127.0.0.1:6379). Keys carry a per-run prefix and short TTLs, so nothing lingers.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CacheFullError,
@@ -169,7 +169,7 @@ describe('RedisSharedCache with Redis down', () => {
 
   it('a server that accepts but never answers is bounded by the command timeout', async () => {
     // Black hole: accepts TCP and never replies (a hung or partitioned Redis).
-    const sockets = new Set<import('node:net').Socket>();
+    const sockets = new Set<Socket>();
     const server = createServer((s) => sockets.add(s));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as { port: number };

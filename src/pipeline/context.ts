@@ -1,7 +1,7 @@
 import type { Config } from '../config/config.js';
-import type { PolicyLibrary } from '../library.js';
+import type { PolicyLibrary } from '../library/library.js';
 import { questionnaireCanonical } from '../questionnaire/questionnaire.js';
-import type { HookContext } from './handler.js';
+import type { HookContext } from './runHook.js';
 
 /**
  * The hook pipeline's context from configuration, for the service and the CLI alike. FHIR servers

@@ -1,6 +1,5 @@
 import type { CodeSystem } from 'fhir/r4.js';
-import type { FactCatalogue } from '../facts/catalogue.js';
-import type { PolicyLibrary } from '../library.js';
+import type { FactCatalogue } from './catalogue.js';
 import { SYSTEMS } from '../terminology/valueSets.js';
 
 /** Definitions of the documentation-finding codes (contract section 7); others come from the catalogue. */
@@ -42,10 +41,10 @@ export function knownFindingCodes(facts: Pick<FactCatalogue, 'findingCodes'>): R
 }
 
 /** `GET /fhir/CodeSystem/documentation-finding`: every finding code the policies read. */
-export function documentationFindingCodeSystem(library: PolicyLibrary): CodeSystem {
-  const codes = [...knownFindingCodes(library.facts)].sort();
+export function documentationFindingCodeSystem(facts: FactCatalogue): CodeSystem {
+  const codes = [...knownFindingCodes(facts)].sort();
   const textOf = (code: string): string => {
-    for (const def of Object.values(library.facts.definitions)) {
+    for (const def of Object.values(facts.definitions)) {
       if (JSON.stringify(def.derive).includes(`"code":"${code}"`)) return def.text;
     }
     return code;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { TOPICS } from '../cards/cards.js';
-import { summary } from '../cards/wording.js';
+import { TOPICS } from './cards.js';
+import { summary } from './wording.js';
 import type { OrderDecision } from '../decision/decideOrder.js';
 import type { CdsCard } from '../hooks/types.js';
 

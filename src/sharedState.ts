@@ -1,8 +1,8 @@
-import type { Config } from '../config/config.js';
-import { SharedDecisionCache, type DecisionCache } from '../decision/decisionCache.js';
-import type { Logger } from '../log.js';
-import type { ReplayCache } from '../security/replayCache.js';
-import { createSharedCache, type SharedCache } from './kv.js';
+import type { Config } from './config/config.js';
+import { SharedDecisionCache, type DecisionCache } from './decision/decisionCache.js';
+import type { Logger } from './log.js';
+import type { ReplayCache } from './security/replayCache.js';
+import { createSharedCache, type SharedCache } from './store/kv.js';
 
 /** The jti replay cache on a SharedCache: `SET NX` semantics, so two instances never both accept a jti. */
 export class SharedReplayCache implements ReplayCache {

@@ -1,8 +1,12 @@
 import type { BundleEntry, QuestionnaireResponse, QuestionnaireResponseItem, Resource, ServiceRequest } from 'fhir/r4.js';
 import type { PolicyVersion } from '../engine/types.js';
-import { toDay } from '../facts/dates.js';
+import { toDay } from '../fhir/dates.js';
 import type { RecordSource } from '../record/PatientRecord.js';
-import { questionnaireId } from './questionnaire.js';
+
+/** The id of a policy version's documentation questionnaire (the questionnaire module builds it; answers are read here). */
+export function questionnaireId(policy: Pick<PolicyVersion, 'policyId' | 'version'>): string {
+  return `${policy.policyId}-${policy.version}`;
+}
 
 /** One documentation finding answered in a QuestionnaireResponse. */
 export interface FindingAnswer {

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { FactCatalogue } from '../facts/catalogue.js';
-import type { CriterionNode, PolicyVersion } from './types.js';
+import type { CriterionNode, PolicyVersion } from '../engine/types.js';
 
 const windowSchema = z.object({ from: isoDate().optional(), until: isoDate().optional() }).strict();
 

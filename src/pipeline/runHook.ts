@@ -6,12 +6,12 @@ import { describeEvidence } from '../cards/evidence.js';
 import type { OrderDecision } from '../decision/decideOrder.js';
 import { dateOfService, decideOrder, lumbarMriCode } from '../decision/decideOrder.js';
 import { decideThroughCache, type DecisionCache } from '../decision/decisionCache.js';
-import { todayUtc } from '../facts/dates.js';
-import type { PolicyLibrary } from '../library.js';
+import { todayUtc } from '../fhir/dates.js';
+import type { PolicyLibrary } from '../library/library.js';
 import { loadRecord, type RecordAccessOptions } from '../record/loadRecord.js';
-import { answerProblemsCard } from '../questionnaire/answerProblemsCard.js';
+import { answerProblemsCard } from '../cards/answerProblemsCard.js';
 import { EvaluationBudget, EvaluationBudgetExceeded } from './evaluationBudget.js';
-import type { CdsAction, CdsCard, CdsResponse, HookRequest } from './types.js';
+import type { CdsAction, CdsCard, CdsResponse, HookRequest } from '../hooks/types.js';
 
 export interface HookContext {
   readonly library: PolicyLibrary;
@@ -57,7 +57,7 @@ export function ordersInScope(req: HookRequest): { order: ServiceRequest; ref: s
  * The hook pipeline: orders in scope -> patient record -> per order: routing, facts, criteria ->
  * cards and the CRD coverage-information system action.
  */
-export async function handleHook(req: HookRequest, ctx: HookContext): Promise<HookOutcome> {
+export async function runHook(req: HookRequest, ctx: HookContext): Promise<HookOutcome> {
   const now = ctx.now?.() ?? new Date();
   const today = todayUtc(now);
   const orders = ordersInScope(req);

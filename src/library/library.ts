@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadPolicies } from './engine/loadPolicy.js';
-import type { PolicyVersion } from './engine/types.js';
-import { FactCatalogue, factFileSchema } from './facts/catalogue.js';
-import { Router, routingFileSchema } from './routing/routing.js';
-import { ValueSetIndex, valueSetFileSchema } from './terminology/valueSets.js';
+import { loadPolicies } from './loadPolicy.js';
+import type { PolicyVersion } from '../engine/types.js';
+import { FactCatalogue, factFileSchema } from '../facts/catalogue.js';
+import { Router, routingFileSchema } from '../routing/routing.js';
+import { ValueSetIndex, valueSetFileSchema } from '../terminology/valueSets.js';
 
 /** Everything the service knows, loaded and checked once at start-up from `cds-services/`. */
 export interface PolicyLibrary {
@@ -18,8 +18,9 @@ export interface PolicyLibrary {
 
 /** The repository's own `cds-services/` folder, from `src/` or from `dist/src/`. */
 export function defaultPolicyDir(): string {
+  // This file is src/library/library.ts, or dist/src/library/library.js once built.
   const here = dirname(fileURLToPath(import.meta.url));
-  const up = here.includes(`${join('dist', 'src')}`) ? join(here, '..', '..') : join(here, '..');
+  const up = here.includes(`${join('dist', 'src')}`) ? join(here, '..', '..', '..') : join(here, '..', '..');
   return resolve(up, 'cds-services');
 }
 
