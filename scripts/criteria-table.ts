@@ -82,6 +82,7 @@ function renderPolicy(p: PolicyVersion, library: PolicyLibrary, valueSets: Value
     ['Indications', 'a true section means criteria met', p.indications],
     ['Physician review', 'when no indication is met, a true node sends the case to a reviewer', p.reviews],
     ['Definitions', 'named nodes reached by a reference', p.definitions ?? []],
+    ['Red flag', 'when true the order is never not indicated: criteria met, documentation missing or physician review', p.redFlag ? [p.redFlag] : []],
   ];
   for (const [title, why, nodes] of sections) {
     if (nodes.length === 0) continue;
@@ -250,7 +251,7 @@ function countNodes(p: PolicyVersion): number {
     if (n.kind === 'all' || n.kind === 'any' || n.kind === 'atLeast') n.children.forEach(walk);
     if (n.kind === 'not') walk(n.child);
   };
-  [...p.exclusions, ...p.indications, ...p.reviews, ...(p.definitions ?? [])].forEach(walk);
+  [...p.exclusions, ...p.indications, ...p.reviews, ...(p.definitions ?? []), ...(p.redFlag ? [p.redFlag] : [])].forEach(walk);
   return count;
 }
 

@@ -65,8 +65,12 @@ export interface EngineResult {
   readonly evidence: readonly string[];
   /** Documentation missing: the shortest paths first. */
   readonly missing: readonly CandidatePath[];
-  /** Not indicated: the closest paths and what they lack. */
+  /** Not indicated: the closest paths this patient can still reach, and what they lack. */
   readonly wouldChange: readonly CandidatePath[];
+  /** Not indicated or review: the closest paths of all and what the record showed against them. */
+  readonly failedPaths?: readonly CandidatePath[];
+  /** Documentation missing for an undetermined non-indication: the criterion that is otherwise met. */
+  readonly blockedApproval?: { readonly id: string; readonly text: string; readonly chain: readonly string[] };
   /** Contrast named by the criterion met (or by the path asked for). */
   readonly contrast?: Contrast;
   readonly notices: readonly NoticeRule[];
@@ -142,12 +146,35 @@ export function evaluatePolicy(
     });
   };
 
-  const excluded = decidedByFirstTrue(policy.exclusions, exclusions, 'not-indicated');
-  if (excluded) return excluded;
+  // A red flag on record or in the order's reason is never denied (contract section 6).
+  const redFlag = policy.redFlag ? ev.node(policy.redFlag) : undefined;
+  const flagged = redFlag?.value === true;
+  const flagCited = (): { id: string; text: string; chain: string[] } | undefined =>
+    policy.redFlag ? { id: policy.redFlag.id, text: policy.redFlag.text, chain: [policy.redFlag.id] } : undefined;
+
+  const excluded = decidedByFirstTrue(policy.exclusions, exclusions, flagged ? 'physician-review' : 'not-indicated');
+  if (excluded) return flagged ? { ...excluded, evidence: [...new Set([...excluded.evidence, ...(redFlag?.evidence ?? [])])] } : excluded;
+
+  // A non-indication the record leaves undetermined blocks automatic approval: it asks for the facts that decide it.
+  const undecided = policy.exclusions
+    .map((node, i) => ({ node, result: exclusions[i] }))
+    .filter((x) => x.result.value === null)
+    .map((x) => ev.decidingCandidate(x.node))
+    .filter((c): c is CandidatePath => c !== undefined);
 
   for (let i = 0; i < policy.indications.length; i++) {
     if (indications[i].value === true) {
       const met = ev.metChain(policy.indications[i]);
+      if (undecided.length > 0) {
+        return finish('documentation-missing', {
+          decidedBy: { id: undecided[0].cited.id, text: undecided[0].cited.text, chain: undecided[0].chain },
+          evidence: indications[i].evidence,
+          contrast: met.contrast,
+          missing: undecided,
+          wouldChange: [],
+          blockedApproval: { id: met.cited.id, text: met.cited.text, chain: met.chain },
+        });
+      }
       return finish('criteria-met', {
         decidedBy: { id: met.cited.id, text: met.cited.text, chain: met.chain },
         evidence: indications[i].evidence,
@@ -161,37 +188,49 @@ export function evaluatePolicy(
   const review = decidedByFirstTrue(policy.reviews, reviews, 'physician-review');
   if (review) return review;
 
-  // Documentation missing only for a path the record already points down:
-  // no leaf false, and at least one specific leaf (diagnosis, finding, test) true.
-  const candidates = policy.indications
+  // Documentation missing only for a path the record already points down: no leaf false, and at least
+  // one specific leaf (diagnosis, finding, test) true, or a red flag on record (it points down every path).
+  const open = policy.indications
     .flatMap((section) => ev.paths(section, 'viable').map((p) => toCandidate(section.id, p)))
-    .filter((c) => c.failed.length === 0 && c.unknown.length > 0)
-    .filter((c) => c.steps.some((s) => s.value === true && s.fact !== undefined && facts.isSpecific(s.fact)));
+    .filter((c) => c.failed.length === 0 && c.unknown.length > 0);
+  const pointed = open.filter((c) => c.steps.some((s) => s.value === true && s.fact !== undefined && facts.isSpecific(s.fact)));
+  // With a red flag and no path its record points down, a path that needs no other red flag (e.g. the
+  // urgent-surgery path of KP II.A): the flag is never denied for want of paperwork.
+  const redFlagFacts = policy.redFlag ? ev.factsUnder(policy.redFlag) : new Set<string>();
+  const candidates =
+    pointed.length > 0 || !flagged ? pointed : open.filter((c) => !c.unknown.some((s) => s.fact !== undefined && redFlagFacts.has(s.fact)));
   const missing = rankDistinct(candidates, (c) => c.unknown.length).slice(0, 3);
   if (missing.length > 0) {
     const best = missing[0];
     return finish('documentation-missing', {
       decidedBy: { id: best.cited.id, text: best.cited.text, chain: best.chain },
-      evidence: evidenceOf(best, facts),
+      evidence: [...new Set([...evidenceOf(best, facts), ...(flagged ? (redFlag?.evidence ?? []) : [])])],
       contrast: ev.contrastOfChain(best.chain),
       missing,
       wouldChange: [],
     });
   }
 
+  // Paths this patient can still reach: every failed leaf is care still to give (not a diagnosis the
+  // record rules out, not a negated criterion such as a prior MRI), and no red-flag path without a red flag.
+  const flagFacts = flagged ? new Set<string>() : redFlagFacts;
   const closest = policy.indications
     .flatMap((section) => ev.paths(section, 'changeable').map((p) => toCandidate(section.id, p)))
     .filter((c) => c.failed.length + c.unknown.length > 0);
-  const wouldChange = rankDistinct(closest, (c) => c.failed.length + c.unknown.length).slice(0, 3);
-  // Cite the exclusion that may apply (e.g. uncomplicated acute low back pain), else no criterion.
-  const possible = policy.exclusions.findIndex((_, i) => exclusions[i].value === null);
-  const node = possible >= 0 ? policy.exclusions[possible] : undefined;
-  return finish('not-indicated', {
-    decidedBy: node ? { id: node.id, text: node.text, chain: [node.id] } : undefined,
-    evidence: possible >= 0 ? exclusions[possible].evidence : [],
-    missing: [],
-    wouldChange,
-  });
+  const reachable = closest.filter(
+    (c) =>
+      c.failed.every((s) => s.fact !== undefined && !facts.isSpecific(s.fact)) &&
+      ![...c.failed, ...c.unknown].some((s) => s.fact !== undefined && flagFacts.has(s.fact)),
+  );
+  const wouldChange = rankDistinct(reachable, (c) => c.failed.length + c.unknown.length).slice(0, 3);
+  // What failed: the closest path of all (reachable or not), so the card says what the record showed.
+  const failedPaths = rankDistinct(closest, (c) => c.failed.length * 100 + c.unknown.length).slice(0, 3);
+
+  if (flagged) {
+    const by = flagCited();
+    return finish('physician-review', { decidedBy: by, evidence: redFlag?.evidence ?? [], missing: [], wouldChange, failedPaths });
+  }
+  return finish('not-indicated', { decidedBy: undefined, evidence: [], missing: [], wouldChange, failedPaths });
 }
 
 function toCandidate(sectionId: string, p: Path): CandidatePath {
@@ -248,7 +287,11 @@ class Evaluator {
   node(n: CriterionNode): NodeResult {
     const memo = this.results.get(n);
     if (memo) return memo;
-    const r = this.compute(n);
+    const computed = this.compute(n);
+    // "No red flag" judged on what is on record: an undocumented item counts as absent here, unless
+    // the record already points toward it (a specific fact true on an open branch, e.g. fever with
+    // the infection suspicion undocumented): then it stays undetermined and is asked for.
+    const r = n.unknownAs === false && computed.value === null && !this.pointedTo(n, null) ? { ...computed, value: false } : computed;
     this.results.set(n, r);
     return r;
   }
@@ -316,6 +359,57 @@ class Evaluator {
     };
     visit(root, false);
     return { chain, cited, contrast };
+  }
+
+  /** An open node the record points toward: a specific fact true on a branch not already false. */
+  private pointedTo(n: CriterionNode, value: Truth, seen: Set<CriterionNode> = new Set()): boolean {
+    if (seen.has(n) || value === false) return false;
+    seen.add(n);
+    const at = (c: CriterionNode): boolean => this.pointedTo(c, this.node(c).value, seen);
+    switch (n.kind) {
+      case 'fact':
+        return value === true && this.facts.isSpecific(n.fact);
+      case 'not':
+        return false;
+      case 'ref':
+        return at(this.resolve(n.ref));
+      default:
+        return n.children.some(at);
+    }
+  }
+
+  /** Every fact a node reads, through refs. */
+  factsUnder(root: CriterionNode): Set<string> {
+    const out = new Set<string>();
+    const seen = new Set<CriterionNode>();
+    const walk = (n: CriterionNode): void => {
+      if (seen.has(n)) return;
+      seen.add(n);
+      if (n.kind === 'fact') out.add(n.fact);
+      else if (n.kind === 'ref') walk(this.resolve(n.ref));
+      else if (n.kind === 'not') walk(n.child);
+      else n.children.forEach(walk);
+    };
+    walk(root);
+    return out;
+  }
+
+  /** The open leaves that decide an undetermined non-indication, as a path citing it. */
+  decidingCandidate(root: CriterionNode): CandidatePath | undefined {
+    const steps = new Map<string, PathStep>();
+    const walk = (n: CriterionNode): void => {
+      const r = this.node(n);
+      if (r.value !== null || !r.inForce) return;
+      if (n.kind === 'fact') {
+        steps.set(n.fact, { key: n.fact, fact: n.fact, value: null, leafId: n.id, leafText: n.text, criterionId: root.id, criterionText: root.text, served: true });
+      } else if (n.kind === 'ref') walk(this.resolve(n.ref));
+      else if (n.kind === 'not') walk(n.child);
+      else n.children.forEach(walk);
+    };
+    walk(root);
+    const unknown = [...steps.values()];
+    if (unknown.length === 0) return undefined;
+    return { sectionId: root.id, chain: [root.id], cited: { id: root.id, text: root.text }, steps: unknown, unknown, failed: [] };
   }
 
   contrastOfChain(chain: readonly string[]): Contrast | undefined {

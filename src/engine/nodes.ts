@@ -15,7 +15,7 @@ export function nodeIndex(policy: PolicyVersion): ReadonlyMap<string, CriterionN
     if (n.kind === 'all' || n.kind === 'any' || n.kind === 'atLeast') n.children.forEach(walk);
     if (n.kind === 'not') walk(n.child);
   };
-  [...policy.exclusions, ...policy.indications, ...policy.reviews, ...(policy.definitions ?? [])].forEach(walk);
+  [...policy.exclusions, ...policy.indications, ...policy.reviews, ...(policy.definitions ?? []), ...(policy.redFlag ? [policy.redFlag] : [])].forEach(walk);
   policy.notices.forEach((r) => walk(r.when));
   policy.alternatives.forEach((r) => walk(r.when));
   NODE_INDEX.set(policy, index);

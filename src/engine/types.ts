@@ -30,6 +30,11 @@ interface NodeBase {
   readonly cite?: boolean;
   /** How we read an ambiguous sentence, shown to reviewers in the criteria table. */
   readonly interpretation?: string;
+  /**
+   * Read an unknown value as false here: "no red flag" judged on what the record and the notes
+   * show, so a non-indication can be decided without a dozen findings documented absent.
+   */
+  readonly unknownAs?: false;
 }
 
 export interface AllNode extends NodeBase {
@@ -77,6 +82,8 @@ export interface AlternativeRule {
     | { readonly kind: 'change-order'; readonly code: string; readonly system: string; readonly display: string }
     | { readonly kind: 'replace-with-referral'; readonly code: string; readonly system: string; readonly display: string };
   readonly isRecommended?: boolean;
+  /** How we read the guideline's or contract's words into `when`, shown to reviewers. */
+  readonly interpretation?: string;
 }
 
 /** An informational note (not a denial), e.g. claustrophobia: at the provider's discretion. */
@@ -111,6 +118,11 @@ export interface PolicyVersion {
   readonly alternatives: readonly AlternativeRule[];
   /** Named nodes reachable by `ref` that are not sections themselves. */
   readonly definitions?: readonly CriterionNode[];
+  /**
+   * A red flag on record or in the order's reason (contract section 6): when true the order is
+   * never "not indicated"; it is criteria met, documentation missing or physician review.
+   */
+  readonly redFlag?: CriterionNode;
 }
 
 export type DecisionOutcome =

@@ -18,6 +18,7 @@ const base = {
   effective: windowSchema.optional(),
   cite: z.boolean().optional(),
   interpretation: z.string().optional(),
+  unknownAs: z.literal(false).optional(),
 };
 
 const nodeSchema: z.ZodType<CriterionNode> = z.lazy(() =>
@@ -64,10 +65,12 @@ const policySchema = z
             display: z.string(),
           }),
           isRecommended: z.boolean().optional(),
+          interpretation: z.string().optional(),
         })
         .strict(),
     ),
     definitions: z.array(nodeSchema).optional(),
+    redFlag: nodeSchema.optional(),
   })
   .strict();
 
@@ -103,7 +106,7 @@ export function parsePolicy(json: unknown, file: string, facts: FactCatalogue): 
     if (n.kind === 'atLeast' && n.n > n.children.length) problems.push(`node ${n.id}: needs ${n.n} of ${n.children.length}`);
     if (n.kind === 'not') walk(n.child);
   };
-  [...policy.exclusions, ...policy.indications, ...policy.reviews, ...(policy.definitions ?? [])].forEach(walk);
+  [...policy.exclusions, ...policy.indications, ...policy.reviews, ...(policy.definitions ?? []), ...(policy.redFlag ? [policy.redFlag] : [])].forEach(walk);
   policy.notices.forEach((r) => walk(r.when));
   policy.alternatives.forEach((r) => walk(r.when));
   for (const r of refs) if (!ids.has(r.to)) problems.push(`node ${r.from}: ref to unknown node ${r.to}`);
