@@ -18,6 +18,10 @@ interface Case {
   readonly missing?: readonly string[];
   /** A suggestion label fragment that must be offered, optional. */
   readonly suggests?: readonly string[];
+  /** Suggestion label fragments that must not be offered (unsafe for this patient), optional. */
+  readonly notSuggests?: readonly string[];
+  /** Words the cards must not say (a path this patient cannot reach, a criterion that did not fail), optional. */
+  readonly absent?: readonly string[];
   readonly note?: string;
 }
 
@@ -56,6 +60,8 @@ describe('policy case tables', () => {
           for (const m of c.missing ?? []) expect(text).toContain(m);
           const labels = (res.body.cards as { suggestions?: { label: string }[] }[]).flatMap((card) => card.suggestions ?? []).map((s) => s.label).join(' | ');
           for (const s of c.suggests ?? []) expect(labels).toContain(s);
+          for (const s of c.notSuggests ?? []) expect(labels).not.toContain(s);
+          for (const a of c.absent ?? []) expect(text).not.toContain(a);
         });
       }
     });

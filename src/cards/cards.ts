@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { ServiceRequest } from 'fhir/r4.js';
 import type { OrderDecision } from '../decision/decideOrder.js';
 import { CPT } from '../decision/decideOrder.js';
+import type { CandidatePath } from '../engine/evaluate.js';
 import type { AlternativeRule, Contrast } from '../engine/types.js';
 import type { FactCatalogue } from '../facts/catalogue.js';
 import type { RecordProblem } from '../record/loadRecord.js';
 import { payorLabel } from '../routing/routing.js';
 import type { CdsAction, CdsCard, CdsSuggestion } from '../hooks/types.js';
-import { clip, criterionLabel, criterionName, missingItem, policyLabel, shortPolicyName, summary } from './wording.js';
+import { changeLine, clip, criterionLabel, criterionName, failedSummary, metThrough, missingItem, policyLabel, shortPolicyName, summary } from './wording.js';
 
 const TOPIC_SYSTEM = 'http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp';
 const topic = (code: string, display: string) => ({ system: TOPIC_SYSTEM, code, display });
@@ -51,6 +52,17 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
     });
     return cards;
   }
+  if (d.outcome === 'patient-deceased') {
+    cards.push({
+      uuid: randomUUID(),
+      summary: summary('No coverage decision: the patient\'s record says the patient has died'),
+      detail: `The Patient resource carries a date of death or deceased = true, so no medical-necessity decision is made and no Da Vinci CRD coverage information is written on the order. If the record is wrong, correct Patient.deceased and sign again.\n\nOrder: ${orderName}.`,
+      indicator: 'warning',
+      source: { label: SERVICE_LABEL, topic: TOPICS.coverage },
+      extension: assoc,
+    });
+    return cards;
+  }
   if (d.outcome === 'no-policy-version') {
     const policyId = d.routing.kind === 'no-version' ? d.routing.policyId : '';
     cards.push({
@@ -71,6 +83,9 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
     refs.length ? `\n\n**Evidence:**\n${refs.map((r) => `- ${ctx.describe?.(r) ?? r}`).join('\n')}` : '';
   const name = shortPolicyName(policy);
   const by = result?.decidedBy;
+  // A critical notice (cauda equina: imaging does not wait) is said on the decision card itself.
+  const urgent = (result?.notices ?? []).filter((n) => n.indicator === 'critical').map((n) => `**${n.text}**\n\n`).join('');
+  const flagNote = policy.redFlag && by?.id === policy.redFlag.id;
 
   switch (d.outcome) {
     case 'no-review-required':
@@ -83,16 +98,18 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
         extension: assoc,
       });
       break;
-    case 'criteria-met':
+    case 'criteria-met': {
+      const through = by ? metThrough(policy, by) : undefined;
       cards.push({
         uuid: randomUUID(),
-        summary: summary(`Criteria met: ${name} ${by?.id}, ${criterionName(policy, by?.id ?? '', by?.text ?? '')}`),
-        detail: `${header}\n\n**Criterion met:** ${by?.id}: ${by?.text}${by && by.chain.length > 1 ? `  \n**Path:** ${by.chain.filter((c) => !c.includes('.criteria') && !c.includes('red-flags')).join(' › ')}` : ''}${evidence(result?.evidence ?? [])}`,
+        summary: summary(`Criteria met: ${name} ${by?.id}, ${criterionName(policy, by?.id ?? '', by?.text ?? '')}${through ? ` (${through.label})` : ''}`),
+        detail: `${urgent}${header}\n\n**Criterion met:** ${by?.id}: ${by?.text}${through ? `  \n**Met through:** ${through.id}, ${through.label}` : ''}${by && by.chain.length > 1 ? `  \n**Path:** ${by.chain.filter((c) => !c.includes('.criteria') && !c.includes('red-flags')).join(' › ')}` : ''}${evidence(result?.evidence ?? [])}`,
         indicator: 'info',
         source,
         extension: assoc,
       });
       break;
+    }
     case 'documentation-missing': {
       const url = ctx.questionnaireUrl?.(d);
       const paths = result?.missing ?? [];
@@ -103,10 +120,18 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
         })
         .join('\n\n');
       const first = paths[0];
+      const blocked = result?.blockedApproval;
+      const intro = blocked
+        ? `Criterion ${blocked.id} (${clip(blocked.text, 120)}) is met, but non-indication ${first?.cited.id} may apply: the record does not decide it. Document the following so it can be decided.`
+        : 'The record points toward a path to approval; document the following to complete it.';
       cards.push({
         uuid: randomUUID(),
-        summary: summary(`Documentation needed (${first?.unknown.length ?? 0} item${first?.unknown.length === 1 ? '' : 's'}) for ${name} ${first?.cited.id ?? ''}: ${criterionName(policy, first?.cited.id ?? '', first?.cited.text ?? '', 60)}`),
-        detail: `${header}\n\nThe record points toward a path to approval; document the following to complete it.\n\n${lines}${evidence(result?.evidence ?? [])}${policy.documentationToSend ? `\n\n**Send:** ${policy.documentationToSend}` : ''}`,
+        summary: summary(
+          blocked
+            ? `Documentation needed (${first?.unknown.length ?? 0} item${first?.unknown.length === 1 ? '' : 's'}): ${name} ${blocked.id} met unless ${first?.cited.id}, ${criterionName(policy, first?.cited.id ?? '', first?.cited.text ?? '', 50)}`
+            : `Documentation needed (${first?.unknown.length ?? 0} item${first?.unknown.length === 1 ? '' : 's'}) for ${name} ${first?.cited.id ?? ''}: ${criterionName(policy, first?.cited.id ?? '', first?.cited.text ?? '', 60)}`,
+        ),
+        detail: `${urgent}${header}\n\n${intro}\n\n${lines}${evidence(result?.evidence ?? [])}${policy.documentationToSend ? `\n\n**Send:** ${policy.documentationToSend}` : ''}`,
         indicator: 'warning',
         source,
         ...(url ? { links: [{ label: 'Documentation questionnaire', url, type: 'absolute' as const }] } : {}),
@@ -118,20 +143,25 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
       cards.push({
         uuid: randomUUID(),
         summary: summary(`Physician review: ${name} ${/\s/.test(by?.id ?? '') ? '' : `${by?.id ?? ''}, `}${criterionName(policy, by?.id ?? '', by?.text ?? 'the case goes to a medical reviewer', 70)}`),
-        detail: `${header}\n\n**Why:** ${by?.id}: ${by?.text}\n\n**Send for review:** ${policy.documentationToSend ?? 'the last 6 months of clinical notes'}.${evidence(result?.evidence ?? [])}`,
+        detail: `${urgent}${header}\n\n**Why:** ${by?.id}: ${by?.text}${flagNote ? `\n\nA red flag is never denied for want of paperwork: the criteria are not met on the record, so a physician reviews the case.${reviewFailed(result?.failedPaths ?? [])}` : ''}\n\n**Send for review:** ${policy.documentationToSend ?? 'the last 6 months of clinical notes'}.${evidence(result?.evidence ?? [])}`,
         indicator: 'info',
         source,
         extension: assoc,
       });
       break;
     case 'not-indicated': {
-      const changes = (result?.wouldChange ?? [])
-        .map((p) => `- ${p.cited.id} (${clip(p.cited.text, 120)}): ${[...p.failed, ...p.unknown].map((s) => missingItem(s, ctx.facts)).join('; ')}`)
-        .join('\n');
+      const changes = (result?.wouldChange ?? []).map((p) => `- ${changeLine(p, ctx.facts)}`).join('\n');
+      const closest = result?.failedPaths?.[0];
       const suggestions = alternativeSuggestions(d);
       cards.push({
         uuid: randomUUID(),
-        summary: summary(by ? `Not indicated: ${name} ${by.id}, ${criterionName(policy, by.id, by.text)}` : `Not indicated: no ${name} criterion is met for this lumbar MRI`),
+        summary: summary(
+          by
+            ? `Not indicated: ${name} ${by.id}, ${criterionName(policy, by.id, by.text)}`
+            : closest
+              ? `Not indicated: no ${name} criterion met (closest ${closest.cited.id}, ${criterionName(policy, closest.cited.id, closest.cited.text, 50)})`
+              : `Not indicated: no ${name} criterion is met for this lumbar MRI`,
+        ),
         detail: `${header}\n\n**Why:** ${criterionLabel(d)}${evidence(result?.evidence ?? [])}${changes ? `\n\n**What would change the answer:**\n${changes}` : ''}`,
         indicator: 'warning',
         source,
@@ -160,14 +190,19 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
   for (const n of result?.notices ?? []) {
     cards.push({
       uuid: randomUUID(),
-      summary: summary(`Note: ${n.text}`),
+      summary: summary(`${n.indicator === 'critical' ? 'Urgent' : 'Note'}: ${n.text}`),
       detail: `${policyLabel(policy)}, ${n.id}: ${n.text}`,
-      indicator: 'info',
+      indicator: n.indicator ?? 'info',
       source: { label: policy.payer, topic: TOPICS.guideline },
       extension: assoc,
     });
   }
   return cards;
+}
+
+/** For a red flag sent to review: the criteria closest to being met and what the record showed. */
+function reviewFailed(paths: readonly CandidatePath[]): string {
+  return paths.length ? `\n\n**Closest criteria:**\n${paths.map((p) => `- ${failedSummary(p)}`).join('\n')}` : '';
 }
 
 /** The imaging the policy prefers, as suggestions that change the draft order. */

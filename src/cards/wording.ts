@@ -23,11 +23,41 @@ export function criterionLabel(d: OrderDecision): string {
   if (d.outcome === 'no-review-required') return d.policy?.noReviewReason ?? 'no review required';
   const by = d.result?.decidedBy;
   if (!by) {
-    if (d.outcome === 'not-indicated') return 'no criterion of the policy is met or documentable';
+    if (d.outcome === 'not-indicated') {
+      const closest = d.result?.failedPaths?.[0];
+      return closest ? `no criterion of the policy is met; closest, ${failedSummary(closest)}` : 'no criterion of the policy is met or documentable';
+    }
     return OUTCOME_WORDS[d.outcome as DecisionOutcome] ?? d.outcome;
   }
   // Outline numbers are cited as criteria; a reason that is not a criterion (an incomplete record) is said as it is.
-  return /\s/.test(by.id) ? by.text : `criterion ${by.id}: ${by.text}`;
+  const cited = /\s/.test(by.id) ? by.text : `criterion ${by.id}: ${by.text}`;
+  const through = d.outcome === 'criteria-met' && d.policy ? metThrough(d.policy, by) : undefined;
+  const blocked = d.result?.blockedApproval;
+  if (blocked) return `${cited} (undetermined; otherwise criterion ${blocked.id} is met)`;
+  return through ? `${cited}; met through ${through.id} (${through.label})` : cited;
+}
+
+/** The alternative a criterion was met through (KP II.A: radiculopathy, stenosis, red flag, urgent surgery): the deepest labelled node past the one cited. */
+export function metThrough(policy: PolicyVersion, by: { id: string; chain: readonly string[] }): { id: string; label: string } | undefined {
+  const index = nodeIndex(policy);
+  const after = by.chain.slice(by.chain.indexOf(by.id) + 1);
+  let found: { id: string; label: string } | undefined;
+  for (const id of after) {
+    const label = index.get(id)?.label;
+    if (label) found = { id, label };
+  }
+  return found;
+}
+
+/** A path that failed, with what the record showed: "II.A: at least 4 weeks of physical therapy… not met on the record". */
+export function failedSummary(p: CandidatePath): string {
+  const failed = p.failed.map((s) => s.leafText).slice(0, 3);
+  const open = p.unknown.map((s) => s.leafText).slice(0, 3);
+  const parts = [
+    ...(failed.length ? [`not met on the record: ${failed.join('; ')}`] : []),
+    ...(open.length ? [`not documented: ${open.join('; ')}`] : []),
+  ];
+  return `${p.cited.id} (${clip(p.cited.text, 90)}), ${parts.join('; ')}`;
 }
 
 export const OUTCOME_WORDS: Readonly<Record<DecisionOutcome, string>> = {
@@ -63,6 +93,15 @@ export function criterionName(policy: PolicyVersion, id: string, text: string, m
 
 export function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1).trimEnd()}…`;
+}
+
+/** "What would change the answer": one reachable path as what to do or document, with the criterion it serves. */
+export function changeLine(p: CandidatePath, facts: FactCatalogue): string {
+  const todo = [...p.failed, ...p.unknown].map((s) => {
+    const def = s.fact ? facts.get(s.fact) : undefined;
+    return def?.ask ?? def?.text ?? s.leafText;
+  });
+  return `${p.cited.id} (${clip(p.cited.text, 120)}): ${todo.join('; ')}`;
 }
 
 /** A missing item in plain clinical words, with the criterion it serves. */

@@ -1,4 +1,4 @@
-import type { BundleEntry, Coverage, ServiceRequest } from 'fhir/r4.js';
+import type { BundleEntry, Coverage, Patient, ServiceRequest } from 'fhir/r4.js';
 import type { EngineResult } from '../engine/evaluate.js';
 import { evaluatePolicy } from '../engine/evaluate.js';
 import type { DecisionOutcome, PolicyVersion } from '../engine/types.js';
@@ -22,7 +22,7 @@ export interface OrderDecision {
   readonly cpt: string;
   readonly dateOfService: string;
   readonly routing: RoutingResult;
-  readonly outcome: DecisionOutcome | 'no-coverage' | 'no-policy-version';
+  readonly outcome: DecisionOutcome | 'no-coverage' | 'no-policy-version' | 'patient-deceased';
   readonly policy?: PolicyVersion;
   readonly coverage?: Coverage;
   readonly result?: EngineResult;
@@ -38,6 +38,11 @@ export function lumbarMriCode(order: ServiceRequest): string | undefined {
     if ((c.system === undefined || c.system === CPT) && (LUMBAR_MRI_CPT as readonly string[]).includes(c.code)) return c.code;
   }
   return undefined;
+}
+
+/** Patient.deceased[x]: true, or a date of death. */
+export function isDeceased(patient: Patient | undefined): boolean {
+  return patient?.deceasedBoolean === true || typeof patient?.deceasedDateTime === 'string';
 }
 
 /** Contract section 4: occurrence, else authoredOn, else today. */
@@ -60,6 +65,8 @@ export function decideOrder(
   const dos = dateOfService(order, today);
   const routing = library.router.route(record, dos);
   const base = { order, orderRef, cpt, dateOfService: dos, routing };
+  // No medical-necessity decision for a patient the record says has died: a card says why.
+  if (isDeceased(record.patient)) return { ...base, outcome: 'patient-deceased' };
   if (routing.kind === 'no-coverage') return { ...base, outcome: 'no-coverage' };
   if (routing.kind === 'no-version') return { ...base, outcome: 'no-policy-version', coverage: routing.coverage };
   const { policy, coverage } = routing;

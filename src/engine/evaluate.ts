@@ -149,11 +149,43 @@ export function evaluatePolicy(
   // A red flag on record or in the order's reason is never denied (contract section 6).
   const redFlag = policy.redFlag ? ev.node(policy.redFlag) : undefined;
   const flagged = redFlag?.value === true;
+  const redFlagFacts = policy.redFlag ? ev.factsUnder(policy.redFlag) : new Set<string>();
   const flagCited = (): { id: string; text: string; chain: string[] } | undefined =>
     policy.redFlag ? { id: policy.redFlag.id, text: policy.redFlag.text, chain: [policy.redFlag.id] } : undefined;
 
+  /** What would change the answer (paths this patient can reach) and what failed, for a denial or a review. */
+  const changes = (): { wouldChange: CandidatePath[]; failedPaths: CandidatePath[] } => {
+    // Paths this patient can still reach: every failed leaf is care still to give (not a diagnosis the
+    // record rules out, not a negated criterion such as a prior MRI), and no red-flag path without a red flag.
+    const flagFacts = flagged ? new Set<string>() : redFlagFacts;
+    const closest = policy.indications
+      .flatMap((section) => ev.paths(section, 'changeable').map((p) => toCandidate(section.id, p)))
+      .filter((c) => c.failed.length + c.unknown.length > 0);
+    const reachable = closest.filter(
+      (c) =>
+        c.failed.every((s) => s.fact !== undefined && !facts.isSpecific(s.fact)) &&
+        ![...c.failed, ...c.unknown].some((s) => s.fact !== undefined && flagFacts.has(s.fact)),
+    );
+    // Shortest first, and only paths within two items of the shortest (a path of seven items, e.g. the
+    // ankylosing spondylitis criteria for a 99-year-old, is not what would change this answer).
+    // With nothing reachable by care, what documentation alone would change (e.g. acute pain: the red flags).
+    const byDocumentation = closest.filter((c) => c.failed.length === 0);
+    const ranked = rankDistinct(reachable.length ? reachable : byDocumentation, (c) => c.failed.length + c.unknown.length);
+    const shortest = ranked.length ? ranked[0].failed.length + ranked[0].unknown.length : 0;
+    const wouldChange = ranked.filter((c) => c.failed.length + c.unknown.length <= shortest + 2).slice(0, 3);
+    // What failed: criteria the record rules out now, those this patient can reach first.
+    const failedOf = (list: CandidatePath[]) => rankDistinct(list.filter((c) => c.failed.length > 0), (c) => c.failed.length + c.unknown.length);
+    const failedReachable = failedOf(reachable);
+    const failedPaths = (failedReachable.length ? failedReachable : failedOf(closest)).slice(0, 3);
+    return { wouldChange, failedPaths };
+  };
+
   const excluded = decidedByFirstTrue(policy.exclusions, exclusions, flagged ? 'physician-review' : 'not-indicated');
-  if (excluded) return flagged ? { ...excluded, evidence: [...new Set([...excluded.evidence, ...(redFlag?.evidence ?? [])])] } : excluded;
+  if (excluded) {
+    if (flagged) return { ...excluded, evidence: [...new Set([...excluded.evidence, ...(redFlag?.evidence ?? [])])] };
+    // What would change a denial (e.g. acute pain: the red flags); none when an indication is met and the exclusion alone decides.
+    return { ...excluded, wouldChange: indications.some((r) => r.value === true) ? [] : changes().wouldChange };
+  }
 
   // A non-indication the record leaves undetermined blocks automatic approval: it asks for the facts that decide it.
   const undecided = policy.exclusions
@@ -196,7 +228,6 @@ export function evaluatePolicy(
   const pointed = open.filter((c) => c.steps.some((s) => s.value === true && s.fact !== undefined && facts.isSpecific(s.fact)));
   // With a red flag and no path its record points down, a path that needs no other red flag (e.g. the
   // urgent-surgery path of KP II.A): the flag is never denied for want of paperwork.
-  const redFlagFacts = policy.redFlag ? ev.factsUnder(policy.redFlag) : new Set<string>();
   const candidates =
     pointed.length > 0 || !flagged ? pointed : open.filter((c) => !c.unknown.some((s) => s.fact !== undefined && redFlagFacts.has(s.fact)));
   const missing = rankDistinct(candidates, (c) => c.unknown.length).slice(0, 3);
@@ -211,21 +242,7 @@ export function evaluatePolicy(
     });
   }
 
-  // Paths this patient can still reach: every failed leaf is care still to give (not a diagnosis the
-  // record rules out, not a negated criterion such as a prior MRI), and no red-flag path without a red flag.
-  const flagFacts = flagged ? new Set<string>() : redFlagFacts;
-  const closest = policy.indications
-    .flatMap((section) => ev.paths(section, 'changeable').map((p) => toCandidate(section.id, p)))
-    .filter((c) => c.failed.length + c.unknown.length > 0);
-  const reachable = closest.filter(
-    (c) =>
-      c.failed.every((s) => s.fact !== undefined && !facts.isSpecific(s.fact)) &&
-      ![...c.failed, ...c.unknown].some((s) => s.fact !== undefined && flagFacts.has(s.fact)),
-  );
-  const wouldChange = rankDistinct(reachable, (c) => c.failed.length + c.unknown.length).slice(0, 3);
-  // What failed: the closest path of all (reachable or not), so the card says what the record showed.
-  const failedPaths = rankDistinct(closest, (c) => c.failed.length * 100 + c.unknown.length).slice(0, 3);
-
+  const { wouldChange, failedPaths } = changes();
   if (flagged) {
     const by = flagCited();
     return finish('physician-review', { decidedBy: by, evidence: redFlag?.evidence ?? [], missing: [], wouldChange, failedPaths });

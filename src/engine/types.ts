@@ -91,6 +91,9 @@ export interface NoticeRule {
   readonly id: string;
   readonly text: string;
   readonly when: CriterionNode;
+  /** `critical`: said on the decision card itself too (cauda equina: imaging does not wait). */
+  readonly indicator?: 'info' | 'warning' | 'critical';
+  readonly interpretation?: string;
 }
 
 export interface PolicyVersion {

@@ -49,7 +49,17 @@ const policySchema = z
     exclusions: z.array(nodeSchema),
     indications: z.array(nodeSchema),
     reviews: z.array(nodeSchema),
-    notices: z.array(z.object({ id: z.string(), text: z.string(), when: nodeSchema }).strict()),
+    notices: z.array(
+      z
+        .object({
+          id: z.string(),
+          text: z.string(),
+          when: nodeSchema,
+          indicator: z.enum(['info', 'warning', 'critical']).optional(),
+          interpretation: z.string().optional(),
+        })
+        .strict(),
+    ),
     alternatives: z.array(
       z
         .object({

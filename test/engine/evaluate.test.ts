@@ -121,16 +121,16 @@ describe('evaluatePolicy: exclusions first', () => {
     const none = { 'ms-indication': false, acute: true, deficit: false, 'infection-suspected': false, fever: false, diabetes: false, ivdu: false };
     expect(evaluatePolicy(base, facts(none, SPECIFIC), DOS).decidedBy?.id).toBe('NI');
     const unknownFlag = evaluatePolicy(base, facts({ ...none, deficit: null }, SPECIFIC), DOS);
-    // NI is unknown, not true: the answer is still not indicated, citing the exclusion that may apply.
+    // NI is unknown, not true: the answer is still not indicated, but NI is not cited (it is cited only when true).
     expect(unknownFlag.outcome).toBe('not-indicated');
     expect(unknownFlag.trace.find((n) => n.id === 'NI')?.value).toBe(null);
-    expect(unknownFlag.decidedBy?.id).toBe('NI');
+    expect(unknownFlag.decidedBy).toBeUndefined();
   });
 });
 
 describe('evaluatePolicy: criteria met', () => {
   it('cites the deepest cited criterion on the branch taken, with its contrast and evidence', () => {
-    const r = evaluatePolicy(base, facts({ acute: true, 'infection-suspected': true, fever: true, diabetes: true, ivdu: false }, SPECIFIC), DOS);
+    const r = evaluatePolicy(base, facts({ 'ms-indication': false, acute: true, 'infection-suspected': true, fever: true, diabetes: true, ivdu: false }, SPECIFIC), DOS);
     expect(r.outcome).toBe('criteria-met');
     expect(r.decidedBy?.id).toBe('I.C');
     expect(r.decidedBy?.chain).toEqual(['I', 'I.flags', 'I.C', 'I.C.risk']);
@@ -139,13 +139,13 @@ describe('evaluatePolicy: criteria met', () => {
   });
 
   it('takes the first true child of ANY (policy order) when several red flags are true', () => {
-    const r = evaluatePolicy(base, facts({ acute: true, deficit: true, 'infection-suspected': true, fever: true, diabetes: true }, SPECIFIC), DOS);
+    const r = evaluatePolicy(base, facts({ 'ms-indication': false, acute: true, deficit: true, 'infection-suspected': true, fever: true, diabetes: true }, SPECIFIC), DOS);
     expect(r.decidedBy?.id).toBe('I.A');
     expect(r.contrast).toBe('without');
   });
 
   it('through a ref the referring criterion is cited, not the criterion referred to', () => {
-    const r = evaluatePolicy(base, facts({ acute: false, subacute: true, therapy: true, deficit: true }, SPECIFIC), DOS);
+    const r = evaluatePolicy(base, facts({ 'ms-indication': false, acute: false, subacute: true, therapy: true, deficit: true }, SPECIFIC), DOS);
     expect(r.outcome).toBe('criteria-met');
     expect(r.decidedBy?.id).toBe('II.A');
     expect(r.decidedBy?.chain).toContain('II.A.1');
@@ -161,7 +161,7 @@ describe('evaluatePolicy: physician review', () => {
     expect(r.decidedBy?.id).toBe('V.review');
   });
   it('a met indication wins over review', () => {
-    const r = evaluatePolicy(withReview, facts({ acute: true, deficit: true, 'as-indication': true }, SPECIFIC), DOS);
+    const r = evaluatePolicy(withReview, facts({ 'ms-indication': false, acute: true, deficit: true, 'as-indication': true }, SPECIFIC), DOS);
     expect(r.outcome).toBe('criteria-met');
   });
 });
@@ -235,7 +235,7 @@ describe('evaluatePolicy: not indicated', () => {
   });
 
   it('does not offer a path failed by a fixed fact (the episode\'s duration, age)', () => {
-    const values = { 'ms-indication': false, acute: false, subacute: true, therapy: false, deficit: false, 'radicular-sign': true, 'infection-suspected': false, fever: false, diabetes: false, ivdu: false };
+    const values = { 'ms-indication': false, acute: false, subacute: true, therapy: false, deficit: null, 'radicular-sign': true, 'infection-suspected': false, fever: false, diabetes: false, ivdu: false };
     const withFixed: FactProvider = { ...facts(values, SPECIFIC), isFixed: (id) => id === 'acute' || id === 'subacute' };
     const all = evaluatePolicy(base, facts(values, SPECIFIC), DOS).wouldChange;
     const kept = evaluatePolicy(base, withFixed, DOS).wouldChange;
