@@ -118,7 +118,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   });
 
   app.get('/fhir/CodeSystem/documentation-finding', (_req, res) => {
-    res.type('application/fhir+json').json(documentationFindingCodeSystem(library.facts));
+    res.type('application/fhir+json').json(documentationFindingCodeSystem(library.facts, library.findings));
   });
   app.use(questionnaireRoutes(library, config.publicBaseUrl));
 

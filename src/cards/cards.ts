@@ -5,6 +5,7 @@ import { CPT } from '../decision/decideOrder.js';
 import type { CandidatePath } from '../engine/evaluate.js';
 import type { AlternativeRule, Contrast } from '../engine/types.js';
 import type { FactCatalogue } from '../facts/catalogue.js';
+import type { FindingLexicon } from '../facts/findingWords.js';
 import type { RecordProblem } from '../record/loadRecord.js';
 import { payorLabel } from '../routing/routing.js';
 import type { CdsAction, CdsCard, CdsSuggestion } from '../hooks/types.js';
@@ -29,6 +30,8 @@ const CONTRAST_ORDER: Readonly<Record<Contrast, { code: string; display: string 
 
 export interface CardContext {
   readonly facts: FactCatalogue;
+  /** The words of the documentation findings: an item is asked as the questionnaire asks it. */
+  readonly findings?: FindingLexicon;
   readonly questionnaireUrl?: (d: OrderDecision) => string | undefined;
   readonly patientRef: string;
   /** Says what an evidence reference is, in words (its code, value and date); the reference alone when absent. */
@@ -115,7 +118,7 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
       const paths = result?.missing ?? [];
       const lines = paths
         .map((p, i) => {
-          const items = p.unknown.map((s) => `  - ${missingItem(s, ctx.facts)}`).join('\n');
+          const items = p.unknown.map((s) => `  - ${missingItem(s, ctx.facts, ctx.findings)}`).join('\n');
           return `${i === 0 ? '**Shortest path**' : `**Or**`} (${p.cited.id}: ${clip(p.cited.text, 160)}), document:\n${items}`;
         })
         .join('\n\n');
@@ -150,7 +153,7 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
       });
       break;
     case 'not-indicated': {
-      const changes = (result?.wouldChange ?? []).map((p) => `- ${changeLine(p, ctx.facts)}`).join('\n');
+      const changes = (result?.wouldChange ?? []).map((p) => `- ${changeLine(p, ctx.facts, ctx.findings)}`).join('\n');
       const closest = result?.failedPaths?.[0];
       const suggestions = alternativeSuggestions(d);
       cards.push({

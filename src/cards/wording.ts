@@ -3,6 +3,7 @@ import type { DecisionOutcome, PolicyVersion } from '../engine/types.js';
 import type { CandidatePath } from '../engine/evaluate.js';
 import type { OrderDecision } from '../decision/decideOrder.js';
 import type { FactCatalogue } from '../facts/catalogue.js';
+import type { FindingLexicon } from '../facts/findingWords.js';
 
 /** The words of the service: short, clinical, each citing the policy and criterion by outline number. */
 
@@ -96,17 +97,21 @@ export function clip(text: string, max: number): string {
 }
 
 /** "What would change the answer": one reachable path as what to do or document, with the criterion it serves. */
-export function changeLine(p: CandidatePath, facts: FactCatalogue): string {
-  const todo = [...p.failed, ...p.unknown].map((s) => {
-    const def = s.fact ? facts.get(s.fact) : undefined;
-    return def?.ask ?? def?.text ?? s.leafText;
-  });
+export function changeLine(p: CandidatePath, facts: FactCatalogue, findings?: FindingLexicon): string {
+  const todo = [...p.failed, ...p.unknown].map((s) => askFor(s, facts, findings));
   return `${p.cited.id} (${clip(p.cited.text, 120)}): ${todo.join('; ')}`;
 }
 
-/** A missing item in plain clinical words, with the criterion it serves. */
-export function missingItem(step: CandidatePath['steps'][number], facts: FactCatalogue): string {
+/** What to document for a leaf: a documentation finding's own question (the questionnaire's words), else the fact's request. */
+function askFor(step: CandidatePath['steps'][number], facts: FactCatalogue, findings?: FindingLexicon): string {
   const def = step.fact ? facts.get(step.fact) : undefined;
-  const what = def?.ask ?? def?.text ?? step.leafText;
-  return `${what} (serves ${step.criterionId})`;
+  // The finding the fact is named for, or the one finding it reads.
+  const code = def && 'source' in def.derive && def.derive.source === 'finding' ? def.derive.code : step.fact;
+  const question = code ? findings?.get(code)?.question : undefined;
+  return question ?? def?.ask ?? def?.text ?? step.leafText;
+}
+
+/** A missing item in plain clinical words, with the criterion it serves. */
+export function missingItem(step: CandidatePath['steps'][number], facts: FactCatalogue, findings?: FindingLexicon): string {
+  return `${askFor(step, facts, findings)} (serves ${step.criterionId})`;
 }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { loadPolicies } from './loadPolicy.js';
 import type { PolicyVersion } from '../engine/types.js';
 import { FactCatalogue, factFileSchema } from '../facts/catalogue.js';
+import { findingLexicon, findingsFileSchema, type FindingLexicon } from '../facts/findingWords.js';
 import { Router, routingFileSchema } from '../routing/routing.js';
 import { ValueSetIndex, valueSetFileSchema } from '../terminology/valueSets.js';
 
@@ -14,6 +15,8 @@ export interface PolicyLibrary {
   readonly facts: FactCatalogue;
   readonly policies: readonly PolicyVersion[];
   readonly router: Router;
+  /** The words of each documentation finding and the question that asks for it. */
+  readonly findings: FindingLexicon;
 }
 
 /** The repository's own `cds-services/` folder, from `src/` or from `dist/src/`. */
@@ -44,5 +47,6 @@ export function loadLibrary(dir: string = defaultPolicyDir(), routingFile?: stri
   const policies = loadPolicies(dir, facts);
   const routingPath = routingFile ?? join(dir, 'routing.json');
   const router = new Router(parse(routingFileSchema, readJson(routingPath), routingPath), policies, valueSets);
-  return { dir, valueSets, facts, policies, router };
+  const findings = findingLexicon(parse(findingsFileSchema, readJson(join(dir, 'findings.json')), join(dir, 'findings.json')));
+  return { dir, valueSets, facts, policies, router, findings };
 }

@@ -103,6 +103,7 @@ export async function runHook(req: HookRequest, ctx: HookContext): Promise<HookO
     cards.push(
       ...decisionCards(d, {
         facts: ctx.library.facts,
+        findings: ctx.library.findings,
         questionnaireUrl: questionnaire,
         patientRef: `Patient/${req.context.patientId}`,
         describe: (ref) => (ref === d.orderRef ? orderReasonEvidence(d.order, ref) : describeEvidence(loaded.record, ref)),

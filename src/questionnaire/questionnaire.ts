@@ -4,6 +4,7 @@ import type { CriterionNode, PolicyVersion } from '../engine/types.js';
 import type { FactCatalogue, FactExpr } from '../facts/catalogue.js';
 import { questionnaireId } from '../facts/questionnaireAnswers.js';
 import { SYSTEMS } from '../terminology/valueSets.js';
+import type { FindingLexicon } from '../facts/findingWords.js';
 
 /**
  * The documentation questionnaire of a criteria policy version (Da Vinci DTR style): one boolean item
@@ -17,14 +18,15 @@ export function questionnaireCanonical(publicBaseUrl: string, policy: Pick<Polic
   return `${publicBaseUrl}/fhir/Questionnaire/${questionnaireId(policy)}`;
 }
 
-/** A finding code and the words that ask for it (the fact that reads it: its `ask`, else its `text`). */
-interface AskedFinding {
+/** A finding code, the finding's own words and the yes/no question that asks for it. */
+export interface AskedFinding {
   readonly code: string;
+  readonly finding: string;
   readonly text: string;
 }
 
-/** Finding codes one fact reads, directly or through the facts it refers to, each with the asking fact's words. */
-function findingsOfFact(factId: string, facts: FactCatalogue, seen: Set<string> = new Set()): AskedFinding[] {
+/** Finding codes one fact reads, directly or through the facts it refers to, each in its own words. */
+function findingsOfFact(factId: string, facts: FactCatalogue, words: FindingLexicon, seen: Set<string> = new Set()): AskedFinding[] {
   const def = facts.get(factId);
   if (!def || seen.has(factId)) return [];
   seen.add(factId);
@@ -33,11 +35,17 @@ function findingsOfFact(factId: string, facts: FactCatalogue, seen: Set<string> 
     if ('any' in e) e.any.forEach(walk);
     else if ('all' in e) e.all.forEach(walk);
     else if ('not' in e) walk(e.not);
-    else if ('fact' in e) out.push(...findingsOfFact(e.fact, facts, seen));
-    else if (e.source === 'finding') out.push({ code: e.code, text: def.ask ?? def.text });
+    else if ('fact' in e) out.push(...findingsOfFact(e.fact, facts, words, seen));
+    else if (e.source === 'finding') out.push(askedFinding(e.code, words));
   };
   walk(def.derive);
   return out;
+}
+
+/** A finding in its own words (cds-services/findings.json); a code without words is asked by its code, never in another fact's words. */
+function askedFinding(code: string, words: FindingLexicon): AskedFinding {
+  const w = words.get(code);
+  return { code, finding: w?.finding ?? code, text: w?.question ?? `Is this documented as present: ${code}?` };
 }
 
 /** The sections in the order a clinician documents them: indications, then review criteria, then non-indications. */
@@ -46,7 +54,11 @@ function sectionsOf(policy: PolicyVersion): readonly CriterionNode[] {
 }
 
 /** Per section, the findings first read there (a code asked once, under the first section that needs it). */
-export function findingsBySection(policy: PolicyVersion, facts: FactCatalogue): { section: CriterionNode; findings: AskedFinding[] }[] {
+export function findingsBySection(
+  policy: PolicyVersion,
+  facts: FactCatalogue,
+  words: FindingLexicon,
+): { section: CriterionNode; findings: AskedFinding[] }[] {
   const byId = nodeIndex(policy);
   const asked = new Set<string>();
   return sectionsOf(policy)
@@ -56,7 +68,7 @@ export function findingsBySection(policy: PolicyVersion, facts: FactCatalogue): 
       const walk = (n: CriterionNode): void => {
         switch (n.kind) {
           case 'fact':
-            for (const f of findingsOfFact(n.fact, facts)) {
+            for (const f of findingsOfFact(n.fact, facts, words)) {
               if (asked.has(f.code)) continue;
               asked.add(f.code);
               findings.push(f);
@@ -89,15 +101,15 @@ function computableName(policy: PolicyVersion): string {
 }
 
 /** The documentation questionnaire of one criteria policy version. */
-export function policyQuestionnaire(policy: PolicyVersion, facts: FactCatalogue, publicBaseUrl: string): Questionnaire {
-  const item: QuestionnaireItem[] = findingsBySection(policy, facts).map(({ section, findings }) => ({
+export function policyQuestionnaire(policy: PolicyVersion, facts: FactCatalogue, words: FindingLexicon, publicBaseUrl: string): Questionnaire {
+  const item: QuestionnaireItem[] = findingsBySection(policy, facts, words).map(({ section, findings }) => ({
     linkId: section.id,
     prefix: section.id,
     text: section.text,
     type: 'group',
     item: findings.map((f) => ({
       linkId: f.code,
-      code: [{ system: SYSTEMS.finding, code: f.code, display: f.text }],
+      code: [{ system: SYSTEMS.finding, code: f.code, display: f.finding }],
       text: f.text,
       type: 'boolean',
     })),
@@ -112,12 +124,12 @@ export function policyQuestionnaire(policy: PolicyVersion, facts: FactCatalogue,
     status: 'active',
     subjectType: ['Patient'],
     ...(policy.effective.from ? { effectivePeriod: { start: policy.effective.from } } : {}),
-    description: `Findings from the clinical notes that ${policy.title} (${policy.source}) reads. Answer each with true (present) or false (documented absent); leave unknown ones unanswered. Send the completed QuestionnaireResponse in the prefetch or reference it from the order's supportingInfo.`,
+    description: `Findings from the clinical notes that ${policy.title} (${policy.source}) reads. Each item is a yes/no question in its finding's own words: answer yes (present) or no (documented absent); leave unknown ones unanswered. Send the completed QuestionnaireResponse in the prefetch or reference it from the order's supportingInfo.`,
     item,
   };
 }
 
 /** Every criteria policy's questionnaire (no-review-required policies ask for nothing). */
-export function allQuestionnaires(policies: readonly PolicyVersion[], facts: FactCatalogue, publicBaseUrl: string): Questionnaire[] {
-  return policies.filter((p) => p.kind === 'criteria').map((p) => policyQuestionnaire(p, facts, publicBaseUrl));
+export function allQuestionnaires(policies: readonly PolicyVersion[], facts: FactCatalogue, words: FindingLexicon, publicBaseUrl: string): Questionnaire[] {
+  return policies.filter((p) => p.kind === 'criteria').map((p) => policyQuestionnaire(p, facts, words, publicBaseUrl));
 }

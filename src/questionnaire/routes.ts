@@ -11,7 +11,7 @@ const FHIR_JSON = 'application/fhir+json';
  * questionnaires the coverage-information `questionnaire` canonical points at (DTR fetches them by URL).
  */
 export function questionnaireRoutes(library: PolicyLibrary, publicBaseUrl: string): express.Router {
-  const questionnaires = allQuestionnaires(library.policies, library.facts, publicBaseUrl);
+  const questionnaires = allQuestionnaires(library.policies, library.facts, library.findings, publicBaseUrl);
   const router = express.Router();
 
   router.get('/fhir/Questionnaire', (req, res) => {

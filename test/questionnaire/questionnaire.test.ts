@@ -27,14 +27,14 @@ describe('GET /fhir/Questionnaire/:id', () => {
     const linkIds = [...groups, ...items].map((i) => i.linkId);
     expect(new Set(linkIds).size).toBe(linkIds.length);
     expect(items.map((i) => i.linkId)).toEqual(expect.arrayContaining(['saddle-anesthesia', 'anal-sphincter-laxity', 'pain-worse-supine-at-night', 'ct-inconclusive', 'surgery-under-consideration']));
-    // The item asks in the fact catalogue's words.
-    expect(items.find((i) => i.linkId === 'ct-inconclusive')?.text).toBe(library.facts.get('ct-inconclusive')?.ask);
+    // The item asks in its own finding's words (cds-services/findings.json).
+    expect(items.find((i) => i.linkId === 'ct-inconclusive')?.text).toBe(library.findings.get('ct-inconclusive')?.question);
   });
 
   it('asks for every finding of every criteria policy once, and only known finding codes', () => {
     const known = knownFindingCodes(library.facts);
     for (const p of library.policies.filter((x) => x.kind === 'criteria')) {
-      const codes = findingsBySection(p, library.facts).flatMap((s) => s.findings.map((f) => f.code));
+      const codes = findingsBySection(p, library.facts, library.findings).flatMap((s) => s.findings.map((f) => f.code));
       expect(codes.length, p.policyId).toBeGreaterThan(0);
       expect(new Set(codes).size, p.policyId).toBe(codes.length);
       expect(codes.filter((c) => !known.has(c)), p.policyId).toEqual([]);
