@@ -313,3 +313,127 @@ describe('evaluatePolicy: alternatives', () => {
     expect(r.alternatives).toEqual([]);
   });
 });
+
+describe('evaluatePolicy: red flags are never denied (issue 12)', () => {
+  /** The policy-level red flag: a signal on record (deficit or infection suspicion); undocumented counts as absent. */
+  const redFlag: CriterionNode = {
+    kind: 'any',
+    id: 'RED-FLAG',
+    text: 'A red flag on record',
+    unknownAs: false,
+    children: [fact('RED-FLAG.1', 'deficit'), fact('RED-FLAG.2', 'infection-suspected')],
+  };
+  /** Section II with a second way in: an urgent intervention (no therapy needed), as KP II.A 2024. */
+  const sectionIIUrgent: CriterionNode = {
+    kind: 'all',
+    id: 'II',
+    text: 'Subacute pain',
+    children: [
+      fact('II.0', 'subacute'),
+      {
+        kind: 'any',
+        id: 'II.A',
+        text: 'Therapy and a criterion, or urgent intervention',
+        cite: true,
+        children: [
+          { kind: 'all', id: 'II.A.therapy', text: 'Therapy and a criterion', children: [fact('II.A.pt', 'therapy'), { kind: 'ref', id: 'II.A.1', text: 'Section I', ref: 'I.flags' }] },
+          fact('II.A.4', 'urgent-intervention'),
+        ],
+      },
+    ],
+  };
+  const flagged = policy({ exclusions: [fact('IV', 'ms-indication', { cite: true })], indications: [sectionI, sectionIIUrgent], redFlag });
+  const withoutUrgent = policy({ ...flagged, indications: [sectionI, sectionII] });
+  const day43 = { 'ms-indication': false, acute: false, subacute: true, therapy: false, deficit: true, 'infection-suspected': false };
+
+  it('a red flag on a path failed by conservative care asks for the path that needs none (documentation missing)', () => {
+    const r = evaluatePolicy(flagged, facts(day43, SPECIFIC), DOS);
+    expect(r.outcome).toBe('documentation-missing');
+    expect(r.missing[0].unknown.map((s) => s.fact)).toEqual(['urgent-intervention']);
+  });
+
+  it('with no path left, a red flag goes to physician review citing the red flag, never not indicated', () => {
+    const r = evaluatePolicy(withoutUrgent, facts(day43, SPECIFIC), DOS);
+    expect(r.outcome).toBe('physician-review');
+    expect(r.decidedBy?.id).toBe('RED-FLAG');
+    expect(r.evidence).toEqual(['Observation/deficit']);
+    // The same record without the red flag is denied.
+    expect(evaluatePolicy(withoutUrgent, facts({ ...day43, deficit: false }, SPECIFIC), DOS).outcome).toBe('not-indicated');
+  });
+
+  it('a true exclusion with a red flag goes to physician review citing the exclusion', () => {
+    const r = evaluatePolicy(withoutUrgent, facts({ ...day43, 'ms-indication': true }, SPECIFIC), DOS);
+    expect(r.outcome).toBe('physician-review');
+    expect(r.decidedBy?.id).toBe('IV');
+  });
+
+  it('unknownAs false: an undocumented red flag is absent, but one the record points toward stays open', () => {
+    const none = evaluatePolicy(withoutUrgent, facts({ ...day43, deficit: null, 'infection-suspected': null }, SPECIFIC), DOS);
+    expect(none.trace.length).toBeGreaterThan(0);
+    expect(none.outcome).toBe('not-indicated');
+    const uncomplicated: CriterionNode = {
+      kind: 'all',
+      id: 'NI',
+      text: 'Uncomplicated acute pain',
+      children: [fact('NI.1', 'acute'), { kind: 'not', id: 'NI.2', text: 'No red flags', child: { kind: 'ref', id: 'NI.2.flags', text: 'Red flags', ref: 'I.flags', unknownAs: false } }],
+    };
+    const p = policy({ exclusions: [uncomplicated], indications: [sectionI] });
+    // Nothing documented: the red flags count as absent and NI is true (cited).
+    const plain = evaluatePolicy(p, facts({ acute: true }, SPECIFIC), DOS);
+    expect(plain.decidedBy?.id).toBe('NI');
+    // Fever is on record (a specific fact on the infection branch): NI stays open and the rest is asked for.
+    const fever = evaluatePolicy(p, facts({ acute: true, fever: true }, SPECIFIC), DOS);
+    expect(fever.trace.find((n) => n.id === 'NI')?.value).toBe(null);
+    expect(fever.outcome).toBe('documentation-missing');
+    expect(fever.decidedBy?.id).toBe('I.C');
+  });
+});
+
+describe('evaluatePolicy: a non-indication the record leaves open blocks approval (issue 12)', () => {
+  const nonIndication: CriterionNode = {
+    kind: 'all',
+    id: 'NON.2',
+    text: 'Disc disease and no surgery considered',
+    children: [fact('NON.2.a', 'disc-disease'), { kind: 'not', id: 'NON.2.b', text: 'No surgery considered', child: fact('NON.2.b.0', 'surgery-considered') }],
+  };
+  const p = policy({ exclusions: [nonIndication], indications: [fact('IND.3', 'conservative-care-failed', { cite: true })] });
+
+  it('decided on the record, it fires', () => {
+    const r = evaluatePolicy(p, facts({ 'disc-disease': true, 'surgery-considered': false, 'conservative-care-failed': true }), DOS);
+    expect(r.outcome).toBe('not-indicated');
+    expect(r.decidedBy?.id).toBe('NON.2');
+  });
+
+  it('undetermined, it asks for the fact that decides it instead of approving', () => {
+    const r = evaluatePolicy(p, facts({ 'disc-disease': true, 'conservative-care-failed': true }), DOS);
+    expect(r.outcome).toBe('documentation-missing');
+    expect(r.decidedBy?.id).toBe('NON.2');
+    expect(r.blockedApproval?.id).toBe('IND.3');
+    expect(r.missing[0].unknown.map((s) => s.fact)).toEqual(['surgery-considered']);
+  });
+
+  it('ruled out, the indication is met', () => {
+    expect(evaluatePolicy(p, facts({ 'disc-disease': true, 'surgery-considered': true, 'conservative-care-failed': true }), DOS).outcome).toBe('criteria-met');
+  });
+});
+
+describe('evaluatePolicy: what would change the answer is what this patient can reach (issue 12)', () => {
+  const redFlag: CriterionNode = { kind: 'any', id: 'RED-FLAG', text: 'A red flag', unknownAs: false, children: [fact('RED-FLAG.1', 'deficit'), fact('RED-FLAG.2', 'infection-suspected')] };
+  const p = policy({ indications: [sectionI, sectionII], redFlag });
+  const chronicNoTherapy = { acute: false, subacute: true, therapy: false, 'radicular-sign': null, deficit: null, 'infection-suspected': null };
+
+  it('offers the care still to give, never a red-flag path to a patient with no red flag', () => {
+    const r = evaluatePolicy(p, facts(chronicNoTherapy, SPECIFIC), DOS);
+    expect(r.outcome).toBe('not-indicated');
+    expect(r.wouldChange.length).toBeGreaterThan(0);
+    const asked = r.wouldChange.flatMap((c) => [...c.failed, ...c.unknown].map((s) => s.fact));
+    expect(asked).toContain('therapy');
+    expect(asked).not.toContain('deficit');
+    expect(asked).not.toContain('infection-suspected');
+  });
+
+  it('never offers a path through a diagnosis the record rules out', () => {
+    const r = evaluatePolicy(p, facts({ ...chronicNoTherapy, 'radicular-sign': false }, SPECIFIC), DOS);
+    expect(r.wouldChange.flatMap((c) => c.failed.map((s) => s.fact))).not.toContain('radicular-sign');
+  });
+});
