@@ -99,6 +99,7 @@ function renderPolicy(p: PolicyVersion, library: PolicyLibrary, valueSets: Value
         '',
         `${a.text}`,
         '',
+        ...(a.interpretation ? [`Interpretation: ${a.interpretation}`, ''] : []),
         `Action: ${a.action.kind} to ${systemName(a.action.system)} \`${a.action.code}\` ${a.action.display}${a.isRecommended ? ' (recommended)' : ''}.${outcomes}${unless}`,
         '',
         HEADER,
@@ -111,7 +112,7 @@ function renderPolicy(p: PolicyVersion, library: PolicyLibrary, valueSets: Value
   if (p.notices.length) {
     lines.push('', '## Notices', '');
     for (const n of p.notices) {
-      lines.push(`### ${n.id}`, '', n.text, '', HEADER, DIVIDER);
+      lines.push(`### ${n.id}`, '', n.text, '', ...(n.interpretation ? [`Interpretation: ${n.interpretation}`, ''] : []), HEADER, DIVIDER);
       rows(n.when, 0, library, valueSets, lines);
       lines.push('');
     }

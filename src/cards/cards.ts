@@ -9,7 +9,7 @@ import type { FindingLexicon } from '../facts/findingWords.js';
 import type { RecordProblem } from '../record/loadRecord.js';
 import { payorLabel } from '../routing/routing.js';
 import type { CdsAction, CdsCard, CdsSuggestion } from '../hooks/types.js';
-import { changeLine, clip, criterionLabel, criterionName, failedSummary, metThrough, missingItem, policyLabel, shortPolicyName, summary } from './wording.js';
+import { changeLines, clip, criterionLabel, criterionName, failedSummary, groupPaths, metThrough, missingItem, policyLabel, shortPolicyName, summary } from './wording.js';
 
 const TOPIC_SYSTEM = 'http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp';
 const topic = (code: string, display: string) => ({ system: TOPIC_SYSTEM, code, display });
@@ -116,10 +116,11 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
     case 'documentation-missing': {
       const url = ctx.questionnaireUrl?.(d);
       const paths = result?.missing ?? [];
-      const lines = paths
-        .map((p, i) => {
-          const items = p.unknown.map((s) => `  - ${missingItem(s, ctx.facts, ctx.findings)}`).join('\n');
-          return `${i === 0 ? '**Shortest path**' : `**Or**`} (${p.cited.id}: ${clip(p.cited.text, 160)}), document:\n${items}`;
+      const lines = groupPaths(paths, (p) => p.unknown)
+        .map((g, i) => {
+          const items = g.common.map((s) => `  - ${missingItem(s, ctx.facts, ctx.findings)}`);
+          if (g.oneOf.length) items.push(`  - one more of:\n${g.oneOf.map((s) => `    - ${missingItem(s, ctx.facts, ctx.findings)}`).join('\n')}`);
+          return `${i === 0 ? '**Shortest path**' : `**Or**`} (${g.cited.id}: ${clip(g.cited.text, 160)}), document:\n${items.join('\n')}`;
         })
         .join('\n\n');
       const first = paths[0];
@@ -153,7 +154,7 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
       });
       break;
     case 'not-indicated': {
-      const changes = (result?.wouldChange ?? []).map((p) => `- ${changeLine(p, ctx.facts, ctx.findings)}`).join('\n');
+      const changes = changeLines(result?.wouldChange ?? [], ctx.facts, ctx.findings).map((l) => `- ${l}`).join('\n');
       const closest = result?.failedPaths?.[0];
       const suggestions = alternativeSuggestions(d);
       cards.push({

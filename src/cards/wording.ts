@@ -96,10 +96,50 @@ export function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1).trimEnd()}…`;
 }
 
-/** "What would change the answer": one reachable path as what to do or document, with the criterion it serves. */
-export function changeLine(p: CandidatePath, facts: FactCatalogue, findings?: FindingLexicon): string {
-  const todo = [...p.failed, ...p.unknown].map((s) => askFor(s, facts, findings));
-  return `${p.cited.id} (${clip(p.cited.text, 120)}): ${todo.join('; ')}`;
+type Step = CandidatePath['steps'][number];
+
+/** Paths to one criterion that differ in a single item ("TWO or more of"): the items they share and "one more of" the rest. */
+export interface PathGroup {
+  readonly cited: CandidatePath['cited'];
+  readonly common: readonly Step[];
+  readonly oneOf: readonly Step[];
+}
+
+/** Groups paths, in order, so that alternatives of a "two or more" criterion read as one line. */
+export function groupPaths(paths: readonly CandidatePath[], open: (p: CandidatePath) => readonly Step[]): PathGroup[] {
+  const groups: { cited: CandidatePath['cited']; common: Step[]; oneOf: Step[]; first: readonly Step[] }[] = [];
+  for (const p of paths) {
+    const steps = open(p);
+    const keys = new Set(steps.map((s) => s.key));
+    const g = groups.find((x) => {
+      if (x.cited.id !== p.cited.id) return false;
+      if (x.oneOf.length === 0) {
+        const shared = x.first.filter((s) => keys.has(s.key));
+        return x.first.length === steps.length && shared.length === steps.length - 1;
+      }
+      return steps.length === x.common.length + 1 && x.common.every((s) => keys.has(s.key));
+    });
+    if (!g) {
+      groups.push({ cited: p.cited, common: [...steps], oneOf: [], first: steps });
+      continue;
+    }
+    if (g.oneOf.length === 0) {
+      g.common = g.first.filter((s) => keys.has(s.key));
+      g.oneOf = [...g.first.filter((s) => !keys.has(s.key))];
+    }
+    const shared = new Set(g.common.map((s) => s.key));
+    g.oneOf.push(...steps.filter((s) => !shared.has(s.key)));
+  }
+  return groups.map(({ cited, common, oneOf }) => ({ cited, common, oneOf }));
+}
+
+/** "What would change the answer": reachable paths as what to do or document, "one more of" for alternatives. */
+export function changeLines(paths: readonly CandidatePath[], facts: FactCatalogue, findings?: FindingLexicon): string[] {
+  return groupPaths(paths, (p) => [...p.failed, ...p.unknown]).map((g) => {
+    const todo = g.common.map((s) => askFor(s, facts, findings));
+    if (g.oneOf.length) todo.push(`one more of: ${g.oneOf.map((s) => askFor(s, facts, findings)).join(' / ')}`);
+    return `${g.cited.id} (${clip(g.cited.text, 120)}): ${todo.join('; ')}`;
+  });
 }
 
 /** What to document for a leaf: a documentation finding's own question (the questionnaire's words), else the fact's request. */
