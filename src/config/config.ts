@@ -9,7 +9,7 @@ export interface Config {
   readonly publicBaseUrl: string;
   readonly bodyLimit: string;
   readonly logLevel: string;
-  /** Folder holding valuesets.json, facts.json, routing.json and the policy folders. */
+  /** Folder holding valuesets/ (FHIR ValueSets), facts.json, routing.json and the policy folders. */
   readonly policyDir?: string;
   /** A deployment's own routing file (defaults to `<policyDir>/routing.json`). */
   readonly routingFile?: string;

@@ -26,6 +26,9 @@ const DEFINITIONS: Readonly<Record<string, string>> = {
   'pain-worse-supine-at-night': 'Pain that worsens when supine at night',
   'disease-activity-unclear': 'Ankylosing spondylitis activity unclear after full clinical and laboratory evaluation',
   'mri-changes-biologic-therapy': 'MRI progression would change or stop biologic therapy',
+  'bladder-or-bowel-dysfunction': 'New bladder or bowel dysfunction (retention, incontinence)',
+  'other-acute-fracture': 'Another acute fracture besides the spine',
+  'treatment-since-last-imaging': 'Treatment given since the last lumbar imaging (also read from the record: procedures and medication orders after that imaging)',
 };
 
 /** Every documentation-finding code: the contract's and those the fact catalogue reads. */
