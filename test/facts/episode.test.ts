@@ -13,7 +13,7 @@ import { PatientRecord } from '../../src/record/PatientRecord.js';
 const library = loadLibrary();
 const DOS = '2024-06-12';
 
-type Picture = Pick<Scenario, 'conditions' | 'encounters' | 'order' | 'procedures' | 'physicalTherapy'> & { readonly order?: Scenario['order'] };
+type Picture = Partial<Pick<Scenario, 'conditions' | 'encounters' | 'order' | 'procedures' | 'physicalTherapy'>>;
 
 function facts(name: string, picture: Picture): FactContext {
   const built = buildScenario({
@@ -21,8 +21,8 @@ function facts(name: string, picture: Picture): FactContext {
     description: name,
     dateOfService: DOS,
     patient: { gender: 'female', age: 50 },
-    order: picture.order ?? { cpt: '72148', reason: [{ system: 'icd10', code: 'M54.50', display: 'Low back pain, unspecified' }] },
     ...picture,
+    order: picture.order ?? { cpt: '72148', reason: [{ system: 'icd10', code: 'M54.50', display: 'Low back pain, unspecified' }] },
   });
   const order = built.resources.find((r): r is ServiceRequest => r.resourceType === 'ServiceRequest');
   const patient = built.resources.find((r) => r.resourceType === 'Patient') as Resource;
