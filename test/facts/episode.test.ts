@@ -7,7 +7,7 @@ import type { Resource, ServiceRequest } from 'fhir/r4.js';
 import { describe, expect, it } from 'vitest';
 import { buildScenario, type Scenario } from '../../scripts/fixtures/scenario.js';
 import { FactContext } from '../../src/facts/FactContext.js';
-import { loadLibrary } from '../../src/library.js';
+import { loadLibrary } from '../../src/library/library.js';
 import { PatientRecord } from '../../src/record/PatientRecord.js';
 
 const library = loadLibrary();

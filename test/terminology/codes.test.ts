@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadLibrary } from '../../src/library.js';
+import { loadLibrary } from '../../src/library/library.js';
 import { SYSTEMS, valueSetOid } from '../../src/terminology/valueSets.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
