@@ -37,6 +37,8 @@ function findingsOfFact(factId: string, facts: FactCatalogue, seen: Set<string> 
     else if (e.source === 'finding') out.push({ code: e.code, text: def.ask ?? def.text });
   };
   walk(def.derive);
+  // A fact's own finding code (read alongside its coded sources) is asked for too.
+  if (def.finding && !out.some((f) => f.code === def.finding)) out.push({ code: def.finding, text: def.ask ?? def.text });
   return out;
 }
 
