@@ -64,7 +64,7 @@ export function currentEpisode(
   ].filter((c, i, all) => all.indexOf(c) === i && usable(c));
   const degenerative = new Set(record.inValueSet<Condition>('Condition', 'degenerative-spine'));
   const active = painConditions.filter((c) => closedAt(c) === undefined);
-  // The last time a back pain episode was closed: activity up to that day belongs to the closed episode.
+  // The last time a back pain episode was closed: visits up to that day belong to the closed episode.
   const lastClosed = painConditions
     .map(closedAt)
     .filter((d): d is string => d !== undefined)
@@ -74,7 +74,8 @@ export function currentEpisode(
   const activity: Activity[] = [];
   const offer = (resource: Resource, date: string | undefined, continuesOnly = false): void => {
     if (date === undefined || date > dateOfService) return;
-    if (lastClosed !== undefined && date <= lastClosed) return;
+    // Visits up to a resolution belong to the closed episode; a Condition still active is its own evidence.
+    if (resource.resourceType !== 'Condition' && lastClosed !== undefined && date <= lastClosed) return;
     activity.push({ date, resource, continuesOnly });
   };
   const spondylitis = new Set(record.inValueSet<Condition>('Condition', 'ankylosing-spondylitis'));

@@ -108,6 +108,18 @@ describe('the current episode of low back pain', () => {
     expect(phase(f).acute).toBe(true);
   });
 
+  it('a resolved strain does not erase low back pain still active on the problem list with visits since', () => {
+    const f = facts('resolved-strain-active-lbp', {
+      conditions: [
+        { ...M545, onsetDaysAgo: 400 },
+        { system: 'icd10', code: 'S39.012A', display: 'Strain of muscle, fascia and tendon of lower back, initial encounter', onsetDaysAgo: 300, clinicalStatus: 'resolved', abatementDaysAgo: 280 },
+      ],
+      encounters: [250, 120, 30].map((daysAgo) => ({ daysAgo, reason: M545 })),
+    });
+    expect(phase(f).chronic).toBe(true);
+    expect(f.episode().onset).toBe('2023-05-09');
+  });
+
   it('a chronic low back pain code says chronic when it belongs to the current episode, not when it is older than it', () => {
     const chronic = { system: 'snomed', code: '278860009', display: 'Chronic low back pain (finding)' } as const;
     const inEpisode = facts('chronic-code-current', { conditions: [{ ...chronic, onsetDaysAgo: 30 }] });
