@@ -7,7 +7,7 @@ import type { Condition, DiagnosticReport, Observation, Patient, Procedure, Reso
 import { describe, expect, it } from 'vitest';
 import type { FactExpr, FactSource } from '../../src/facts/catalogue.js';
 import { FactContext } from '../../src/facts/FactContext.js';
-import { loadLibrary } from '../../src/library.js';
+import { loadLibrary } from '../../src/library/library.js';
 import { PatientRecord } from '../../src/record/PatientRecord.js';
 import { SYSTEMS } from '../../src/terminology/valueSets.js';
 
