@@ -2,7 +2,7 @@
  * Runs every policy's case table (`cds-services/<policy>/<version>/cases.json`) through the HTTP API:
  * each row names a fixture, the outcome an EHR must see, and the criterion cited.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
@@ -34,8 +34,12 @@ for (const entry of readdirSync(join(ROOT, 'cds-services'), { withFileTypes: tru
   const policy = entry.name;
   const dir = join(ROOT, 'cds-services', policy);
   for (const version of readdirSync(dir)) {
-    const file = join(dir, version, 'cases.json');
-    if (existsSync(file)) caseFiles.push({ policy, version, file });
+    const versionDir = join(dir, version);
+    if (!statSync(versionDir).isDirectory()) continue;
+    // cases.json, and further tables such as cases.record.json (how facts are read from the record).
+    for (const f of readdirSync(versionDir).filter((x) => /^cases(\.[a-z-]+)?\.json$/.test(x)).sort()) {
+      caseFiles.push({ policy, version: f === 'cases.json' ? version : `${version} ${f}`, file: join(versionDir, f) });
+    }
   }
 }
 

@@ -9,7 +9,7 @@ export interface Config {
   readonly publicBaseUrl: string;
   readonly bodyLimit: string;
   readonly logLevel: string;
-  /** Folder holding valuesets.json, facts.json, routing.json and the policy folders. */
+  /** Folder holding valuesets/ (FHIR ValueSets), facts.json, routing.json and the policy folders. */
   readonly policyDir?: string;
   /** A deployment's own routing file (defaults to `<policyDir>/routing.json`). */
   readonly routingFile?: string;
@@ -40,6 +40,9 @@ export interface Config {
   readonly recordRetentionDays: number;
   readonly redisUrl?: string;
   readonly adminToken?: string;
+  /** FHIR terminology server for optional value set membership checks (`$validate-code`); local expansions when absent or down. */
+  readonly terminologyServerUrl?: string;
+  readonly terminologyTimeoutMs: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -90,6 +93,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     recordRetentionDays: int(env, 'RECORD_RETENTION_DAYS', 3650),
     redisUrl: env.REDIS_URL || undefined,
     adminToken: env.ADMIN_TOKEN || undefined,
+    terminologyServerUrl: env.TERMINOLOGY_SERVER_URL || undefined,
+    terminologyTimeoutMs: int(env, 'TERMINOLOGY_TIMEOUT_MS', 800),
   };
 }
 

@@ -20,7 +20,10 @@ import { knownFindingCodes } from './documentationFindings.js';
 import { SYSTEMS } from '../terminology/valueSets.js';
 import type { FactCatalogue, FactExpr, FactSource } from './catalogue.js';
 import { ageInYears, daysBetween, minusMonths, toDay } from '../fhir/dates.js';
+import { currentEpisode, type Episode } from './episode.js';
 import { clinicalDate, conditionOnset } from './paths.js';
+
+export type { Episode } from './episode.js';
 
 export interface FactValue {
   readonly value: Truth;
@@ -29,16 +32,6 @@ export interface FactValue {
 
 const UNKNOWN: FactValue = { value: null, evidence: [] };
 const FALSE: FactValue = { value: false, evidence: [] };
-
-/** The low back pain episode the order is for, computed once per order. */
-export interface Episode {
-  readonly present: boolean;
-  /** Onset of the current episode, when dated. */
-  readonly onset?: string;
-  /** A chronic low back pain code says chronic even without an onset date. */
-  readonly chronicCoded: boolean;
-  readonly evidence: readonly string[];
-}
 
 /**
  * Facts for one order at one date of service: each computed once, on first use, from the record's
@@ -64,7 +57,9 @@ export class FactContext implements FactProvider {
     const def = this.catalogue.get(id);
     if (!def) throw new Error(`unknown fact ${id}`);
     this.memo.set(id, UNKNOWN); // a cycle in the catalogue reads as unknown, never loops
-    const value = this.expr(def.derive);
+    const coded = this.expr(def.derive);
+    // Every fact reads every source: a fact with a finding code also reads the clinician's note.
+    const value = def.finding ? combine([coded, this.finding(def.finding, 'unknown', 180)], or3) : coded;
     this.memo.set(id, value);
     return value;
   }
@@ -83,21 +78,7 @@ export class FactContext implements FactProvider {
   }
 
   episode(): Episode {
-    if (this.episodeMemo) return this.episodeMemo;
-    const dos = this.dateOfService;
-    const conditions = this.conditions('low-back-pain', 'any', 'active');
-    const dated = conditions
-      .map((c) => conditionOnset(c))
-      .filter((d): d is string => d !== undefined && d <= dos)
-      .sort();
-    const chronic = this.conditions('chronic-low-back-pain', 'any', 'active');
-    const reason = this.orderReason('low-back-pain');
-    this.episodeMemo = {
-      present: conditions.length > 0 || reason.value === true,
-      onset: dated[0],
-      chronicCoded: chronic.length > 0,
-      evidence: [...conditions.map(ref), ...reason.evidence],
-    };
+    this.episodeMemo ??= currentEpisode(this.record, this.catalogue.valueSets, this.dateOfService, this.orderReason('low-back-pain'));
     return this.episodeMemo;
   }
 
@@ -116,7 +97,11 @@ export class FactContext implements FactProvider {
     switch (s.source) {
       case 'condition': {
         const hits = this.conditions(s.valueSet, s.verification, s.status, s.recentDays);
-        return this.found(['Condition'], hits);
+        const coded = this.found(['Condition'], hits);
+        // The order's own reason is the clinician's indication now: a suspected diagnosis, never a confirmed one.
+        if (coded.value === true || s.verification === 'confirmed') return coded;
+        const reason = this.orderReason(s.valueSet);
+        return reason.value === true ? reason : coded;
       }
       case 'observation': {
         const where = s.where ? this.catalogue.fhirpath(s.where) : undefined;
@@ -183,7 +168,37 @@ export class FactContext implements FactProvider {
         return this.physicalTherapy(s.withinMonths, s.minSpanDays);
       case 'conservativeCare':
         return this.conservativeCare(s.minDays);
+      case 'treatmentSinceImaging':
+        return this.treatmentSinceImaging(s.imaging, s.procedures, s.medications);
     }
+  }
+
+  /**
+   * Treatment after the latest study of `imaging` and by the date of service: completed procedures
+   * (therapy, injections, surgery) and medication orders or statements. Unknown without a dated study.
+   */
+  private treatmentSinceImaging(imaging: string, procedures: readonly string[], medications: readonly string[]): FactValue {
+    const imagingTypes = ['Procedure', 'ImagingStudy', 'DiagnosticReport'];
+    const studies = imagingTypes
+      .flatMap((t) => this.record.inValueSet(t, imaging))
+      .filter(performed)
+      .map((r) => clinicalDate(r))
+      .filter((d): d is string => d !== undefined && d <= this.dateOfService)
+      .sort();
+    const last = studies.at(-1);
+    if (last === undefined) return UNKNOWN;
+    const after = (r: Resource): boolean => {
+      const d = clinicalDate(r);
+      return d !== undefined && d > last && d <= this.dateOfService;
+    };
+    const hits: Resource[] = [
+      ...procedures.flatMap((vs) => this.record.inValueSet<Procedure>('Procedure', vs)).filter((p) => performed(p) && after(p)),
+      ...medications.flatMap((vs) => [
+        ...this.record.inValueSet<MedicationRequest>('MedicationRequest', vs),
+        ...this.record.inValueSet<MedicationStatement>('MedicationStatement', vs),
+      ]).filter((m) => !['entered-in-error', 'cancelled', 'draft', 'not-taken'].includes(m.status) && after(m)),
+    ];
+    return this.found(['Procedure', 'MedicationRequest', 'MedicationStatement'], [...new Set(hits)]);
   }
 
   /** Conditions in a value set, filtered by clinical and verification status at the date of service. */
@@ -208,7 +223,11 @@ export class FactContext implements FactProvider {
         const abated = toDay(c.abatementDateTime ?? c.abatementPeriod?.end ?? c.abatementPeriod?.start);
         if (abated !== undefined && abated <= dos) return false;
       }
-      if (recentDays !== undefined && onset !== undefined && daysBetween(onset, dos) > recentDays) return false;
+      if (recentDays !== undefined && onset !== undefined && daysBetween(onset, dos) > recentDays) {
+        // With history counted, a condition resolved within the window is recent (a treated infection is still the risk).
+        const abated = status === 'ever' ? toDay(c.abatementDateTime ?? c.abatementPeriod?.end) : undefined;
+        return abated !== undefined && abated <= dos && daysBetween(abated, dos) <= recentDays;
+      }
       return true;
     });
   }
@@ -335,27 +354,30 @@ export class FactContext implements FactProvider {
   }
 
   /**
-   * At least `minSpanDays` of physical therapy within the window, in the current episode, with an
-   * initial evaluation and at least one follow-up. Without an evaluation code (Synthea writes none),
-   * the first session is taken as the evaluation.
+   * At least `minSpanDays` of physical therapy within the window, in the current episode, "including
+   * an initial evaluation with PT and at least one follow up": the evaluation must fall inside the
+   * window. Only when the record codes no PT evaluation at all (Synthea writes none) does the first
+   * session in the window stand in for it.
    */
   private physicalTherapy(withinMonths: number, minSpanDays: number): FactValue {
     const from = minusMonths(this.dateOfService, withinMonths);
-    const sessions = this.record
-      .inValueSet<Procedure>('Procedure', 'physical-therapy')
-      .filter((p) => performed(p))
-      .map((p) => ({ p, d: clinicalDate(p) }))
-      .filter((x): x is { p: Procedure; d: string } => x.d !== undefined)
-      .filter((x) => x.d >= from && x.d <= this.dateOfService && this.inCurrentEpisode(x.d))
-      .sort((a, b) => a.d.localeCompare(b.d));
+    const dated = (list: readonly Procedure[]): { p: Procedure; d: string }[] =>
+      list
+        .filter((p) => performed(p))
+        .map((p) => ({ p, d: clinicalDate(p) }))
+        .filter((x): x is { p: Procedure; d: string } => x.d !== undefined && x.d <= this.dateOfService)
+        .sort((a, b) => a.d.localeCompare(b.d));
+    const sessions = dated(this.record.inValueSet<Procedure>('Procedure', 'physical-therapy')).filter((x) => x.d >= from && this.inCurrentEpisode(x.d));
     if (sessions.length < 2) return this.absent(['Procedure']);
-    const evaluations = this.record.inValueSet<Procedure>('Procedure', 'physical-therapy-evaluation');
-    const firstEval = sessions.find((s) => evaluations.includes(s.p)) ?? sessions[0];
+    const evaluationsCoded = dated(this.record.inValueSet<Procedure>('Procedure', 'physical-therapy-evaluation'));
+    const firstEval = evaluationsCoded.length === 0 ? sessions[0] : sessions.find((s) => evaluationsCoded.some((e) => e.p === s.p));
+    // An evaluation is coded, but none in the window: the course in the window has no initial evaluation.
+    if (firstEval === undefined) return FALSE;
     const followUps = sessions.filter((s) => s.d > firstEval.d);
     if (followUps.length === 0) return FALSE;
     const last = followUps[followUps.length - 1];
     if (daysBetween(firstEval.d, last.d) < minSpanDays) return FALSE;
-    return { value: true, evidence: sessions.map((s) => ref(s.p)) };
+    return { value: true, evidence: sessions.filter((s) => s.d >= firstEval.d).map((s) => ref(s.p)) };
   }
 
   /** From the first conservative treatment of this episode (therapy or medication) to the date of service. */

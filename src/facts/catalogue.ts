@@ -18,7 +18,10 @@ const sourceSchema = z.discriminatedUnion('source', [
       verification: z.enum(['any', 'confirmed', 'suspected']).default('any'),
       /** `active`: active, recurrence or relapse at the date of service; `ever`: history counts too. */
       status: z.enum(['active', 'ever']).default('active'),
-      /** Onset (or recorded date) within this many days before the date of service, when dated. */
+      /**
+       * Onset (or recorded date) within this many days before the date of service, when dated; with
+       * `ever`, a condition resolved within the window counts too (a treated infection is the risk).
+       */
       recentDays: z.number().int().positive().optional(),
     })
     .strict(),
@@ -77,6 +80,17 @@ const sourceSchema = z.discriminatedUnion('source', [
     })
     .strict(),
   z.object({ source: z.literal('requester'), valueSet: z.string() }).strict(),
+  z
+    .object({
+      source: z.literal('treatmentSinceImaging'),
+      /** The imaging whose latest study starts the interval (Procedure, ImagingStudy, DiagnosticReport). */
+      imaging: z.string(),
+      /** Procedures that are treatment (therapy, injections, surgery). */
+      procedures: z.array(z.string()).min(1),
+      /** Medication orders or statements that are treatment. */
+      medications: z.array(z.string()).default([]),
+    })
+    .strict(),
   z.object({ source: z.literal('orderReason'), valueSet: z.string() }).strict(),
   z
     .object({
@@ -125,6 +139,14 @@ const factSchema = z
     specific: z.boolean(),
     /** A fact no care can change before this order (the episode's duration, age): a path it fails is not offered as "what would change the answer". */
     fixed: z.boolean().optional(),
+    /**
+     * The documentation-finding code (contract section 7) that documents this fact in a note: the fact
+     * reads it as well as its coded sources (true when either says so; unknown, not false, when the
+     * record has neither), so a clinician can document what the record does not code.
+     */
+    finding: z.string().regex(/^[a-z0-9-]+$/).optional(),
+    /** How we read a seed sentence: the seed's words and our reading (listed in docs/criteria). */
+    interpretation: z.array(z.object({ seed: z.string().min(1), reading: z.string().min(1) }).strict()).optional(),
     derive: exprSchema,
   })
   .strict();
@@ -170,7 +192,10 @@ export class FactCatalogue {
       else if ('not' in e) walk(e.not);
       else if ('source' in e && e.source === 'finding') out.add(e.code);
     };
-    for (const def of Object.values(this.definitions)) walk(def.derive);
+    for (const def of Object.values(this.definitions)) {
+      walk(def.derive);
+      if (def.finding) out.add(def.finding);
+    }
     this.findingCodesMemo = out;
     return out;
   }
@@ -183,9 +208,8 @@ export class FactCatalogue {
       if (!this.get(e.fact)) problems.push(`fact ${id}: refers to unknown fact ${e.fact}`);
       return;
     }
-    if ('valueSet' in e && !this.valueSets.has(e.valueSet)) {
-      problems.push(`fact ${id}: unknown value set ${e.valueSet}`);
-    }
+    const sets = 'valueSet' in e ? [e.valueSet] : e.source === 'treatmentSinceImaging' ? [e.imaging, ...e.procedures, ...e.medications] : [];
+    for (const vs of sets) if (!this.valueSets.has(vs)) problems.push(`fact ${id}: unknown value set ${vs}`);
     if (e.source === 'observation' && e.where && !this.compiled.has(e.where)) {
       try {
         this.compiled.set(e.where, fhirpath.compile(e.where) as Compiled);

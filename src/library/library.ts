@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadPolicies } from './loadPolicy.js';
@@ -6,7 +6,7 @@ import type { PolicyVersion } from '../engine/types.js';
 import { FactCatalogue, factFileSchema } from '../facts/catalogue.js';
 import { findingLexicon, findingsFileSchema, type FindingLexicon } from '../facts/findingWords.js';
 import { Router, routingFileSchema } from '../routing/routing.js';
-import { ValueSetIndex, valueSetFileSchema } from '../terminology/valueSets.js';
+import { fhirValueSetSchema, fromFhirValueSets, ValueSetIndex, type FhirValueSet } from '../terminology/valueSets.js';
 
 /** Everything the service knows, loaded and checked once at start-up from `cds-services/`. */
 export interface PolicyLibrary {
@@ -42,11 +42,25 @@ function parse<T>(schema: { safeParse(x: unknown): { success: true; data: T } | 
 }
 
 export function loadLibrary(dir: string = defaultPolicyDir(), routingFile?: string): PolicyLibrary {
-  const valueSets = new ValueSetIndex(parse(valueSetFileSchema, readJson(join(dir, 'valuesets.json')), join(dir, 'valuesets.json')));
+  const valueSetResources = loadValueSets(join(dir, 'valuesets'));
+  const valueSets = new ValueSetIndex(fromFhirValueSets(valueSetResources), valueSetResources);
   const facts = new FactCatalogue(parse(factFileSchema, readJson(join(dir, 'facts.json')), join(dir, 'facts.json')), valueSets);
   const policies = loadPolicies(dir, facts);
   const routingPath = routingFile ?? join(dir, 'routing.json');
   const router = new Router(parse(routingFileSchema, readJson(routingPath), routingPath), policies, valueSets);
   const findings = findingLexicon(parse(findingsFileSchema, readJson(join(dir, 'findings.json')), join(dir, 'findings.json')));
   return { dir, valueSets, facts, policies, router, findings };
+}
+
+/** Every FHIR ValueSet in `cds-services/valuesets/` (one file per set, named by its id). */
+export function loadValueSets(folder: string): FhirValueSet[] {
+  return readdirSync(folder)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => {
+      const file = join(folder, f);
+      const vs = parse(fhirValueSetSchema, readJson(file), file);
+      if (`${vs.id}.json` !== f) throw new Error(`${file}: id ${vs.id} does not match the file name`);
+      return vs;
+    });
 }

@@ -1,6 +1,7 @@
 import type { Config } from '../config/config.js';
 import type { PolicyLibrary } from '../library/library.js';
 import { questionnaireCanonical } from '../questionnaire/questionnaire.js';
+import { TerminologyServer } from '../terminology/terminologyServer.js';
 import type { HookContext } from './runHook.js';
 
 /**
@@ -24,6 +25,7 @@ export function hookContextFromConfig(
     },
     evaluationBudgetMs: config.evaluationBudgetMs,
     questionnaireUrl: (policyId, version) => questionnaireCanonical(config.publicBaseUrl, { policyId, version }),
+    ...(config.terminologyServerUrl ? { terminology: new TerminologyServer({ baseUrl: config.terminologyServerUrl, timeoutMs: config.terminologyTimeoutMs }) } : {}),
     ...extra,
   };
 }

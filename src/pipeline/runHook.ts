@@ -10,6 +10,7 @@ import { todayUtc } from '../fhir/dates.js';
 import type { PolicyLibrary } from '../library/library.js';
 import { loadRecord, type RecordAccessOptions } from '../record/loadRecord.js';
 import { answerProblemsCard } from '../cards/answerProblemsCard.js';
+import type { TerminologyServer } from '../terminology/terminologyServer.js';
 import { EvaluationBudget, EvaluationBudgetExceeded } from './evaluationBudget.js';
 import type { CdsAction, CdsCard, CdsResponse, HookRequest } from '../hooks/types.js';
 
@@ -23,6 +24,8 @@ export interface HookContext {
   readonly evaluationBudgetMs?: number;
   /** order-select decisions reused by order-sign (absent: no cache). */
   readonly decisionCache?: DecisionCache;
+  /** Optional value set membership checks for codes the local sets do not list (TERMINOLOGY_SERVER_URL). */
+  readonly terminology?: TerminologyServer;
 }
 
 export interface HookOutcome {
@@ -71,6 +74,7 @@ export async function runHook(req: HookRequest, ctx: HookContext): Promise<HookO
     // The deadline is wall-clock time, whatever date the decision is judged at (`now` may be injected).
     deadline: Date.now() + ctx.record.requestDeadlineMs,
   });
+  if (ctx.terminology) await ctx.terminology.refine(loaded.record, ctx.library.valueSets);
   const budget = new EvaluationBudget(ctx.evaluationBudgetMs ?? Number.POSITIVE_INFINITY);
   const record = budget.guard(loaded.record);
   const decisions: OrderDecision[] = [];

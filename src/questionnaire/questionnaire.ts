@@ -39,6 +39,8 @@ function findingsOfFact(factId: string, facts: FactCatalogue, words: FindingLexi
     else if (e.source === 'finding') out.push(askedFinding(e.code, words));
   };
   walk(def.derive);
+  // A fact's own finding code (read alongside its coded sources) is asked for too.
+  if (def.finding && !out.some((f) => f.code === def.finding)) out.push(askedFinding(def.finding, words));
   return out;
 }
 

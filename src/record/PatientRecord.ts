@@ -1,5 +1,5 @@
 import type { CodeableConcept, Coding, Patient, Resource } from 'fhir/r4.js';
-import type { ValueSetIndex } from '../terminology/valueSets.js';
+import { canonicalSystem, type ValueSetIndex } from '../terminology/valueSets.js';
 
 /** The record's view for facts: resources by type, by reference, and by value set. */
 export interface RecordSource {
@@ -37,6 +37,8 @@ export class PatientRecord implements RecordSource {
   private readonly byType = new Map<string, Resource[]>();
   private readonly byRef = new Map<string, Resource>();
   private readonly byValueSet = new Map<string, Map<string, Resource[]>>();
+  /** Memberships a terminology server confirmed for codes the local value sets do not list (`system|code`). */
+  private readonly learnt = new Map<string, string[]>();
 
   constructor(
     readonly patientId: string,
@@ -80,6 +82,15 @@ export class PatientRecord implements RecordSource {
     return m ? (this.byRef.get(`${m[1]}/${m[2]}`) as T | undefined) : undefined;
   }
 
+  /** A membership confirmed elsewhere (a terminology server's `$validate-code`): indexes are rebuilt. */
+  learnMembership(coding: { readonly system: string; readonly code: string }, valueSetId: string): void {
+    const key = `${coding.system}|${coding.code}`;
+    const list = this.learnt.get(key) ?? [];
+    if (!list.includes(valueSetId)) list.push(valueSetId);
+    this.learnt.set(key, list);
+    this.byValueSet.clear();
+  }
+
   inValueSet<T extends Resource = Resource>(type: string, valueSetId: string): readonly T[] {
     return (this.indexOf(type).get(valueSetId) ?? []) as T[];
   }
@@ -92,7 +103,8 @@ export class PatientRecord implements RecordSource {
     for (const r of this.ofType(type)) {
       const seen = new Set<string>();
       for (const coding of extract ? codingsOf(extract(r as unknown as Record<string, unknown>)) : []) {
-        for (const vs of this.valueSets.memberships(coding)) {
+        const learnt = this.learnt.size ? (this.learnt.get(`${canonicalSystem(coding.system)}|${coding.code}`) ?? []) : [];
+        for (const vs of [...this.valueSets.memberships(coding), ...learnt]) {
           if (seen.has(vs)) continue;
           seen.add(vs);
           const list = index.get(vs);

@@ -41,19 +41,20 @@ const includeSchema = z
   .object({
     system: z.string().min(1),
     codes: z.array(z.string().min(1)).default([]),
-    /** Code prefixes, e.g. ICD-10-CM `M54.5` for every M54.5x code. */
+    /** Codes that stand for their whole subtree (ICD-10-CM and SOPT codes extend their parent's code character by character). */
     prefixes: z.array(z.string().min(1)).default([]),
     /** Displays for the questionnaire and the criteria table (optional, never matched on). */
     displays: z.record(z.string(), z.string()).optional(),
   })
   .strict();
 
+/** The index's view of the value sets: id -> codes to match (built from the FHIR ValueSets). */
 export const valueSetFileSchema = z.record(
   z.string().regex(/^[a-z0-9-]+$/, 'value set ids are lower-case-with-dashes'),
   z
     .object({
       title: z.string().min(1),
-      /** Where the codes come from (terminology.md section). */
+      /** Where the codes come from: the published value set (VSAC OID, expansion) or why a hand list. */
       source: z.string().optional(),
       include: z.array(includeSchema).min(1),
     })
@@ -62,6 +63,62 @@ export const valueSetFileSchema = z.record(
 
 export type ValueSetFile = z.infer<typeof valueSetFileSchema>;
 export type ValueSetDefinition = ValueSetFile[string];
+
+/**
+ * Code systems whose codes form a hierarchy by extension: an ICD-10-CM category (`C18`) covers its
+ * subcodes (`C18.7`), a SOPT code (`11`) its children (`111`). A listed code matches its whole subtree.
+ */
+const HIERARCHICAL: ReadonlySet<string> = new Set([SYSTEMS.icd10cm, SYSTEMS.sopt]);
+
+/** The part of a FHIR R4 `ValueSet` this service reads (`cds-services/valuesets/<id>.json`). */
+export const fhirValueSetSchema = z.object({
+  resourceType: z.literal('ValueSet'),
+  id: z.string().regex(/^[a-z0-9-]+$/, 'value set ids are lower-case-with-dashes'),
+  url: z.string().url(),
+  version: z.string().min(1),
+  name: z.string().min(1),
+  title: z.string().min(1),
+  status: z.enum(['draft', 'active', 'retired', 'unknown']),
+  identifier: z.array(z.object({ system: z.string().optional(), value: z.string() })).optional(),
+  description: z.string().min(1),
+  compose: z.object({
+    include: z
+      .array(
+        z
+          .object({
+            system: z.string().min(1),
+            concept: z.array(z.object({ code: z.string().min(1), display: z.string().optional() }).strict()).min(1),
+          })
+          .strict(),
+      )
+      .min(1),
+  }),
+});
+export type FhirValueSet = z.infer<typeof fhirValueSetSchema>;
+
+/** The published value set a FHIR ValueSet is taken from (`urn:oid:...`), if any. */
+export function valueSetOid(vs: FhirValueSet): string | undefined {
+  return vs.identifier?.find((i) => i.value.startsWith('urn:oid:'))?.value.slice('urn:oid:'.length);
+}
+
+/** FHIR ValueSets -> the index's definitions (hierarchical systems match by subtree). */
+export function fromFhirValueSets(sets: readonly FhirValueSet[]): ValueSetFile {
+  const out: ValueSetFile = {};
+  for (const vs of sets) {
+    if (Object.hasOwn(out, vs.id)) throw new Error(`duplicate value set ${vs.id}`);
+    out[vs.id] = {
+      title: vs.title,
+      source: vs.description,
+      include: vs.compose.include.map((inc) => {
+        const hierarchical = HIERARCHICAL.has(canonicalSystem(inc.system));
+        const codes = inc.concept.map((c) => c.code);
+        const displays = Object.fromEntries(inc.concept.filter((c) => c.display).map((c) => [c.code, c.display as string]));
+        return { system: inc.system, codes: hierarchical ? [] : codes, prefixes: hierarchical ? codes : [], displays };
+      }),
+    };
+  }
+  return out;
+}
 
 export interface Coding {
   readonly system?: string;
@@ -77,7 +134,11 @@ export class ValueSetIndex {
   private readonly prefixes = new Map<string, string[]>();
   private readonly maxPrefixLength = new Map<string, number>();
 
-  constructor(readonly definitions: ValueSetFile) {
+  constructor(
+    readonly definitions: ValueSetFile,
+    /** The FHIR ValueSets the definitions come from (served and cited), when loaded from them. */
+    readonly resources: readonly FhirValueSet[] = [],
+  ) {
     for (const [id, vs] of Object.entries(definitions)) {
       for (const inc of vs.include) {
         const system = canonicalSystem(inc.system);
