@@ -1,19 +1,19 @@
 /**
- * The playground in a real browser (playwright-core + Debian chromium): the app on an ephemeral
+ * The playground in a real browser (playwright-core + Chromium from the npm package @sparticuz/chromium): the app on an ephemeral
  * loopback port, the page driven as a tester would. Screenshots of each step go to
  * test-artifacts/playground/; with PLAYGROUND_DOCS_SCREENSHOT=1 the documentation-missing step is also
  * written to docs/playground.png (the README picture).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { testConfig } from '../../src/config/config.js';
+import { launchChromium } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = join(import.meta.dirname, '..', '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'playground');
 const CAUDA = 'kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json';
@@ -41,9 +41,6 @@ describe('playground in the browser', () => {
   };
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium is missing at ${CHROMIUM}: install it (apt-get update && apt-get install -y chromium). The browser test is never skipped.`);
-    }
     mkdirSync(ARTIFACTS, { recursive: true });
     server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -51,10 +48,7 @@ describe('playground in the browser', () => {
     // Built after listening, so the questionnaire canonical names this very port.
     const { app } = createApp(testConfig({ publicBaseUrl: origin }));
     server.on('request', app);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
     // No CDN, no external network: anything not served by the app is refused and recorded.
