@@ -151,6 +151,10 @@ export async function main(argv: readonly string[], io: CliIO = processIO, libra
     .option('--ignore-unknown-params', 'ignore unknown search parameters instead of answering 400')
     .action(async (paths: string[], opts: { port: number; host: string; basePath: string; pageSize: number; token?: string; ignoreUnknownParams?: boolean }) => {
       const server = await serveFhir(paths, opts, io);
+      if (!server) {
+        code = EXIT.unreadable;
+        return;
+      }
       const stop = (): void => {
         server.close().then(
           () => process.exit(0),

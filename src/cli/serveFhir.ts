@@ -5,6 +5,7 @@
  */
 import { startFhirServer, type FhirTestServer } from '../fhir-server/FhirTestServer.js';
 import { loadFolder } from '../fhir-server/loadFolder.js';
+import { listenErrorMessage } from '../listenError.js';
 
 export interface ServeFhirOptions {
   readonly port: number;
@@ -20,16 +21,25 @@ export interface Output {
   err(line: string): void;
 }
 
-/** Starts the server and loads each path; a file that cannot be read is reported, the rest load. */
-export async function serveFhir(paths: readonly string[], opts: ServeFhirOptions, io: Output): Promise<FhirTestServer> {
-  const server = await startFhirServer({
-    port: opts.port,
-    host: opts.host,
-    basePath: opts.basePath,
-    defaultPageSize: opts.pageSize,
-    requiredBearerToken: opts.token,
-    unknownSearchParams: opts.ignoreUnknownParams ? 'ignore' : 'error',
-  });
+/**
+ * Starts the server and loads each path; a file that cannot be read is reported, the rest load.
+ * Resolves to undefined, after saying why in one line, when the port cannot be bound.
+ */
+export async function serveFhir(paths: readonly string[], opts: ServeFhirOptions, io: Output): Promise<FhirTestServer | undefined> {
+  let server: FhirTestServer;
+  try {
+    server = await startFhirServer({
+      port: opts.port,
+      host: opts.host,
+      basePath: opts.basePath,
+      defaultPageSize: opts.pageSize,
+      requiredBearerToken: opts.token,
+      unknownSearchParams: opts.ignoreUnknownParams ? 'ignore' : 'error',
+    });
+  } catch (err) {
+    io.err(listenErrorMessage('serve-fhir', err, opts.host, opts.port));
+    return undefined;
+  }
   for (const path of paths) {
     const folder = await loadFolder(path);
     const result = await server.load(folder.resources);
