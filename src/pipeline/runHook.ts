@@ -3,6 +3,7 @@ import type { ServiceRequest } from 'fhir/r4.js';
 import { decisionCards, recordProblemsCard, unfinishedCard } from '../cards/cards.js';
 import { coverageInformation, withCoverageInformation } from '../cards/coverageInformation.js';
 import { describeEvidence } from '../cards/evidence.js';
+import { pamaSystemActions, withRatedSuggestions } from '../cards/pamaRating.js';
 import type { OrderDecision } from '../decision/decideOrder.js';
 import { dateOfService, decideOrder, lumbarMriCode } from '../decision/decideOrder.js';
 import { decideThroughCache, type DecisionCache } from '../decision/decisionCache.js';
@@ -127,9 +128,11 @@ export async function runHook(req: HookRequest, ctx: HookContext): Promise<HookO
     });
   }
   const filtered = cards.filter((c) => configuration.enabled(c.source.topic?.code));
-  const limited = filtered.slice(0, configuration.maxCards);
+  const limited = withRatedSuggestions(filtered.slice(0, configuration.maxCards), req.hookInstance);
+  // The Argonaut PAMA form (response extension) besides the spec's top-level systemActions.
+  const pama = decisions.length > 0 ? { extension: { systemActions: pamaSystemActions(decisions, req.hookInstance) } } : {};
   return {
-    response: { cards: limited, ...(req.hook === 'order-sign' ? { systemActions } : {}) },
+    response: { cards: limited, ...(req.hook === 'order-sign' ? { systemActions } : {}), ...pama },
     decisions,
     assertions,
     fhirCalls: loaded.fhirCalls,
