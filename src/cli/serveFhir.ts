@@ -14,6 +14,8 @@ export interface ServeFhirOptions {
   readonly pageSize: number;
   readonly token?: string;
   readonly ignoreUnknownParams?: boolean;
+  /** Serve each fixture as of this day (YYYY-MM-DD): see loadFolder's `asOf`. */
+  readonly asOf?: string;
 }
 
 export interface Output {
@@ -41,9 +43,9 @@ export async function serveFhir(paths: readonly string[], opts: ServeFhirOptions
     return undefined;
   }
   for (const path of paths) {
-    const folder = await loadFolder(path);
+    const folder = await loadFolder(path, { asOf: opts.asOf });
     const result = await server.load(folder.resources);
-    io.out(`${path}: ${result.loaded} resources from ${folder.files.length} files`);
+    io.out(`${path}: ${result.loaded} resources from ${folder.files.length} files${opts.asOf ? ` (each case moved to ${opts.asOf})` : ''}`);
     for (const e of folder.errors) io.err(`  skipped ${e.file}: ${e.reason}`);
     for (const w of [...folder.warnings, ...result.warnings]) io.err(`  warning${w.source ? ` (${w.source})` : ''}: ${w.message}`);
   }
