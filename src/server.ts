@@ -1,4 +1,5 @@
 import { createApp } from './app.js';
+import { shownDecisionsIn } from './decision/shownDecisions.js';
 import { loadConfig } from './config/config.js';
 import { createLogger } from './log.js';
 import { listenErrorMessage } from './listenError.js';
@@ -20,6 +21,8 @@ const { app, library } = createApp(config, {
   records: records.store,
   clientAuth,
   decisionCache: shared.decisionCache,
+  // The same shared store, so order-sign on one instance knows what order-select showed on another.
+  shownDecisions: shared.decisionCache ? shownDecisionsIn(shared.decisionCache) : undefined,
 });
 if (config.auth === 'off') {
   logger.warn(

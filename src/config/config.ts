@@ -40,6 +40,8 @@ export interface Config {
   readonly recordRetentionDays: number;
   readonly redisUrl?: string;
   readonly adminToken?: string;
+  /** ORDER_SIGN_CARDS: `changed` (default) shows an order's cards at order-sign only if its decision changed since order-select; `all` always. */
+  readonly orderSignCards: 'changed' | 'all';
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -61,6 +63,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = int(env, 'PORT', 3000);
   const auth = env.CDS_AUTH ?? 'off';
   if (auth !== 'required' && auth !== 'off') throw new Error(`CDS_AUTH must be "required" or "off", got "${auth}"`);
+  const orderSignCards = env.ORDER_SIGN_CARDS || 'changed';
+  if (orderSignCards !== 'changed' && orderSignCards !== 'all') throw new Error(`ORDER_SIGN_CARDS must be "changed" or "all", got "${orderSignCards}"`);
   return {
     port,
     host: env.HOST ?? '0.0.0.0',
@@ -90,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     recordRetentionDays: int(env, 'RECORD_RETENTION_DAYS', 3650),
     redisUrl: env.REDIS_URL || undefined,
     adminToken: env.ADMIN_TOKEN || undefined,
+    orderSignCards,
   };
 }
 
