@@ -77,10 +77,14 @@ describe('playground in the browser', () => {
     expect(text).toMatch(/Prior authorization satisfied \(PA-/);
     expect(text).toMatch(/criterion I\.B/);
     expect(text).toContain('(effective 2024-01-01)');
-    const signCards = page.locator('#cards-sign article.card');
-    expect(await signCards.first().innerText()).toMatch(/Criteria met/);
+    const selectCards = page.locator('#cards-select article.card');
+    expect(await selectCards.first().innerText()).toMatch(/Criteria met/);
+    // order-sign repeats no card order-select showed for the same decision.
+    expect(await page.locator('#cards-sign').innerText()).toMatch(/No new cards: the decision is the one order-select showed/);
     // Markdown detail rendered as HTML, not shown as asterisks.
-    expect(await page.locator('#cards-sign .detail strong').count()).toBeGreaterThan(0);
+    expect(await page.locator('#cards-select .detail strong').count()).toBeGreaterThan(0);
+    // The patient banner, as EHRs show one: name, age at the date of service, sex.
+    expect(await page.locator('#patient-banner').innerText()).toMatch(/^\S.* · \d+ y · (Female|Male|Other|Unknown)$/);
     expect(await page.locator('#questionnaire-panel').isHidden()).toBe(true);
     // The request and response JSON are shown.
     expect(await page.locator('#exchanges summary').allInnerTexts()).toEqual(
@@ -94,7 +98,7 @@ describe('playground in the browser', () => {
     const text = await coverageText();
     expect(text).toContain('Prior authorization needed');
     expect(text).toContain('Clinical documentation needed');
-    expect(await page.locator('#cards-sign article.card.warning').first().innerText()).toMatch(/Documentation needed/);
+    expect(await page.locator('#cards-select article.card.warning').first().innerText()).toMatch(/Documentation needed/);
     const item = page.locator('fieldset[data-link-id="surgery-under-consideration"]');
     await expect.poll(() => item.count(), { timeout: 10000 }).toBe(1);
     await shot('2-documentation-missing');
@@ -105,6 +109,8 @@ describe('playground in the browser', () => {
     expect(await item.locator('input[value="true"]').isChecked()).toBe(true);
     await page.click('#resign');
     await expect.poll(coverageText, { timeout: 15000 }).toMatch(/Prior authorization satisfied/);
+    // Signing again fires order-select then order-sign: the new decision shows at order-select.
+    expect(await page.locator('#cards-select article.card').first().innerText()).toMatch(/Criteria met/);
     const resign = (await page.locator('#exchanges details').first().locator('pre').first().textContent()) ?? '';
     expect(JSON.parse(resign).prefetch.questionnaireResponses.entry[0].resource).toMatchObject({
       resourceType: 'QuestionnaireResponse',
@@ -124,6 +130,30 @@ describe('playground in the browser', () => {
     expect(await coverageText()).toBe('The order changed: not signed yet.');
     await expect.poll(() => page.locator('#exchanges summary').first().innerText()).toMatch(/POST \/cds-services\/lumbar-mri-order-select\/feedback → 200/);
     await shot('4-suggestion-applied');
+  });
+
+  it('groups the fixture list by policy and expected outcome; the card\'s questionnaire link opens the form', async () => {
+    const groups = await page.locator('#fixture optgroup').evaluateAll((gs) => gs.map((g) => g.getAttribute('label')));
+    expect(groups).toEqual(expect.arrayContaining(['kp-wa-lumbar-mri: criteria met', 'kp-wa-lumbar-mri: documentation missing', 'kp-wa-lumbar-mri: not indicated']));
+    expect(await page.locator('#fixture optgroup[label="kp-wa-lumbar-mri: criteria met"] option[value="' + CAUDA + '"]').count()).toBe(1);
+    await runFixture(FRACTURE_UNDOCUMENTED);
+    await page.evaluate(() => {
+      const panel = document.getElementById('questionnaire-panel');
+      if (panel) panel.hidden = true;
+    });
+    const link = page.locator('#cards-select a', { hasText: 'Documentation questionnaire' }).first();
+    await link.click();
+    await expect.poll(() => page.locator('#questionnaire-panel').isHidden()).toBe(false);
+    expect(await page.locator('#questionnaire fieldset').count()).toBeGreaterThan(0);
+    expect(page.url()).toBe(`${origin}/playground/`);
+  });
+
+  it('a Medicare Advantage preset moves a date of service before the policy into it', async () => {
+    await page.selectOption('#fixture', CAUDA);
+    await expect.poll(() => page.locator('#status').innerText()).toMatch(/loaded/);
+    await page.fill('#dos', '2024-06-12');
+    await page.selectOption('#coverage', 'preset:medicare-advantage');
+    expect(await page.inputValue('#dos')).toBe('2025-10-02');
   });
 
   it('made no request off the app and threw no page error', () => {
