@@ -7,7 +7,7 @@ import { marked } from 'marked';
 import type { Questionnaire } from 'fhir/r4.js';
 import type { CdsCard, CdsResponse, CdsServiceDefinition, HookName } from '../../src/hooks/types.js';
 import { coverageSummaries, type CoverageSummary } from './coverageInformation.js';
-import { questionnaireResponse, renderQuestionnaire, type Answers } from './questionnaire.js';
+import { itemsAskedBy, questionnaireResponse, renderQuestionnaire, type Answers } from './questionnaire.js';
 import {
   applyActions,
   applyChoices,
@@ -66,6 +66,8 @@ let session: Session | undefined;
 let fixtureDescriptions = new Map<string, string>();
 let readAnswers: (() => Answers) | undefined;
 let shownQuestionnaire: { canonical: string; resource: Questionnaire } | undefined;
+/** The detail of the cards last shown: the questionnaire puts the items they ask for first. */
+let cardText = '';
 let responseCount = 0;
 
 function escapeHtml(s: string): string {
@@ -292,7 +294,7 @@ async function showQuestionnaire(canonical: string): Promise<void> {
   const resource = shownQuestionnaire?.canonical === canonical ? shownQuestionnaire.resource : await exchange<Questionnaire>('GET', path);
   const previous = readAnswers?.() ?? new Map<string, boolean>();
   shownQuestionnaire = { canonical, resource };
-  readAnswers = renderQuestionnaire(ui.questionnaire, resource, previous);
+  readAnswers = renderQuestionnaire(ui.questionnaire, resource, previous, itemsAskedBy(resource, cardText));
   ui.questionnairePanel.hidden = false;
 }
 
@@ -309,10 +311,12 @@ async function run(): Promise<void> {
     renderDrafts();
     const selected = await exchange<CdsResponse>('POST', `/cds-services/${serviceIds['order-select']}`, hookRequest(session, 'order-select', picked));
     renderCards(ui.cardsSelect, selected.cards ?? [], 'order-select');
+    cardText = (selected.cards ?? []).map((c) => c.detail ?? '').join('\n');
     setStatus('Calling order-sign…');
     const signed = await exchange<CdsResponse>('POST', `/cds-services/${serviceIds['order-sign']}`, hookRequest(session, 'order-sign', picked));
     // By default the service repeats at order-sign only a decision that changed since order-select.
     renderCards(ui.cardsSign, signed.cards ?? [], 'order-sign', 'No new cards: the decision is the one order-select showed (below).');
+    cardText += (signed.cards ?? []).map((c) => `\n${c.detail ?? ''}`).join('');
     // The EHR writes the system actions (the coverage information) onto its draft orders.
     applyActions(session, (signed.systemActions ?? []).filter((a) => a.type === 'update'));
     renderDrafts();

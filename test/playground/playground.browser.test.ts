@@ -101,6 +101,10 @@ describe('playground in the browser', () => {
     expect(await page.locator('#cards-select article.card.warning').first().innerText()).toMatch(/Documentation needed/);
     const item = page.locator('fieldset[data-link-id="surgery-under-consideration"]');
     await expect.poll(() => item.count(), { timeout: 10000 }).toBe(1);
+    // The card's item first; the rest of the questionnaire folded below it.
+    expect(await page.locator('#questionnaire fieldset.q-asked fieldset[data-link-id="surgery-under-consideration"]').count()).toBe(1);
+    expect(await page.locator('#questionnaire details.q-rest').getAttribute('open')).toBeNull();
+    expect(await page.locator('#questionnaire details.q-rest summary').innerText()).toMatch(/^The rest of the questionnaire \(\d+ items\)$/);
     await shot('2-documentation-missing');
     if (process.env.PLAYGROUND_DOCS_SCREENSHOT) await page.screenshot({ path: join(ROOT, 'docs', 'playground.png') });
     // Keyboard: the answer is reachable and set without a mouse.
