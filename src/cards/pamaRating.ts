@@ -32,6 +32,8 @@ const ARGONAUT: Readonly<Record<Outcome, ArgonautRating | undefined>> = {
   'no-policy-version': 'no-criteria-apply',
   'documentation-missing': undefined,
   'physician-review': undefined,
+  // An order for a patient recorded as deceased is not rated: the verdict says why.
+  'patient-deceased': undefined,
 };
 
 const VERDICT_DISPLAY: Readonly<Record<Outcome, string>> = {
@@ -42,6 +44,7 @@ const VERDICT_DISPLAY: Readonly<Record<Outcome, string>> = {
   'no-policy-version': 'No policy version in force',
   'documentation-missing': 'Documentation missing',
   'physician-review': 'Physician review',
+  'patient-deceased': 'The patient is recorded as deceased',
 };
 
 function argonautCoding(code: ArgonautRating) {
