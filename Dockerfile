@@ -1,5 +1,5 @@
 # The CDS service image. Build: docker build -t lumbar-mri-cds .   Run: see docker-compose.yml.
-FROM node:20-slim AS build
+FROM node:20.19.0-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
@@ -9,7 +9,7 @@ COPY scripts/build-playground.ts ./scripts/build-playground.ts
 COPY playground/src ./playground/src
 RUN npm run build
 
-FROM node:20-slim
+FROM node:20.19.0-slim
 ENV NODE_ENV=production
 # The image authenticates CDS clients: mount a trusted clients file and set CDS_TRUSTED_CLIENTS.
 ENV CDS_AUTH=required

@@ -15,6 +15,7 @@ import { createLogger, type Logger } from './log.js';
 import { documentationFindingCodeSystem } from './facts/documentationFindings.js';
 import { questionnaireRoutes } from './questionnaire/routes.js';
 import { createDecisionCache, observedDecisionCache, type DecisionCache } from './decision/decisionCache.js';
+import { shownDecisionsIn, type ShownDecisions } from './decision/shownDecisions.js';
 import { playgroundRouter } from './playground/playgroundRouter.js';
 import { coverageAssertionRoutes } from './records/routes.js';
 import { isFhirServerAllowed } from './security/middleware.js';
@@ -41,6 +42,8 @@ export interface AppDeps {
   readonly records?: DecisionRecordStore;
   /** Decisions order-select computed, for order-sign (default: in memory, bounded by config). */
   readonly decisionCache?: DecisionCache;
+  /** What order-select showed per draft order (default: in this process; server.ts shares it through Redis when configured). */
+  readonly shownDecisions?: ShownDecisions;
 }
 
 export interface App {
@@ -122,8 +125,11 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   });
   app.use(questionnaireRoutes(library, config.publicBaseUrl));
 
+  const shownStore = deps.shownDecisions ? undefined : createDecisionCache(config);
   const hookContext: HookContext = hookContextFromConfig(config, library, {
     decisionCache: withCacheMetrics(deps.decisionCache ?? createDecisionCache(config), metrics),
+    shownDecisions: deps.shownDecisions ?? (shownStore ? shownDecisionsIn(shownStore) : undefined),
+    orderSignCards: config.orderSignCards,
     now: deps.now,
   });
 

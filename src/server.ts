@@ -1,6 +1,8 @@
 import { createApp } from './app.js';
+import { shownDecisionsIn } from './decision/shownDecisions.js';
 import { loadConfig } from './config/config.js';
 import { createLogger } from './log.js';
+import { listenErrorMessage } from './listenError.js';
 import { createMetrics } from './metrics.js';
 import { setupDecisionRecords } from './records/setup.js';
 import { createClientAuth } from './security/setup.js';
@@ -19,6 +21,8 @@ const { app, library } = createApp(config, {
   records: records.store,
   clientAuth,
   decisionCache: shared.decisionCache,
+  // The same shared store, so order-sign on one instance knows what order-select showed on another.
+  shownDecisions: shared.decisionCache ? shownDecisionsIn(shared.decisionCache) : undefined,
 });
 if (config.auth === 'off') {
   logger.warn(
@@ -26,7 +30,14 @@ if (config.auth === 'off') {
     'SECURITY WARNING: CDS client authentication is OFF (CDS_AUTH=off, the default for local testing): ANY caller can invoke the hooks and feedback. Never expose this to a network; set CDS_AUTH=required and CDS_TRUSTED_CLIENTS for any deployment (README "Security").',
   );
 }
-const server = app.listen(config.port, config.host, () => {
+// Express 5 hands a listen error (a busy port) to this callback.
+const server = app.listen(config.port, config.host, (err?: Error) => {
+  if (err) {
+    process.stderr.write(`${listenErrorMessage('lumbar-mri-cds', err, config.host, config.port)}\n`);
+    void Promise.allSettled([records.close(), shared.close()]).finally(() => process.exit(1));
+    setTimeout(() => process.exit(1), 2000).unref();
+    return;
+  }
   logger.info({ port: config.port, sharedState: shared.backend, records: config.databaseUrl ? 'postgresql' : 'embedded', policies: library.policies.map((p) => `${p.policyId}@${p.version}`) }, 'lumbar-mri-cds listening');
 });
 const shutdown = (): void => {

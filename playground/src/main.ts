@@ -7,20 +7,23 @@ import { marked } from 'marked';
 import type { Questionnaire } from 'fhir/r4.js';
 import type { CdsCard, CdsResponse, CdsServiceDefinition, HookName } from '../../src/hooks/types.js';
 import { coverageSummaries, type CoverageSummary } from './coverageInformation.js';
-import { questionnaireResponse, renderQuestionnaire, type Answers } from './questionnaire.js';
+import { itemsAskedBy, questionnaireResponse, renderQuestionnaire, type Answers } from './questionnaire.js';
 import {
   applyActions,
   applyChoices,
   COVERAGE_PRESETS,
+  dateForPreset,
   hookRequest,
   lumbarCode,
   orderDate,
+  patientBanner,
   primaryOrder,
   recordCoverages,
   sessionFromBundle,
   sessionFromRequest,
   STUDIES,
   type CoverageChoice,
+  type CoveragePreset,
   type OrderChoices,
   type Session,
   type StudyCode,
@@ -48,6 +51,7 @@ const ui = {
   drafts: el<HTMLUListElement>('drafts'),
   resultsHeading: el('results-heading'),
   status: el('status'),
+  banner: el('patient-banner'),
   coverageInfo: el('coverage-info'),
   questionnairePanel: el('questionnaire-panel'),
   questionnaireForm: el<HTMLFormElement>('questionnaire-form'),
@@ -62,6 +66,8 @@ let session: Session | undefined;
 let fixtureDescriptions = new Map<string, string>();
 let readAnswers: (() => Answers) | undefined;
 let shownQuestionnaire: { canonical: string; resource: Questionnaire } | undefined;
+/** The detail of the cards last shown: the questionnaire puts the items they ask for first. */
+let cardText = '';
 let responseCount = 0;
 
 function escapeHtml(s: string): string {
@@ -150,8 +156,13 @@ function setSession(s: Session): void {
   ui.coverage.value = inRecord?.[0] ?? 'none';
   for (const c of [ui.coverageInfo, ui.cardsSelect, ui.cardsSign]) c.replaceChildren();
   ui.questionnairePanel.hidden = true;
+  renderBanner();
   renderDrafts();
   setStatus(`Patient/${s.patientId} loaded. Choose the study, date and coverage, then select and sign the order.`);
+}
+
+function renderBanner(): void {
+  ui.banner.textContent = session ? patientBanner(session, ui.dos.value || today()) : '';
 }
 
 function renderDrafts(): void {
@@ -165,10 +176,10 @@ function renderDrafts(): void {
   if (!session.drafts.length) ui.drafts.append(make('li', {}, 'No draft orders'));
 }
 
-function renderCards(container: HTMLElement, cards: readonly CdsCard[], hook: HookName): void {
+function renderCards(container: HTMLElement, cards: readonly CdsCard[], hook: HookName, empty = 'No cards.'): void {
   container.replaceChildren();
   if (!cards.length) {
-    container.append(make('p', { className: 'hint' }, 'No cards.'));
+    container.append(make('p', { className: 'hint' }, empty));
     return;
   }
   for (const card of cards) {
@@ -185,7 +196,7 @@ function renderCards(container: HTMLElement, cards: readonly CdsCard[], hook: Ho
     );
     node.setAttribute('aria-label', `${card.indicator} card: ${card.summary}`);
     if (card.links?.length) {
-      node.append(make('ul', { className: 'links' }, ...card.links.map((l) => make('li', {}, make('a', { href: l.url, target: '_blank', rel: 'noopener noreferrer' }, l.label)))));
+      node.append(make('ul', { className: 'links' }, ...card.links.map((l) => make('li', {}, cardLink(l.url, l.label)))));
     }
     if (card.suggestions?.length) {
       const box = make('div', { className: 'suggestions' });
@@ -200,6 +211,22 @@ function renderCards(container: HTMLElement, cards: readonly CdsCard[], hook: Ho
     }
     container.append(node);
   }
+}
+
+/** A card link; the service's documentation questionnaire opens as the form here, not as its JSON. */
+function cardLink(url: string, label: string): HTMLAnchorElement {
+  const a = make('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, label);
+  if (/\/fhir\/Questionnaire[/?]/.test(url)) {
+    a.removeAttribute('target');
+    a.addEventListener('click', (e) => {
+      e.preventDefault();
+      void showQuestionnaire(url).then(
+        () => el('questionnaire-heading').scrollIntoView(),
+        (err: unknown) => setStatus((err as Error).message, true),
+      );
+    });
+  }
+  return a;
 }
 
 /** Applies the suggestion's actions to the draft orders, as the EHR would, and tells the service (feedback). */
@@ -217,6 +244,8 @@ async function acceptSuggestion(card: CdsCard, suggestionId: string, hook: HookN
   // The coverage information belonged to the order as signed; the changed order has none until signed again.
   renderCoverage(session.drafts.flatMap(coverageSummaries), 'The order changed: not signed yet.');
   ui.questionnairePanel.hidden = true;
+  // The order-sign cards were about the order before the change.
+  renderCards(ui.cardsSign, [], 'order-sign', 'The order changed: select and sign it again for its cards.');
   setStatus(`Applied "${suggestion.label}": ${order ? `the order is now ${code ?? order.code?.coding?.[0]?.code} ${code ? STUDIES[code] : order.code?.text ?? ''}` : 'the order was replaced'}. Select and sign the order again for its decision.`);
   try {
     await exchange('POST', `/cds-services/${serviceIds[hook]}/feedback`, {
@@ -265,7 +294,7 @@ async function showQuestionnaire(canonical: string): Promise<void> {
   const resource = shownQuestionnaire?.canonical === canonical ? shownQuestionnaire.resource : await exchange<Questionnaire>('GET', path);
   const previous = readAnswers?.() ?? new Map<string, boolean>();
   shownQuestionnaire = { canonical, resource };
-  readAnswers = renderQuestionnaire(ui.questionnaire, resource, previous);
+  readAnswers = renderQuestionnaire(ui.questionnaire, resource, previous, itemsAskedBy(resource, cardText));
   ui.questionnairePanel.hidden = false;
 }
 
@@ -282,9 +311,12 @@ async function run(): Promise<void> {
     renderDrafts();
     const selected = await exchange<CdsResponse>('POST', `/cds-services/${serviceIds['order-select']}`, hookRequest(session, 'order-select', picked));
     renderCards(ui.cardsSelect, selected.cards ?? [], 'order-select');
+    cardText = (selected.cards ?? []).map((c) => c.detail ?? '').join('\n');
     setStatus('Calling order-sign…');
     const signed = await exchange<CdsResponse>('POST', `/cds-services/${serviceIds['order-sign']}`, hookRequest(session, 'order-sign', picked));
-    renderCards(ui.cardsSign, signed.cards ?? [], 'order-sign');
+    // By default the service repeats at order-sign only a decision that changed since order-select.
+    renderCards(ui.cardsSign, signed.cards ?? [], 'order-sign', 'No new cards: the decision is the one order-select showed (below).');
+    cardText += (signed.cards ?? []).map((c) => `\n${c.detail ?? ''}`).join('');
     // The EHR writes the system actions (the coverage information) onto its draft orders.
     applyActions(session, (signed.systemActions ?? []).filter((a) => a.type === 'update'));
     renderDrafts();
@@ -334,9 +366,22 @@ async function init(): Promise<void> {
     void resign();
   });
   ui.fixture.addEventListener('change', () => void loadFixture(ui.fixture.value));
+  ui.dos.addEventListener('change', renderBanner);
+  ui.coverage.addEventListener('change', () => {
+    const preset = /^preset:(.+)$/.exec(ui.coverage.value)?.[1];
+    if (preset && preset in COVERAGE_PRESETS) {
+      const moved = dateForPreset(preset as CoveragePreset, ui.dos.value || today());
+      if (moved !== ui.dos.value) {
+        ui.dos.value = moved;
+        setStatus(`Date of service moved to ${moved}, the first day the ${COVERAGE_PRESETS[preset as CoveragePreset].label} policy is in force.`);
+        renderBanner();
+      }
+    }
+  });
   ui.loadPaste.addEventListener('click', () => {
     try {
       ui.fixture.value = '';
+      ui.fixtureDescription.textContent = 'Pasted record.';
       setSession(sessionFromBundle(JSON.parse(ui.paste.value)));
     } catch (err) {
       setStatus(`Could not use the pasted JSON: ${(err as Error).message}`, true);
@@ -345,12 +390,18 @@ async function init(): Promise<void> {
   try {
     const discovery = await exchange<{ services: CdsServiceDefinition[] }>('GET', '/cds-services');
     for (const s of discovery.services) serviceIds[s.hook] = s.id;
-    const index = await exchange<{ fixtures: { path: string; description?: string }[] }>('GET', '/playground/fixtures');
+    const index = await exchange<{ fixtures: { path: string; description?: string; outcome?: string }[] }>('GET', '/playground/fixtures');
     fixtureDescriptions = new Map(index.fixtures.map((f) => [f.path, f.description ?? '']));
-    ui.fixture.replaceChildren(
-      make('option', { value: '' }, 'Choose a fixture…'),
-      ...index.fixtures.map((f) => make('option', { value: f.path, title: f.description ?? '' }, f.path.replace(/\.json$/, ''))),
-    );
+    // Grouped by policy (the folder) and the outcome its case table expects.
+    const groups = new Map<string, HTMLOptGroupElement>();
+    for (const f of index.fixtures) {
+      const slash = f.path.lastIndexOf('/');
+      const label = `${slash > 0 ? f.path.slice(0, slash) : 'fixtures'}: ${f.outcome ? f.outcome.replace(/-/g, ' ') : 'other requests'}`;
+      const group = groups.get(label) ?? make('optgroup', { label });
+      groups.set(label, group);
+      group.append(make('option', { value: f.path, title: f.description ?? '' }, f.path.slice(slash + 1).replace(/\.json$/, '')));
+    }
+    ui.fixture.replaceChildren(make('option', { value: '' }, 'Choose a fixture…'), ...[...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, g]) => g));
     setStatus('Choose a fixture patient or paste a Bundle.');
   } catch (err) {
     setStatus((err as Error).message, true);

@@ -39,12 +39,51 @@ export function questionnaireResponse(
   };
 }
 
-/** Renders the form into `container`; returns a reader of the current answers. */
-export function renderQuestionnaire(container: HTMLElement, q: Questionnaire, previous: Answers = new Map()): () => Answers {
+/** The boolean items a card asks for: those whose text the card's detail names. */
+export function itemsAskedBy(q: Questionnaire, cardText: string): Set<string> {
+  const out = new Set<string>();
+  const walk = (items: readonly QuestionnaireItem[] | undefined): void => {
+    for (const item of items ?? []) {
+      if (item.type === 'boolean' && item.text && cardText.includes(item.text)) out.add(item.linkId);
+      walk(item.item);
+    }
+  };
+  walk(q.item);
+  return out;
+}
+
+/** How many boolean items a list holds, groups included, leaving out `skip`. */
+function countItems(items: readonly QuestionnaireItem[] | undefined, skip: ReadonlySet<string>): number {
+  return (items ?? []).reduce((n, i) => n + (i.type === 'boolean' && !skip.has(i.linkId) ? 1 : 0) + countItems(i.item, skip), 0);
+}
+
+/**
+ * Renders the form into `container`; returns a reader of the current answers. The items in `asked`
+ * (what the card asks for) come first; the rest of the questionnaire is folded below them.
+ */
+export function renderQuestionnaire(container: HTMLElement, q: Questionnaire, previous: Answers = new Map(), asked: ReadonlySet<string> = new Set()): () => Answers {
   container.replaceChildren();
   const readers: (() => [string, boolean] | undefined)[] = [];
+  const flat = (items: readonly QuestionnaireItem[] | undefined): QuestionnaireItem[] => (items ?? []).flatMap((i) => [i, ...flat(i.item)]);
+  const first = flat(q.item).filter((i) => i.type === 'boolean' && asked.has(i.linkId));
+  let restParent: HTMLElement = container;
+  if (first.length > 0) {
+    const set = document.createElement('fieldset');
+    set.className = 'q-group q-asked';
+    const legend = document.createElement('legend');
+    legend.textContent = 'What the card asks for';
+    set.append(legend, ...first.map((i) => booleanItem(i, previous.get(i.linkId), readers)));
+    const rest = document.createElement('details');
+    rest.className = 'q-rest';
+    const summary = document.createElement('summary');
+    summary.textContent = `The rest of the questionnaire (${countItems(q.item, asked)} items)`;
+    rest.append(summary);
+    container.append(set, rest);
+    restParent = rest;
+  }
   const render = (items: readonly QuestionnaireItem[] | undefined, parent: HTMLElement): void => {
     for (const item of items ?? []) {
+      if (asked.has(item.linkId) && item.type === 'boolean') continue;
       if (item.type === 'group') {
         const set = document.createElement('fieldset');
         set.className = 'q-group';
@@ -62,7 +101,7 @@ export function renderQuestionnaire(container: HTMLElement, q: Questionnaire, pr
       }
     }
   };
-  render(q.item, container);
+  render(q.item, restParent);
   return () => new Map(readers.map((r) => r()).filter((x): x is [string, boolean] => !!x));
 }
 

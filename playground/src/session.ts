@@ -3,7 +3,7 @@
  * (as prefetch), the draft orders, the chosen study, date of service and coverage, and the hook
  * requests built from them.
  */
-import type { Bundle, BundleEntry, Coverage, Organization, QuestionnaireResponse, Resource, ServiceRequest } from 'fhir/r4.js';
+import type { Bundle, BundleEntry, Coverage, Organization, Patient, QuestionnaireResponse, Resource, ServiceRequest } from 'fhir/r4.js';
 import { addDays } from '../../src/fhir/dates.js';
 import { PREFETCH_TYPES } from '../../src/hooks/discovery.js';
 import type { CdsAction, HookName, HookRequest } from '../../src/hooks/types.js';
@@ -22,7 +22,8 @@ export type StudyCode = keyof typeof STUDIES;
 export const COVERAGE_PRESETS = {
   'kp-commercial': { label: 'KP Washington, commercial PPO', payor: 'Kaiser Foundation Health Plan of Washington', code: '512', display: 'Commercial Managed Care - PPO' },
   'kp-medicare': { label: 'KP Washington, Medicare', payor: 'Kaiser Foundation Health Plan of Washington', code: '121', display: 'Medicare FFS' },
-  'medicare-advantage': { label: 'Medicare Advantage (other payer)', payor: 'Evergreen Medicare Advantage Plan', code: '111', display: 'Medicare HMO' },
+  // The Medicare Advantage policy is in force from 2025-10-02 (README, policy table): the preset moves an earlier date there.
+  'medicare-advantage': { label: 'Medicare Advantage (other payer)', payor: 'Evergreen Medicare Advantage Plan', code: '111', display: 'Medicare HMO', inForceFrom: '2025-10-02' },
   'other-commercial': { label: 'Other commercial payer', payor: 'Cascade Mutual Health Insurance', code: '512', display: 'Commercial Managed Care - PPO' },
 } as const;
 export type CoveragePreset = keyof typeof COVERAGE_PRESETS;
@@ -246,4 +247,27 @@ export function applyActions(s: Session, actions: readonly CdsAction[]): void {
       else s.drafts.push(resource);
     }
   }
+}
+
+/** A date of service inside the preset's policy: the same date, or the policy's first day when earlier. */
+export function dateForPreset(kind: CoveragePreset, dateOfService: string): string {
+  const preset = COVERAGE_PRESETS[kind];
+  const from = 'inForceFrom' in preset ? preset.inForceFrom : undefined;
+  return from && dateOfService < from ? from : dateOfService;
+}
+
+/** What an EHR's patient banner shows: name, age at the date of service, sex. */
+export function patientBanner(s: Pick<Session, 'prefetch' | 'patientId'>, dateOfService: string): string {
+  const patient = recordResources(s).find((r): r is Patient => r.resourceType === 'Patient');
+  if (!patient) return `Patient/${s.patientId}`;
+  const name = patient.name?.[0];
+  const text = name?.text ?? [...(name?.given ?? []), name?.family].filter(Boolean).join(' ');
+  const birth = patient.birthDate;
+  let age = '';
+  if (birth && /^\d{4}-\d{2}-\d{2}$/.test(birth)) {
+    const years = Number(dateOfService.slice(0, 4)) - Number(birth.slice(0, 4)) - (dateOfService.slice(5) < birth.slice(5) ? 1 : 0);
+    age = `${years} y`;
+  }
+  const sex = patient.gender ? patient.gender[0]!.toUpperCase() + patient.gender.slice(1) : '';
+  return [text || `Patient/${s.patientId}`, age, sex].filter(Boolean).join(' · ');
 }

@@ -48,6 +48,11 @@ function dayArg(value: string): string {
   return day;
 }
 
+/** A day, or "today" (UTC). */
+function dayOrTodayArg(value: string): string {
+  return value === 'today' ? new Date().toISOString().slice(0, 10) : dayArg(value);
+}
+
 function cptArg(value: string): LumbarMriCpt {
   if (!isLumbarMriCpt(value)) throw new InvalidArgumentError(`expected one of ${LUMBAR_MRI_CPT.join(', ')}`);
   return value;
@@ -149,8 +154,13 @@ export async function main(argv: readonly string[], io: CliIO = processIO, libra
     .option('--page-size <n>', 'page size when _count is absent', portArg, 50)
     .option('--token <token>', 'require Authorization: Bearer <token>')
     .option('--ignore-unknown-params', 'ignore unknown search parameters instead of answering 400')
-    .action(async (paths: string[], opts: { port: number; host: string; basePath: string; pageSize: number; token?: string; ignoreUnknownParams?: boolean }) => {
+    .option('--as-of <YYYY-MM-DD|today>', 'serve each hook-request fixture as of this day: all its dates move so its order\'s date of service is this day (the CDS Hooks sandbox judges at today)', dayOrTodayArg)
+    .action(async (paths: string[], opts: { port: number; host: string; basePath: string; pageSize: number; token?: string; ignoreUnknownParams?: boolean; asOf?: string }) => {
       const server = await serveFhir(paths, opts, io);
+      if (!server) {
+        code = EXIT.unreadable;
+        return;
+      }
       const stop = (): void => {
         server.close().then(
           () => process.exit(0),

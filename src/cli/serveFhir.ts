@@ -5,6 +5,7 @@
  */
 import { startFhirServer, type FhirTestServer } from '../fhir-server/FhirTestServer.js';
 import { loadFolder } from '../fhir-server/loadFolder.js';
+import { listenErrorMessage } from '../listenError.js';
 
 export interface ServeFhirOptions {
   readonly port: number;
@@ -13,6 +14,8 @@ export interface ServeFhirOptions {
   readonly pageSize: number;
   readonly token?: string;
   readonly ignoreUnknownParams?: boolean;
+  /** Serve each fixture as of this day (YYYY-MM-DD): see loadFolder's `asOf`. */
+  readonly asOf?: string;
 }
 
 export interface Output {
@@ -20,20 +23,29 @@ export interface Output {
   err(line: string): void;
 }
 
-/** Starts the server and loads each path; a file that cannot be read is reported, the rest load. */
-export async function serveFhir(paths: readonly string[], opts: ServeFhirOptions, io: Output): Promise<FhirTestServer> {
-  const server = await startFhirServer({
-    port: opts.port,
-    host: opts.host,
-    basePath: opts.basePath,
-    defaultPageSize: opts.pageSize,
-    requiredBearerToken: opts.token,
-    unknownSearchParams: opts.ignoreUnknownParams ? 'ignore' : 'error',
-  });
+/**
+ * Starts the server and loads each path; a file that cannot be read is reported, the rest load.
+ * Resolves to undefined, after saying why in one line, when the port cannot be bound.
+ */
+export async function serveFhir(paths: readonly string[], opts: ServeFhirOptions, io: Output): Promise<FhirTestServer | undefined> {
+  let server: FhirTestServer;
+  try {
+    server = await startFhirServer({
+      port: opts.port,
+      host: opts.host,
+      basePath: opts.basePath,
+      defaultPageSize: opts.pageSize,
+      requiredBearerToken: opts.token,
+      unknownSearchParams: opts.ignoreUnknownParams ? 'ignore' : 'error',
+    });
+  } catch (err) {
+    io.err(listenErrorMessage('serve-fhir', err, opts.host, opts.port));
+    return undefined;
+  }
   for (const path of paths) {
-    const folder = await loadFolder(path);
+    const folder = await loadFolder(path, { asOf: opts.asOf });
     const result = await server.load(folder.resources);
-    io.out(`${path}: ${result.loaded} resources from ${folder.files.length} files`);
+    io.out(`${path}: ${result.loaded} resources from ${folder.files.length} files${opts.asOf ? ` (each case moved to ${opts.asOf})` : ''}`);
     for (const e of folder.errors) io.err(`  skipped ${e.file}: ${e.reason}`);
     for (const w of [...folder.warnings, ...result.warnings]) io.err(`  warning${w.source ? ` (${w.source})` : ''}: ${w.message}`);
   }

@@ -6,6 +6,7 @@
  */
 import type { Bundle, Resource } from 'fhir/r4.js';
 import { loadFolder } from '../fhir-server/loadFolder.js';
+import { withReferencedPractitioners } from '../fhir-server/references.js';
 import type { InputError } from './evaluate.js';
 import { inputFiles } from './evaluate.js';
 
@@ -67,7 +68,8 @@ export async function uploadFixtures(paths: readonly string[], opts: UploadOptio
       const res = await fetch(base, {
         method: 'POST',
         headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
-        body: JSON.stringify(transactionOf(load.resources as Resource[])),
+        // HAPI refuses dangling references: the clinicians the fixtures name go in with them.
+        body: JSON.stringify(transactionOf(withReferencedPractitioners(load.resources) as Resource[])),
         signal: AbortSignal.timeout(60_000),
       });
       const text = await res.text();

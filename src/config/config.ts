@@ -43,6 +43,8 @@ export interface Config {
   /** FHIR terminology server for optional value set membership checks (`$validate-code`); local expansions when absent or down. */
   readonly terminologyServerUrl?: string;
   readonly terminologyTimeoutMs: number;
+  /** ORDER_SIGN_CARDS: `changed` (default) shows an order's cards at order-sign only if its decision changed since order-select; `all` always. */
+  readonly orderSignCards: 'changed' | 'all';
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -64,6 +66,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = int(env, 'PORT', 3000);
   const auth = env.CDS_AUTH ?? 'off';
   if (auth !== 'required' && auth !== 'off') throw new Error(`CDS_AUTH must be "required" or "off", got "${auth}"`);
+  const orderSignCards = env.ORDER_SIGN_CARDS || 'changed';
+  if (orderSignCards !== 'changed' && orderSignCards !== 'all') throw new Error(`ORDER_SIGN_CARDS must be "changed" or "all", got "${orderSignCards}"`);
   return {
     port,
     host: env.HOST ?? '0.0.0.0',
@@ -95,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken: env.ADMIN_TOKEN || undefined,
     terminologyServerUrl: env.TERMINOLOGY_SERVER_URL || undefined,
     terminologyTimeoutMs: int(env, 'TERMINOLOGY_TIMEOUT_MS', 800),
+    orderSignCards,
   };
 }
 

@@ -7,6 +7,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { Resource } from './fhirTypes.js';
 import { ResourceCollector, looksLikeResource } from './normalize.js';
+import { caseDateOfService, daysBetween, shiftAllDates } from './shiftDates.js';
 import type { CollectWarning } from './normalize.js';
 
 export type LoadedFileKind = 'bundle' | 'resource' | 'cds-hooks-request' | 'ndjson';
@@ -36,6 +37,11 @@ export interface FolderLoad {
 export interface LoadFolderOptions {
   /** Descend into sub-folders (default true). */
   readonly recursive?: boolean;
+  /**
+   * Serve each CDS Hooks request file as of this day (YYYY-MM-DD): all its dates move by the days
+   * from its draft order's date of service to this one. Other files keep their dates.
+   */
+  readonly asOf?: string;
 }
 
 /**
@@ -77,7 +83,7 @@ export async function loadFolder(path: string, options: LoadFolderOptions = {}):
       errors.push({ file, reason: `invalid JSON: ${reasonOf(err)}` });
       continue;
     }
-    const loaded = addJson(file, json, collector);
+    const loaded = addJson(file, options.asOf ? asOf(json, options.asOf) : json, collector);
     if (typeof loaded === 'string') {
       errors.push({ file, reason: loaded });
     } else {
@@ -86,6 +92,13 @@ export async function loadFolder(path: string, options: LoadFolderOptions = {}):
   }
   const resources = collector.finish();
   return { resources, files, errors, warnings: collector.warnings };
+}
+
+/** A CDS Hooks request moved to `day`; anything else (no draft order with a date) as it is. */
+function asOf(json: unknown, day: string): unknown {
+  if (!isCdsHooksRequest(json)) return json;
+  const dos = caseDateOfService(json);
+  return dos ? shiftAllDates(json, daysBetween(dos, day)) : json;
 }
 
 /** @returns what was taken from the file, or why nothing could be. */

@@ -3,9 +3,12 @@ import type { ServiceRequest } from 'fhir/r4.js';
 import { decisionCards, recordProblemsCard, unfinishedCard } from '../cards/cards.js';
 import { coverageInformation, withCoverageInformation } from '../cards/coverageInformation.js';
 import { describeEvidence } from '../cards/evidence.js';
+import { withOverrideReasons } from '../cards/overrideReasons.js';
+import { pamaSystemActions, withRatedSuggestions } from '../cards/pamaRating.js';
 import type { OrderDecision } from '../decision/decideOrder.js';
 import { dateOfService, decideOrder, lumbarMriCode } from '../decision/decideOrder.js';
 import { decideThroughCache, type DecisionCache } from '../decision/decisionCache.js';
+import type { OrderSignCards, ShownDecisions } from '../decision/shownDecisions.js';
 import { todayUtc } from '../fhir/dates.js';
 import type { PolicyLibrary } from '../library/library.js';
 import { loadRecord, type RecordAccessOptions } from '../record/loadRecord.js';
@@ -26,6 +29,10 @@ export interface HookContext {
   readonly decisionCache?: DecisionCache;
   /** Optional value set membership checks for codes the local sets do not list (TERMINOLOGY_SERVER_URL). */
   readonly terminology?: TerminologyServer;
+  /** What order-select showed per draft order (absent: order-sign shows every card). */
+  readonly shownDecisions?: ShownDecisions;
+  /** `changed` (default): order-sign shows an order's cards only if its decision changed since order-select. */
+  readonly orderSignCards?: OrderSignCards;
 }
 
 export interface HookOutcome {
@@ -104,15 +111,21 @@ export async function runHook(req: HookRequest, ctx: HookContext): Promise<HookO
   if (orderErrors.length > 0) cards.push(unfinishedCard(orderErrors.map((e) => e.order), 'data'));
   const questionnaire = (d: OrderDecision) => (d.policy ? ctx.questionnaireUrl(d.policy.policyId, d.policy.version) : undefined);
   for (const d of decisions) {
-    cards.push(
-      ...decisionCards(d, {
-        facts: ctx.library.facts,
-        findings: ctx.library.findings,
-        questionnaireUrl: questionnaire,
-        patientRef: `Patient/${req.context.patientId}`,
-        describe: (ref) => (ref === d.orderRef ? orderReasonEvidence(d.order, ref) : describeEvidence(loaded.record, ref)),
-      }),
-    );
+    // The coverage-information system action below is sent either way; only the cards repeat.
+    if (!(await cardsAlreadyShown(req, ctx, d))) {
+      cards.push(
+        ...withOverrideReasons(
+          decisionCards(d, {
+            facts: ctx.library.facts,
+            findings: ctx.library.findings,
+            questionnaireUrl: questionnaire,
+            patientRef: `Patient/${req.context.patientId}`,
+            describe: (ref) => (ref === d.orderRef ? orderReasonEvidence(d.order, ref) : describeEvidence(loaded.record, ref)),
+          }),
+          d.outcome,
+        ),
+      );
+    }
     const unusedAnswers = answerProblemsCard(d);
     if (unusedAnswers) cards.push(unusedAnswers);
     // CRD: the same coverage gets the same assertion id within a response; a new one per coverage.
@@ -131,9 +144,11 @@ export async function runHook(req: HookRequest, ctx: HookContext): Promise<HookO
     });
   }
   const filtered = cards.filter((c) => configuration.enabled(c.source.topic?.code));
-  const limited = filtered.slice(0, configuration.maxCards);
+  const limited = withRatedSuggestions(filtered.slice(0, configuration.maxCards), req.hookInstance);
+  // The Argonaut PAMA form (response extension) besides the spec's top-level systemActions.
+  const pama = decisions.length > 0 ? { extension: { systemActions: pamaSystemActions(decisions, req.hookInstance) } } : {};
   return {
-    response: { cards: limited, ...(req.hook === 'order-sign' ? { systemActions } : {}) },
+    response: { cards: limited, ...(req.hook === 'order-sign' ? { systemActions } : {}), ...pama },
     decisions,
     assertions,
     fhirCalls: loaded.fhirCalls,
@@ -141,6 +156,20 @@ export async function runHook(req: HookRequest, ctx: HookContext): Promise<HookO
     unfinishedOrders,
     orderErrors,
   };
+}
+
+/**
+ * order-select remembers each decision it shows; order-sign (by default) leaves out the cards of a
+ * decision order-select already showed for the same draft order.
+ */
+async function cardsAlreadyShown(req: HookRequest, ctx: HookContext, d: OrderDecision): Promise<boolean> {
+  const shown = ctx.shownDecisions;
+  if (!shown) return false;
+  if (req.hook === 'order-select') {
+    await shown.remember(req.context.patientId, d);
+    return false;
+  }
+  return (ctx.orderSignCards ?? 'changed') === 'changed' && (await shown.alreadyShown(req.context.patientId, d));
 }
 
 /** An unforeseen error, for the log: its kind and where, clipped (never the request's data). */

@@ -14,6 +14,8 @@ export interface PlaygroundOptions {
   readonly fixturesDir?: string;
   /** Folder of the built page (default: the repository's `playground/dist/`). */
   readonly distDir?: string;
+  /** Folder of the policies, whose `<policy>/<version>/cases.json` give each fixture's expected outcome (default: `cds-services/`). */
+  readonly policyDir?: string;
 }
 
 /** One entry of `GET /playground/fixtures`. */
@@ -22,6 +24,8 @@ export interface FixtureEntry {
   readonly path: string;
   readonly description?: string;
   readonly hook?: string;
+  /** The outcome its case table expects (`criteria-met`, `not-indicated`…), to group the list. */
+  readonly outcome?: string;
 }
 
 /** The repository root, from `src/playground/` or from `dist/src/playground/`. */
@@ -32,6 +36,29 @@ function repositoryRoot(): string {
 
 export const DEFAULT_PLAYGROUND_DIST = join(repositoryRoot(), 'playground', 'dist');
 export const DEFAULT_FIXTURES_DIR = join(repositoryRoot(), 'fixtures');
+export const DEFAULT_POLICY_DIR = join(repositoryRoot(), 'cds-services');
+
+/** Each fixture's expected outcome, from the case tables (`<policy>/<version>/cases.json`). */
+export function caseOutcomes(policyDir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!existsSync(policyDir)) return out;
+  for (const policy of readdirSync(policyDir, { withFileTypes: true }).filter((e) => e.isDirectory())) {
+    for (const version of readdirSync(join(policyDir, policy.name), { withFileTypes: true }).filter((e) => e.isDirectory())) {
+      const file = join(policyDir, policy.name, version.name, 'cases.json');
+      if (!existsSync(file)) continue;
+      try {
+        const rows: unknown = JSON.parse(readFileSync(file, 'utf8'));
+        if (!Array.isArray(rows)) continue;
+        for (const r of rows) {
+          if (r && typeof r === 'object' && typeof r.fixture === 'string' && typeof r.outcome === 'string') out.set(r.fixture, r.outcome);
+        }
+      } catch {
+        // A case table that does not parse leaves its fixtures ungrouped; the policy tests report it.
+      }
+    }
+  }
+  return out;
+}
 
 /** Hook requests under the folder; scenario definitions and anything that is not a request are left out. */
 export function listFixtures(dir: string): FixtureEntry[] {
@@ -74,8 +101,10 @@ export function playgroundRouter(options: PlaygroundOptions = {}): Router {
   const distDir = resolve(options.distDir ?? DEFAULT_PLAYGROUND_DIST);
   const router = express.Router({ strict: true });
 
+  const policyDir = resolve(options.policyDir ?? DEFAULT_POLICY_DIR);
   router.get('/fixtures', (_req, res) => {
-    res.json({ fixtures: listFixtures(fixturesDir) });
+    const outcomes = caseOutcomes(policyDir);
+    res.json({ fixtures: listFixtures(fixturesDir).map((f) => (outcomes.has(f.path) ? { ...f, outcome: outcomes.get(f.path) } : f)) });
   });
 
   router.get('/fixtures/*path', (req, res, next) => {

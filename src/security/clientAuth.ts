@@ -55,6 +55,8 @@ export class AuthError extends Error {
     message: string,
     readonly iss?: string,
     readonly jti?: string,
+    /** bad-audience: the aud the token named (as claimed, clipped), so a log shows both sides. */
+    readonly receivedAudience?: readonly string[],
   ) {
     super(message);
   }
@@ -194,7 +196,10 @@ export function createClientAuthenticator(options: ClientAuthenticatorOptions): 
       if (tenant !== undefined && typeof tenant !== 'string') throw fail('missing-claim', 'tenant must be a string');
 
       const audiences = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
-      if (!audiences.some((a) => a === expectedAudience)) throw fail('bad-audience', 'aud does not name this endpoint');
+      if (!audiences.some((a) => a === expectedAudience)) {
+        const received = audiences.slice(0, 5).map((a) => logSafe(a) ?? String(typeof a));
+        throw new AuthError('bad-audience', 'aud does not name this endpoint', claimedIss, claimedJti, received);
+      }
 
       const nowSec = now() / 1000;
       if (exp <= nowSec - skew) throw fail('expired', 'token expired');

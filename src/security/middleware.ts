@@ -52,9 +52,13 @@ export function requireClientAuth(
           return;
         }
         // One line, no token: iss/jti are as claimed (unverified) and truncated.
+        // A bad audience names both sides: localhost vs 127.0.0.1, or another port, is then plain to see.
+        const received = err.receivedAudience ? { receivedAud: err.receivedAudience } : {};
         logger.warn(
-          { event: 'client-auth-failed', reason: err.reason, iss: err.iss, jti: err.jti, path: pathOf(req.originalUrl), aud: audience },
-          `CDS client authentication failed: ${err.reason}`,
+          { event: 'client-auth-failed', reason: err.reason, iss: err.iss, jti: err.jti, path: pathOf(req.originalUrl), aud: audience, ...received },
+          err.receivedAudience
+            ? `CDS client authentication failed: bad-audience: the token's aud is ${err.receivedAudience.join(', ') || '(none)'}, this endpoint expects ${audience} (PUBLIC_BASE_URL must be the base the client calls)`
+            : `CDS client authentication failed: ${err.reason}`,
         );
         res
           .status(401)

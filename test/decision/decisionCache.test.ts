@@ -41,7 +41,9 @@ function countingCache(inner: DecisionCache): DecisionCache & { hits: number; mi
 }
 
 function setup() {
-  const config = testConfig();
+  // Every card at order-sign, so the cached decision's cards can be compared with an uncached one
+  // (by default order-sign repeats no card order-select showed: test/hooks/orderSignCards.test.ts).
+  const config = testConfig({ orderSignCards: 'all' });
   const cache = countingCache(createDecisionCache({ decisionCacheTtlSeconds: 60, decisionCacheMaxKeys: 100 }) as DecisionCache);
   const { app } = createApp(config, { decisionCache: cache });
   const call = (body: Json) => request(app).post(`/cds-services/${SERVICE_IDS[body.hook as 'order-sign']}`).send(body);

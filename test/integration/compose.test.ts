@@ -4,13 +4,16 @@
  * exists, and the stack's own client can call the service through its own FHIR server.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import request from 'supertest';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createApp } from '../../src/app.js';
 import { main } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config/config.js';
+import { referencesOf } from '../../src/fhir-server/references.js';
 import { SERVICE_IDS } from '../../src/hooks/discovery.js';
 import { createClientAuth } from '../../src/security/setup.js';
 import { loadTrustedClients } from '../../src/security/trustedClients.js';
@@ -33,20 +36,56 @@ const services = compose.services;
 const ours = Object.entries(services).filter(([, s]) => s.build !== undefined);
 const cdsServices = ours.filter(([name]) => name !== 'fhir-loader');
 const configSource = readFileSync('src/config/config.ts', 'utf8');
-const envOf = (name: string): Record<string, string> => services[name].environment ?? {};
+/** The environment as compose interpolates it with nothing set by the caller (`${VAR:-default}` gives the default). */
+const interpolate = (v: string): string => v.replace(/\$\{(\w+):-([^}]*)\}/g, (_m, _name: string, fallback: string) => fallback);
+const envOf = (name: string): Record<string, string> =>
+  Object.fromEntries(Object.entries(services[name].environment ?? {}).map(([k, v]) => [k, interpolate(v)]));
 
 describe('docker-compose.yml', () => {
-  it('has the service, HAPI FHIR, the fixture loader, and the two-instances profile with PostgreSQL and Redis', () => {
-    expect(Object.keys(services).sort()).toEqual(['cds', 'cds-a', 'cds-b', 'fhir-loader', 'hapi', 'postgres', 'redis']);
-    expect(services.hapi.image).toBe('hapiproject/hapi:latest');
-    expect(services.hapi.ports).toContain('8080:8080');
+  it('has the service, HAPI FHIR, the fixture loader, and the two-instances profile with PostgreSQL, Redis and a load balancer', () => {
+    expect(Object.keys(services).sort()).toEqual(['cds', 'cds-a', 'cds-b', 'fhir-loader', 'hapi', 'lb', 'postgres', 'redis']);
     expect(services.cds.ports).toContain('3000:3000');
-    expect(services.postgres.image).toBe('postgres:16');
-    expect(services.redis.image).toBe('redis:7');
-    for (const name of ['cds-a', 'cds-b', 'postgres', 'redis']) expect(services[name].profiles).toEqual(['two-instances']);
+    for (const name of ['cds-a', 'cds-b', 'lb', 'postgres', 'redis']) expect(services[name].profiles).toEqual(['two-instances']);
     expect(services.cds.profiles).toBeUndefined();
-    expect(services['cds-a'].ports).toEqual(['3001:3000']);
-    expect(services['cds-b'].ports).toEqual(['3002:3000']);
+  });
+
+  it('pins every image to a version (no latest, no bare major) and the Dockerfile\'s base images too', () => {
+    for (const [name, s] of Object.entries(services)) {
+      if (s.build !== undefined) continue; // built here from the Dockerfile
+      expect(s.image, name).toMatch(/^[\w./-]+:v?\d+\.\d+(\.\d+)?(-[\w.]+)?$/);
+    }
+    expect(services.hapi.image).toBe('hapiproject/hapi:v7.0.0');
+    const bases = [...readFileSync('Dockerfile', 'utf8').matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+    expect(bases.length).toBeGreaterThan(0);
+    for (const b of bases) expect(b).toMatch(/^node:\d+\.\d+\.\d+-slim$/);
+  });
+
+  it('binds HAPI (no authentication) to loopback only', () => {
+    expect(services.hapi.ports).toEqual(['127.0.0.1:8080:8080']);
+  });
+
+  it('sets an operator ADMIN_TOKEN of 32 characters or more on every instance, overridable from the environment', () => {
+    for (const [name, s] of cdsServices) {
+      expect(s.environment?.ADMIN_TOKEN, name).toMatch(/^\$\{ADMIN_TOKEN:-.{32,}\}$/);
+      expect(loadConfig(envOf(name)).adminToken?.length).toBeGreaterThanOrEqual(32);
+    }
+  });
+
+  it('puts the two instances behind one load balancer, whose URL is both instances\' public base (the same aud whichever answers)', () => {
+    expect(services['cds-a'].ports).toBeUndefined();
+    expect(services['cds-b'].ports).toBeUndefined();
+    const [published] = services.lb.ports ?? [];
+    const port = published?.split(':').at(-1);
+    const base = `http://localhost:${port}`;
+    expect(loadConfig(envOf('cds-a')).publicBaseUrl).toBe(base);
+    expect(loadConfig(envOf('cds-b')).publicBaseUrl).toBe(base);
+    const mount = (services.lb.volumes ?? []).find((v) => v.endsWith(':/etc/nginx/conf.d/default.conf:ro'));
+    expect(mount).toBeDefined();
+    const conf = readFileSync(mount!.split(':')[0]!, 'utf8');
+    expect(conf).toMatch(new RegExp(`listen ${port};`));
+    expect(conf).toMatch(/server cds-a:3000;/);
+    expect(conf).toMatch(/server cds-b:3000;/);
+    expect(conf).toMatch(/proxy_set_header Host \$http_host;/);
   });
 
   it('sets only environment variables the service reads (src/config/config.ts)', () => {
@@ -125,8 +164,8 @@ describe('docker-compose.yml', () => {
 
 describe('Dockerfile', () => {
   const dockerfile = readFileSync('Dockerfile', 'utf8');
-  it('builds on node:20-slim with npm ci and the build, and runs the compiled server as a non-root user', () => {
-    expect(dockerfile).toMatch(/^FROM node:20-slim AS build$/m);
+  it('builds on a pinned node:20 slim image with npm ci and the build, and runs the compiled server as a non-root user', () => {
+    expect(dockerfile).toMatch(/^FROM node:20\.\d+\.\d+-slim AS build$/m);
     expect(dockerfile).toMatch(/^RUN npm ci$/m);
     expect(dockerfile).toMatch(/^RUN npm run build$/m);
     expect(dockerfile).toMatch(/^USER node$/m);
@@ -153,4 +192,65 @@ describe('Dockerfile', () => {
     expect(existsSync('src/cli/main.ts')).toBe(true);
     expect(readFileSync('bin/lumbar-mri-cds.js', 'utf8')).toContain('dist/src/cli/main.js');
   });
+});
+
+/**
+ * The fixture loader as compose runs it, against a FHIR server that refuses dangling references as
+ * HAPI does by default: each transaction may reference only what it holds or what is already stored.
+ */
+describe('the fhir-loader', () => {
+  let strict: Server;
+  let base: string;
+  const stored = new Set<string>();
+  const refused: { file: number; missing: string[] }[] = [];
+  let transactions = 0;
+
+  const bodyOf = async (req: IncomingMessage): Promise<string> => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  };
+
+  beforeAll(async () => {
+    strict = createServer((req, res) => {
+      if (req.method === 'GET' && req.url?.endsWith('/metadata')) {
+        res.writeHead(200, { 'content-type': 'application/fhir+json' }).end('{"resourceType":"CapabilityStatement"}');
+        return;
+      }
+      void bodyOf(req).then((text) => {
+        const bundle = JSON.parse(text) as { entry: { resource: { resourceType: string; id: string }; request: { method: string; url: string } }[] };
+        transactions += 1;
+        const inBundle = new Set(bundle.entry.map((e) => `${e.resource.resourceType}/${e.resource.id}`));
+        const missing = [...new Set(bundle.entry.flatMap((e) => referencesOf(e.resource)))].filter((r) => !inBundle.has(r) && !stored.has(r));
+        if (missing.length > 0) {
+          refused.push({ file: transactions, missing });
+          res.writeHead(400, { 'content-type': 'application/fhir+json' }).end(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'processing', diagnostics: `Resource ${missing[0]} not found` }] }));
+          return;
+        }
+        for (const r of inBundle) stored.add(r);
+        res.writeHead(200, { 'content-type': 'application/fhir+json' }).end('{"resourceType":"Bundle","type":"transaction-response"}');
+      });
+    });
+    await new Promise<void>((done) => strict.listen(0, '127.0.0.1', done));
+    base = `http://127.0.0.1:${(strict.address() as AddressInfo).port}/fhir`;
+  });
+
+  afterAll(async () => {
+    strict.closeAllConnections();
+    await new Promise<void>((done) => strict.close(() => done()));
+  });
+
+  it('sends only self-consistent data: every reference resolves, the clinicians the fixtures name included', async () => {
+    const command = services['fhir-loader'].command ?? [];
+    const args = command.slice(2).map((a) => (a.startsWith('http://hapi:') ? base : a)).map((a, i, all) => (all[i - 1] === '--wait' ? '0' : a));
+    expect(args).toEqual(['upload', '--fhir-server', base, '--wait', '0', 'fixtures']);
+    const io = captureIO();
+    const code = await main(args, io);
+    expect(refused).toEqual([]);
+    expect(io.stderrText()).toBe('');
+    expect(code).toBe(0);
+    expect(transactions).toBeGreaterThan(280);
+    // The ordering clinicians (PractitionerRole.practitioner) are stored, so HAPI accepts the roles.
+    expect([...stored].filter((r) => r.startsWith('Practitioner/')).length).toBeGreaterThan(100);
+  }, 180_000);
 });

@@ -1,19 +1,19 @@
 /**
- * The playground in a real browser (playwright-core + Debian chromium): the app on an ephemeral
+ * The playground in a real browser (playwright-core + Chromium from the npm package @sparticuz/chromium): the app on an ephemeral
  * loopback port, the page driven as a tester would. Screenshots of each step go to
  * test-artifacts/playground/; with PLAYGROUND_DOCS_SCREENSHOT=1 the documentation-missing step is also
  * written to docs/playground.png (the README picture).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { testConfig } from '../../src/config/config.js';
+import { launchChromium } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = join(import.meta.dirname, '..', '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'playground');
 const CAUDA = 'kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json';
@@ -41,9 +41,6 @@ describe('playground in the browser', () => {
   };
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium is missing at ${CHROMIUM}: install it (apt-get update && apt-get install -y chromium). The browser test is never skipped.`);
-    }
     mkdirSync(ARTIFACTS, { recursive: true });
     server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -51,10 +48,7 @@ describe('playground in the browser', () => {
     // Built after listening, so the questionnaire canonical names this very port.
     const { app } = createApp(testConfig({ publicBaseUrl: origin }));
     server.on('request', app);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
     // No CDN, no external network: anything not served by the app is refused and recorded.
@@ -83,10 +77,14 @@ describe('playground in the browser', () => {
     expect(text).toMatch(/Prior authorization satisfied \(PA-/);
     expect(text).toMatch(/criterion I\.B/);
     expect(text).toContain('(effective 2024-01-01)');
-    const signCards = page.locator('#cards-sign article.card');
-    expect(await signCards.first().innerText()).toMatch(/Criteria met/);
+    const selectCards = page.locator('#cards-select article.card');
+    expect(await selectCards.first().innerText()).toMatch(/Criteria met/);
+    // order-sign repeats no card order-select showed for the same decision.
+    expect(await page.locator('#cards-sign').innerText()).toMatch(/No new cards: the decision is the one order-select showed/);
     // Markdown detail rendered as HTML, not shown as asterisks.
-    expect(await page.locator('#cards-sign .detail strong').count()).toBeGreaterThan(0);
+    expect(await page.locator('#cards-select .detail strong').count()).toBeGreaterThan(0);
+    // The patient banner, as EHRs show one: name, age at the date of service, sex.
+    expect(await page.locator('#patient-banner').innerText()).toMatch(/^\S.* · \d+ y · (Female|Male|Other|Unknown)$/);
     expect(await page.locator('#questionnaire-panel').isHidden()).toBe(true);
     // The request and response JSON are shown.
     expect(await page.locator('#exchanges summary').allInnerTexts()).toEqual(
@@ -100,9 +98,13 @@ describe('playground in the browser', () => {
     const text = await coverageText();
     expect(text).toContain('Prior authorization needed');
     expect(text).toContain('Clinical documentation needed');
-    expect(await page.locator('#cards-sign article.card.warning').first().innerText()).toMatch(/Documentation needed/);
+    expect(await page.locator('#cards-select article.card.warning').first().innerText()).toMatch(/Documentation needed/);
     const item = page.locator('fieldset[data-link-id="surgery-under-consideration"]');
     await expect.poll(() => item.count(), { timeout: 10000 }).toBe(1);
+    // The card's item first; the rest of the questionnaire folded below it.
+    expect(await page.locator('#questionnaire fieldset.q-asked fieldset[data-link-id="surgery-under-consideration"]').count()).toBe(1);
+    expect(await page.locator('#questionnaire details.q-rest').getAttribute('open')).toBeNull();
+    expect(await page.locator('#questionnaire details.q-rest summary').innerText()).toMatch(/^The rest of the questionnaire \(\d+ items\)$/);
     await shot('2-documentation-missing');
     if (process.env.PLAYGROUND_DOCS_SCREENSHOT) await page.screenshot({ path: join(ROOT, 'docs', 'playground.png') });
     // Keyboard: the answer is reachable and set without a mouse.
@@ -111,6 +113,8 @@ describe('playground in the browser', () => {
     expect(await item.locator('input[value="true"]').isChecked()).toBe(true);
     await page.click('#resign');
     await expect.poll(coverageText, { timeout: 15000 }).toMatch(/Prior authorization satisfied/);
+    // Signing again fires order-select then order-sign: the new decision shows at order-select.
+    expect(await page.locator('#cards-select article.card').first().innerText()).toMatch(/Criteria met/);
     const resign = (await page.locator('#exchanges details').first().locator('pre').first().textContent()) ?? '';
     expect(JSON.parse(resign).prefetch.questionnaireResponses.entry[0].resource).toMatchObject({
       resourceType: 'QuestionnaireResponse',
@@ -130,6 +134,30 @@ describe('playground in the browser', () => {
     expect(await coverageText()).toBe('The order changed: not signed yet.');
     await expect.poll(() => page.locator('#exchanges summary').first().innerText()).toMatch(/POST \/cds-services\/lumbar-mri-order-select\/feedback → 200/);
     await shot('4-suggestion-applied');
+  });
+
+  it('groups the fixture list by policy and expected outcome; the card\'s questionnaire link opens the form', async () => {
+    const groups = await page.locator('#fixture optgroup').evaluateAll((gs) => gs.map((g) => g.getAttribute('label')));
+    expect(groups).toEqual(expect.arrayContaining(['kp-wa-lumbar-mri: criteria met', 'kp-wa-lumbar-mri: documentation missing', 'kp-wa-lumbar-mri: not indicated']));
+    expect(await page.locator('#fixture optgroup[label="kp-wa-lumbar-mri: criteria met"] option[value="' + CAUDA + '"]').count()).toBe(1);
+    await runFixture(FRACTURE_UNDOCUMENTED);
+    await page.evaluate(() => {
+      const panel = document.getElementById('questionnaire-panel');
+      if (panel) panel.hidden = true;
+    });
+    const link = page.locator('#cards-select a', { hasText: 'Documentation questionnaire' }).first();
+    await link.click();
+    await expect.poll(() => page.locator('#questionnaire-panel').isHidden()).toBe(false);
+    expect(await page.locator('#questionnaire fieldset').count()).toBeGreaterThan(0);
+    expect(page.url()).toBe(`${origin}/playground/`);
+  });
+
+  it('a Medicare Advantage preset moves a date of service before the policy into it', async () => {
+    await page.selectOption('#fixture', CAUDA);
+    await expect.poll(() => page.locator('#status').innerText()).toMatch(/loaded/);
+    await page.fill('#dos', '2024-06-12');
+    await page.selectOption('#coverage', 'preset:medicare-advantage');
+    expect(await page.inputValue('#dos')).toBe('2025-10-02');
   });
 
   it('made no request off the app and threw no page error', () => {

@@ -38,6 +38,15 @@ describe('/playground', () => {
     expect(cauda).toMatchObject({ hook: 'order-sign', description: expect.stringContaining('cauda equina') });
   });
 
+  it('gives each fixture the outcome its case table expects, to group the list', async () => {
+    const res = await request(app).get('/playground/fixtures');
+    const byPath = new Map((res.body.fixtures as FixtureEntry[]).map((f) => [f.path, f.outcome]));
+    expect(byPath.get('kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json')).toBe('criteria-met');
+    expect(byPath.get('kp-wa-lumbar-mri/I.A-stable-exam-no-red-flags-not-indicated.json')).toBe('not-indicated');
+    expect(byPath.get('kp-wa-lumbar-mri/I.0-onset-undated-cauda-equina-missing-doc.json')).toBe('documentation-missing');
+    expect(byPath.get('sandbox/order-select-72148-low-back-pain.json')).toBeUndefined();
+  });
+
   it('serves one fixture as stored', async () => {
     const res = await request(app).get(`/playground/fixtures/${CAUDA}`);
     expect(res.status).toBe(200);

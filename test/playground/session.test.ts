@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { COVERAGE_INFORMATION_URL as SERVICE_URL } from '../../src/cards/coverageInformation.js';
 import { COVERAGE_INFORMATION_URL, coverageSummaries } from '../../playground/src/coverageInformation.js';
 import { questionnaireResponse } from '../../playground/src/questionnaire.js';
-import { applyActions, applyChoices, hookRequest, primaryOrder, sessionFromBundle, sessionFromRequest } from '../../playground/src/session.js';
+import { applyActions, applyChoices, dateForPreset, hookRequest, patientBanner, primaryOrder, sessionFromBundle, sessionFromRequest } from '../../playground/src/session.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const cauda = JSON.parse(readFileSync(join(ROOT, 'fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8'));
@@ -92,5 +92,20 @@ describe('playground coverage information and questionnaire', () => {
       { linkId: 'saddle-anesthesia', text: 'Saddle numbness', answer: [{ valueBoolean: true }] },
       { linkId: 'anal-sphincter-laxity', text: 'Laxity', answer: [{ valueBoolean: false }] },
     ] }]);
+  });
+});
+
+describe('payer presets and the patient banner', () => {
+  it('a Medicare Advantage preset moves a date before the policy (2025-10-02) into it; the KP presets keep any date', () => {
+    expect(dateForPreset('medicare-advantage', '2024-06-12')).toBe('2025-10-02');
+    expect(dateForPreset('medicare-advantage', '2026-01-15')).toBe('2026-01-15');
+    expect(dateForPreset('kp-commercial', '2023-09-13')).toBe('2023-09-13');
+  });
+
+  it('names the patient, the age at the date of service and the sex', () => {
+    const s = { patientId: 'p1', prefetch: { patient: { resourceType: 'Patient' as const, id: 'p1', name: [{ given: ['Ana'], family: 'Lopez' }], birthDate: '1960-06-13', gender: 'female' as const } } };
+    expect(patientBanner(s, '2024-06-12')).toBe('Ana Lopez · 63 y · Female');
+    expect(patientBanner(s, '2024-06-13')).toBe('Ana Lopez · 64 y · Female');
+    expect(patientBanner({ patientId: 'p2', prefetch: {} }, '2024-06-12')).toBe('Patient/p2');
   });
 });

@@ -75,6 +75,19 @@ describe('requireClientAuth', () => {
     expect(lines[0]).not.toContain(sig as string);
   });
 
+  it('a token for localhost on a service that is 127.0.0.1 (or the reverse): the log names the expected and the received aud', async () => {
+    const { logger, lines } = captureLogger();
+    const app = makeApp(key, { logger, publicBaseUrl: 'http://127.0.0.1:3000' });
+    const token = await signClientToken(key, { aud: 'http://localhost:3000/cds-services/lumbar-mri' });
+    const res = await request(app).post('/cds-services/lumbar-mri').set('Authorization', bearer(token)).send({});
+    expect(res.body).toEqual({ error: 'unauthorized', reason: 'bad-audience' });
+    const line = JSON.parse(lines[0] as string) as Record<string, unknown>;
+    expect(line).toMatchObject({ aud: 'http://127.0.0.1:3000/cds-services/lumbar-mri', receivedAud: ['http://localhost:3000/cds-services/lumbar-mri'] });
+    expect(line.msg).toBe(
+      "CDS client authentication failed: bad-audience: the token's aud is http://localhost:3000/cds-services/lumbar-mri, this endpoint expects http://127.0.0.1:3000/cds-services/lumbar-mri (PUBLIC_BASE_URL must be the base the client calls)",
+    );
+  });
+
   it('answers 401 missing-token without a header', async () => {
     const { logger } = captureLogger();
     const res = await request(makeApp(key, { logger })).post('/cds-services/lumbar-mri').send({});

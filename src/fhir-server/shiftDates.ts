@@ -1,0 +1,52 @@
+/**
+ * Serving a fixture "as of" a date: every date in a CDS Hooks request file moves by the same
+ * number of days, so that its case's date of service (the draft order's) falls on the chosen day.
+ * A client that sends no date of its own (the CDS Hooks sandbox judges at today) then sees the
+ * patient as the case table does: onsets, durations, ages and coverage periods keep their spacing.
+ */
+import type { ServiceRequest } from 'fhir/r4.js';
+import { dateOfService } from '../decision/decideOrder.js';
+
+/** A FHIR date, dateTime or instant that names a day (YYYY-MM-DD, with or without a time). */
+const DAY = /^(\d{4})-(\d{2})-(\d{2})(T.*)?$/;
+const MS_PER_DAY = 86_400_000;
+
+/** The whole days from `from` to `to` (both YYYY-MM-DD). */
+export function daysBetween(from: string, to: string): number {
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / MS_PER_DAY);
+}
+
+/** One value moved by `days`, its time of day and zone kept; anything else unchanged. */
+export function shiftDay(value: string, days: number): string {
+  const m = DAY.exec(value);
+  if (!m) return value;
+  const t = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) + days * MS_PER_DAY;
+  if (Number.isNaN(t)) return value;
+  return new Date(t).toISOString().slice(0, 10) + (m[4] ?? '');
+}
+
+/** A copy of `json` with every day-precision date string moved by `days`. */
+export function shiftAllDates<T>(json: T, days: number): T {
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return shiftDay(v, days);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(json) as T;
+}
+
+/** The case's date of service: that of the request's first draft ServiceRequest, if it has one. */
+export function caseDateOfService(request: { context: { draftOrders?: unknown } }): string | undefined {
+  const bundle = request.context.draftOrders;
+  if (!bundle || typeof bundle !== 'object' || !('entry' in bundle) || !Array.isArray(bundle.entry)) return undefined;
+  for (const e of bundle.entry as unknown[]) {
+    const r = e && typeof e === 'object' && 'resource' in e ? e.resource : undefined;
+    if (r && typeof r === 'object' && 'resourceType' in r && r.resourceType === 'ServiceRequest') {
+      // The sentinel tells "no date on the order" apart from a dated one.
+      const day = dateOfService(r as ServiceRequest, 'none');
+      return day === 'none' ? undefined : day;
+    }
+  }
+  return undefined;
+}
