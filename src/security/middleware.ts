@@ -8,6 +8,7 @@
  * never echo or log the token.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { outcome } from '../hooks/errors.js';
 import { AuthError, type AuthenticatedClient, type ClientAuthenticator } from './clientAuth.js';
 
 /** The subset of a pino logger we use (pino's Logger satisfies it). */
@@ -49,6 +50,12 @@ export function requireClientAuth(
       (err: unknown) => {
         if (!(err instanceof AuthError)) {
           next(err);
+          return;
+        }
+        if (err.reason === 'replay-cache-unavailable') {
+          // The service cannot tell a replay from a new call: refuse, but as its own outage, not the client's fault.
+          logger.warn({ event: 'replay-cache-unavailable', path: pathOf(req.originalUrl) }, 'CDS client authentication unavailable: the replay cache cannot answer');
+          res.status(503).set('Retry-After', '5').json(outcome('transient', 'Client tokens cannot be checked for replay right now (the replay cache is unavailable); retry shortly with a new token'));
           return;
         }
         // One line, no token: iss/jti are as claimed (unverified) and truncated.
