@@ -100,7 +100,18 @@ export function isFhirServerAllowed(fhirServer: string, allowed: readonly string
   });
 }
 
-function parseBase(s: string): { origin: string; path: string } | undefined {
+/**
+ * Is `url` (a `next` link, with its query) on the FHIR server `base`: same scheme, host and port, and
+ * a path equal to the base's or under it at a "/" boundary? Credentials and fragments are refused.
+ */
+export function isUnderFhirBase(url: string, base: string): boolean {
+  const b = parseBase(base);
+  const u = parseBase(url, { query: true });
+  if (!b || !u || u.origin !== b.origin) return false;
+  return b.path === '' || u.path === b.path || u.path.startsWith(`${b.path}/`);
+}
+
+function parseBase(s: string, allow: { query?: boolean } = {}): { origin: string; path: string } | undefined {
   if (typeof s !== 'string') return undefined;
   let u: URL;
   try {
@@ -109,7 +120,8 @@ function parseBase(s: string): { origin: string; path: string } | undefined {
     return undefined;
   }
   if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined;
-  if (u.username || u.password || u.search || u.hash || s.includes('?') || s.includes('#')) return undefined;
+  if (u.username || u.password || u.hash || s.includes('#')) return undefined;
+  if (!allow.query && (u.search || s.includes('?'))) return undefined;
   // origin = scheme://host[:port]; an empty path is "/" in WHATWG URLs.
   return { origin: `${u.protocol}//${u.host}`, path: u.pathname.replace(/\/+$/, '') };
 }
