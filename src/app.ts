@@ -26,6 +26,7 @@ import { coverageAssertionRoutes } from './records/routes.js';
 import { isFhirServerAllowed } from './security/middleware.js';
 import { clientRateLimit } from './security/setup.js';
 import { failureLimit, requireBearer } from './security/throttle.js';
+import { loadShedding } from './security/loadShedding.js';
 import { checkRequestLimits } from './hooks/limits.js';
 import type { DecisionRecordStore } from './store/types.js';
 import { healthReport, type ReadinessCheck } from './health.js';
@@ -103,7 +104,11 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     }
     next();
   };
-  const guard: express.RequestHandler = deps.clientAuth ?? ((_req, _res, next) => next());
+  // Before authentication: refusing is cheaper than verifying a signature (or logging why it failed).
+  const shed = loadShedding({ maxInFlight: config.maxInFlight, maxEventLoopDelayMs: config.maxEventLoopDelayMs, onShed: (reason) => metrics.shed(reason) });
+  const authFailures = deps.clientAuth ? failureLimit({ perMinute: config.authFailuresPerMinute, what: 'client authentication' }) : undefined;
+  const clientAuth = deps.clientAuth;
+  const guard: express.RequestHandler[] = [shed, ...(authFailures && clientAuth ? [authFailures, clientAuth] : [])];
   const limiter = clientRateLimit(config.rateLimitPerMinute);
   const withinLimits: express.RequestHandler = (req, _res, next) => {
     checkRequestLimits(req.body, config);
@@ -138,7 +143,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   });
 
   app.post('/cds-services/:id', metrics.hookStatusMiddleware);
-  app.post('/cds-services/:id', guard, limiter, requireJson, json, withinLimits, async (req, res, next) => {
+  app.post('/cds-services/:id', ...guard, limiter, requireJson, json, withinLimits, async (req, res, next) => {
     const started = performance.now();
     const receivedAt = deps.now?.() ?? new Date();
     const serviceId = String(req.params.id);
@@ -194,7 +199,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     }
   });
 
-  app.post('/cds-services/:id/feedback', guard, limiter, requireJson, json, withinLimits, async (req, res, next) => {
+  app.post('/cds-services/:id/feedback', ...guard, limiter, requireJson, json, withinLimits, async (req, res, next) => {
     try {
       const serviceId = String(req.params.id);
       if (!hookForService(serviceId)) throw notFound(`No CDS service "${serviceId}"`);
