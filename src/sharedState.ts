@@ -39,7 +39,8 @@ export class SharedReplayCache implements ReplayCache {
     try {
       if (issuedAtSeconds !== undefined) {
         const epoch = await this.epochMs();
-        if (issuedAtSeconds * 1000 < epoch) {
+        // `iat` has one-second resolution: a token of the epoch's own second passes (a window under a second).
+        if (issuedAtSeconds < Math.floor(epoch / 1000)) {
           throw new TokenPredatesReplayCacheError(`token issued before the replay cache's memory begins (${new Date(epoch).toISOString()})`);
         }
       }
