@@ -152,10 +152,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     playground: onOff(env, 'PLAYGROUND', auth === 'off'),
     authFailuresPerMinute: int(env, 'AUTH_FAILURES_PER_MINUTE', 60),
     adminFailuresPerMinute: int(env, 'ADMIN_FAILURES_PER_MINUTE', 10),
-    maxInFlight: int(env, 'MAX_IN_FLIGHT', 256),
+    maxInFlight: int(env, 'MAX_IN_FLIGHT', 64),
     maxEventLoopDelayMs: int(env, 'MAX_EVENT_LOOP_DELAY_MS', 500),
     jwksTimeoutMs: int(env, 'JWKS_TIMEOUT_MS', 1500),
-    maxFhirRecordBytes: int(env, 'FHIR_MAX_RECORD_BYTES', 32 * 1024 * 1024),
+    maxFhirRecordBytes: int(env, 'FHIR_MAX_RECORD_BYTES', 16 * 1024 * 1024),
     maxFhirCalls: int(env, 'FHIR_MAX_CALLS', 60),
   };
 }

@@ -18,7 +18,7 @@ export interface RecordAccessOptions {
   readonly maxResources: number;
   /** Largest FHIR server response read, in bytes (default 16 MiB): memory stays bounded whatever the server sends. */
   readonly maxResponseBytes?: number;
-  /** All FHIR replies of the request together, decompressed (default 32 MiB). */
+  /** All FHIR replies of the request together, decompressed (default 16 MiB). */
   readonly maxRecordBytes?: number;
   /** FHIR calls of the request, every search and page together (default 60). */
   readonly maxCalls?: number;
@@ -201,7 +201,7 @@ async function searchAll(
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
-const DEFAULT_MAX_RECORD_BYTES = 32 * 1024 * 1024;
+const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
 const DEFAULT_MAX_CALLS = 60;
 const FETCHED_SHAPE_LIMITS = {
   maxResources: Number.POSITIVE_INFINITY,
