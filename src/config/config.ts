@@ -161,12 +161,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /**
- * Defaults for tests: no network listeners, in-memory stores, quiet logs. No load shedding: a busy
- * test machine must not turn into 503s (tests of shedding turn it on).
+ * Defaults for tests: no network listeners, in-memory stores, quiet logs. No load shedding (a busy
+ * test machine must not turn into 503s) and no throttle on failed authentication (tests send many
+ * bad tokens from one address); the tests of each turn it on.
  */
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return {
-    ...loadConfig({ LOG_LEVEL: 'silent', PUBLIC_BASE_URL: 'http://127.0.0.1:3000', RECORD_DATA_DIR: 'memory://', MAX_IN_FLIGHT: '0', MAX_EVENT_LOOP_DELAY_MS: '0' }),
+    ...loadConfig({ LOG_LEVEL: 'silent', PUBLIC_BASE_URL: 'http://127.0.0.1:3000', RECORD_DATA_DIR: 'memory://', MAX_IN_FLIGHT: '0', MAX_EVENT_LOOP_DELAY_MS: '0', AUTH_FAILURES_PER_MINUTE: '0' }),
     ...overrides,
   };
 }
