@@ -18,7 +18,10 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { startFaultServer, type FaultServerOptions } from '../src/fhir-server/index.js';
 import { SERVICE_IDS } from '../src/hooks/discovery.js';
-import { forgeToken, generateTestKey, jwksOf, TEST_ISS } from '../test/helpers/tokens.js';
+import { exportJWK, generateKeyPair } from 'jose';
+
+const ISS = 'https://bench-ehr.example.org/cds-client';
+const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
 
 const ROOT = join(import.meta.dirname, '..');
 const PATH = `/cds-services/${SERVICE_IDS['order-sign']}`;
@@ -145,9 +148,10 @@ async function hostileFhir(): Promise<Record<string, unknown>> {
 }
 
 async function authFailures(): Promise<Record<string, unknown>> {
-  const key = await generateTestKey('ES384');
+  const { publicKey } = await generateKeyPair('ES384');
+  const kid = 'bench-key';
   const clients = join(ROOT, 'bench', '.generated-trusted-clients.json');
-  writeFileSync(clients, JSON.stringify([{ iss: TEST_ISS, jwks: jwksOf(key), fhir_servers: [] }]));
+  writeFileSync(clients, JSON.stringify([{ iss: ISS, jwks: { keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'ES384' }] }, fhir_servers: [] }]));
   const out: Record<string, unknown> = {};
   for (const [name, perMinute] of [
     ['throttled (60 a minute)', '60'],
@@ -155,7 +159,9 @@ async function authFailures(): Promise<Record<string, unknown>> {
   ] as const) {
     const service = await startService({ CDS_AUTH: 'required', CDS_TRUSTED_CLIENTS: clients, AUTH_FAILURES_PER_MINUTE: perMinute, LOG_LEVEL: 'info', RATE_LIMIT_PER_MINUTE: '0', PUBLIC_BASE_URL: 'http://127.0.0.1' });
     const before = service.logBytes;
-    const forged = forgeToken({ alg: 'ES384', typ: 'JWT', kid: key.kid }, { iss: TEST_ISS, aud: `${service.url}${PATH}` }, 'c2lnbmF0dXJl');
+    // A well-formed token for a trusted iss with a signature that does not verify.
+    const now = Math.floor(Date.now() / 1000);
+    const forged = `${b64({ alg: 'ES384', typ: 'JWT', kid })}.${b64({ iss: ISS, aud: `http://127.0.0.1${PATH}`, iat: now, exp: now + 300, jti: 'bench' })}.c2lnbmF0dXJl`;
     const r = await cannon(service.url, { connections: 20, duration: 5, headers: { 'content-type': 'application/json', authorization: `Bearer ${forged}` } });
     const statuses = r.statusCodeStats as unknown as Record<string, { count: number }>;
     out[name] = {

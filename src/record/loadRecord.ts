@@ -3,7 +3,7 @@ import { PREFETCH, PREFETCH_TYPES } from '../hooks/discovery.js';
 import type { HookRequest } from '../hooks/types.js';
 import type { ValueSetIndex } from '../terminology/valueSets.js';
 import { checkRequestLimits } from '../hooks/limits.js';
-import { isUnderFhirBase } from '../security/middleware.js';
+import { isUnderFhirBase } from '../fhir/fhirBase.js';
 import { boundedGet, ReadProblem, type ByteBudget } from './boundedGet.js';
 import { PatientRecord } from './PatientRecord.js';
 

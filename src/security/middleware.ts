@@ -8,6 +8,7 @@
  * never echo or log the token.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { isUnderFhirBase, parseFhirBase } from '../fhir/fhirBase.js';
 import { outcome } from '../hooks/errors.js';
 import { AuthError, type AuthenticatedClient, type ClientAuthenticator } from './clientAuth.js';
 
@@ -91,37 +92,7 @@ function pathOf(originalUrl: string): string {
  * are ignored. URLs with credentials, query or fragment are refused.
  */
 export function isFhirServerAllowed(fhirServer: string, allowed: readonly string[]): boolean {
-  const candidate = parseBase(fhirServer);
-  if (!candidate) return false;
-  return allowed.some((a) => {
-    const base = parseBase(a);
-    if (!base || base.origin !== candidate.origin) return false;
-    return base.path === '' || candidate.path === base.path || candidate.path.startsWith(`${base.path}/`);
-  });
-}
-
-/**
- * Is `url` (a `next` link, with its query) on the FHIR server `base`: same scheme, host and port, and
- * a path equal to the base's or under it at a "/" boundary? Credentials and fragments are refused.
- */
-export function isUnderFhirBase(url: string, base: string): boolean {
-  const b = parseBase(base);
-  const u = parseBase(url, { query: true });
-  if (!b || !u || u.origin !== b.origin) return false;
-  return b.path === '' || u.path === b.path || u.path.startsWith(`${b.path}/`);
-}
-
-function parseBase(s: string, allow: { query?: boolean } = {}): { origin: string; path: string } | undefined {
-  if (typeof s !== 'string') return undefined;
-  let u: URL;
-  try {
-    u = new URL(s.trim());
-  } catch {
-    return undefined;
-  }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined;
-  if (u.username || u.password || u.hash || s.includes('#')) return undefined;
-  if (!allow.query && (u.search || s.includes('?'))) return undefined;
-  // origin = scheme://host[:port]; an empty path is "/" in WHATWG URLs.
-  return { origin: `${u.protocol}//${u.host}`, path: u.pathname.replace(/\/+$/, '') };
+  // A fhirServer is a base: no query. Under an allowed base, as a `next` link must be under its fhirServer.
+  if (!parseFhirBase(fhirServer)) return false;
+  return allowed.some((a) => isUnderFhirBase(fhirServer, a));
 }

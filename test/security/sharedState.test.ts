@@ -20,7 +20,7 @@ import { createApp } from '../../src/app.js';
 import { testConfig, type Config } from '../../src/config/config.js';
 import { createLogger } from '../../src/log.js';
 import { createClientAuth } from '../../src/security/setup.js';
-import { setupSharedState, type SharedState } from '../../src/store/sharedState.js';
+import { setupSharedState, type SharedState } from '../../src/sharedState.js';
 import { observedDecision } from '../support/outcome.js';
 import { bearer, generateTestKey, jwksOf, signClientToken, TEST_ISS, type TestKey } from '../helpers/tokens.js';
 
