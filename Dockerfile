@@ -13,6 +13,8 @@ FROM node:20.19.0-slim
 ENV NODE_ENV=production
 # The image authenticates CDS clients: mount a trusted clients file and set CDS_TRUSTED_CLIENTS.
 ENV CDS_AUTH=required
+# A container's port is reached from outside it: listen on every interface explicitly.
+ENV HOST=0.0.0.0
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force

@@ -14,12 +14,20 @@ import { loadLibrary, type PolicyLibrary } from './library/library.js';
 import { createLogger, type Logger } from './log.js';
 import { documentationFindingCodeSystem } from './facts/documentationFindings.js';
 import { questionnaireRoutes } from './questionnaire/routes.js';
-import { createDecisionCache, observedDecisionCache, type DecisionCache } from './decision/decisionCache.js';
 import { shownDecisionsIn, type ShownDecisions } from './decision/shownDecisions.js';
+import {
+  createDecisionCache,
+  observedDecisionCache,
+  PROCESS_DECISION_CACHE_KEY,
+  sealedDecisionCache,
+  type DecisionCache,
+} from './decision/decisionCache.js';
 import { playgroundRouter } from './playground/playgroundRouter.js';
 import { coverageAssertionRoutes } from './records/routes.js';
 import { isFhirServerAllowed } from './security/middleware.js';
 import { clientRateLimit } from './security/setup.js';
+import { failureLimit, requireBearer } from './security/throttle.js';
+import { loadShedding } from './security/loadShedding.js';
 import { checkRequestLimits } from './hooks/limits.js';
 import type { DecisionRecordStore } from './store/types.js';
 import { healthReport, type ReadinessCheck } from './health.js';
@@ -99,7 +107,11 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     }
     next();
   };
-  const guard: express.RequestHandler = deps.clientAuth ?? ((_req, _res, next) => next());
+  // Before authentication: refusing is cheaper than verifying a signature (or logging why it failed).
+  const shed = loadShedding({ maxInFlight: config.maxInFlight, maxEventLoopDelayMs: config.maxEventLoopDelayMs, onShed: (reason) => metrics.shed(reason) });
+  const authFailures = deps.clientAuth ? failureLimit({ perMinute: config.authFailuresPerMinute, what: 'client authentication' }) : undefined;
+  const clientAuth = deps.clientAuth;
+  const guard: express.RequestHandler[] = [shed, ...(authFailures && clientAuth ? [authFailures, clientAuth] : [])];
   const limiter = clientRateLimit(config.rateLimitPerMinute);
   const withinLimits: express.RequestHandler = (req, _res, next) => {
     checkRequestLimits(req.body, config);
@@ -111,7 +123,10 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     res.status(report.status === 'ok' ? 200 : 503).json(report);
   });
 
-  app.get('/metrics', async (_req, res) => {
+  const metricsGuard: express.RequestHandler[] = config.metricsToken
+    ? [failureLimit({ perMinute: config.adminFailuresPerMinute, what: 'metrics token' }), requireBearer(config.metricsToken, 'metrics token required')]
+    : [];
+  app.get('/metrics', ...metricsGuard, async (_req, res) => {
     const { contentType, body } = await metrics.render();
     res.type(contentType).send(body);
   });
@@ -127,14 +142,14 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
 
   const shownStore = deps.shownDecisions ? undefined : createDecisionCache(config);
   const hookContext: HookContext = hookContextFromConfig(config, library, {
-    decisionCache: withCacheMetrics(deps.decisionCache ?? createDecisionCache(config), metrics),
+    decisionCache: withCacheMetrics(deps.decisionCache ?? createDecisionCache(config), config.decisionCacheKey, metrics),
     shownDecisions: deps.shownDecisions ?? (shownStore ? shownDecisionsIn(shownStore) : undefined),
     orderSignCards: config.orderSignCards,
     now: deps.now,
   });
 
   app.post('/cds-services/:id', metrics.hookStatusMiddleware);
-  app.post('/cds-services/:id', guard, limiter, requireJson, json, withinLimits, async (req, res, next) => {
+  app.post('/cds-services/:id', ...guard, limiter, requireJson, json, withinLimits, async (req, res, next) => {
     const started = performance.now();
     const receivedAt = deps.now?.() ?? new Date();
     const serviceId = String(req.params.id);
@@ -190,7 +205,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     }
   });
 
-  app.post('/cds-services/:id/feedback', guard, limiter, requireJson, json, withinLimits, async (req, res, next) => {
+  app.post('/cds-services/:id/feedback', ...guard, limiter, requireJson, json, withinLimits, async (req, res, next) => {
     try {
       const serviceId = String(req.params.id);
       if (!hookForService(serviceId)) throw notFound(`No CDS service "${serviceId}"`);
@@ -205,9 +220,12 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     }
   });
 
-  if (deps.records) app.use('/coverage-assertions', coverageAssertionRoutes(deps.records, config.adminToken));
+  if (deps.records) {
+    app.use('/coverage-assertions', coverageAssertionRoutes(deps.records, { adminToken: config.adminToken, failuresPerMinute: config.adminFailuresPerMinute }));
+  }
   // A test EHR page for people trying the service (static files and the fixtures; README "Playground").
-  app.use('/playground', playgroundRouter());
+  // Off by default with authentication on: it lists the fixtures and calls without a JWT.
+  if (config.playground) app.use('/playground', playgroundRouter());
 
   app.use((req, _res, next) => next(notFound(`No route ${req.method} ${req.path}`)));
 
@@ -239,6 +257,9 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   return { app, library, logger, metrics };
 }
 
-function withCacheMetrics(cache: DecisionCache | undefined, metrics: ServiceMetrics): DecisionCache | undefined {
-  return cache ? observedDecisionCache(cache, (hit) => (hit ? metrics.cacheHit() : metrics.cacheMiss())) : undefined;
+/** Every decision cache is sealed (HMAC) and counted, whichever store holds it. */
+function withCacheMetrics(cache: DecisionCache | undefined, key: string | undefined, metrics: ServiceMetrics): DecisionCache | undefined {
+  if (!cache) return undefined;
+  const sealed = sealedDecisionCache(cache, key ?? PROCESS_DECISION_CACHE_KEY, () => metrics.cacheRejected());
+  return observedDecisionCache(sealed, (hit) => (hit ? metrics.cacheHit() : metrics.cacheMiss()));
 }

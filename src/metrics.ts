@@ -12,6 +12,8 @@ import { SERVICE_IDS } from './hooks/discovery.js';
 export interface CacheMetrics {
   cacheHit(): void;
   cacheMiss(): void;
+  /** An entry that failed its authentication check (edited or moved where it is stored): also a miss. */
+  cacheRejected(): void;
 }
 
 export interface ServiceMetrics extends CacheMetrics {
@@ -22,6 +24,8 @@ export interface ServiceMetrics extends CacheMetrics {
   readonly hookStatusMiddleware: (req: Request, res: Response, next: NextFunction) => void;
   /** Prometheus text exposition. */
   render(): Promise<{ contentType: string; body: string }>;
+  /** A call refused unserved because the service is overloaded (`in-flight` or `event-loop-delay`). */
+  shed(reason: 'in-flight' | 'event-loop-delay'): void;
 }
 
 export interface MetricsOptions {
@@ -68,6 +72,17 @@ export function createMetrics(options: MetricsOptions = {}): ServiceMetrics {
     labelNames: ['result'] as const,
     registers: [registry],
   });
+  const cacheRejected = new Counter({
+    name: 'cds_decision_cache_rejected_total',
+    help: 'Decision cache entries that failed their HMAC check (edited or moved in the store); each is also a miss',
+    registers: [registry],
+  });
+  const shed = new Counter({
+    name: 'cds_requests_shed_total',
+    help: 'Hook and feedback calls answered 503 unserved because the service was overloaded, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   const fhirCalls = new Counter({
     name: 'cds_fhir_fallback_calls_total',
     help: 'FHIR searches made against fhirServer for prefetch keys the client did not fill',
@@ -83,6 +98,9 @@ export function createMetrics(options: MetricsOptions = {}): ServiceMetrics {
   cache.inc({ result: 'miss' }, 0);
   fhirCalls.inc(0);
   fhirFailures.inc(0);
+  cacheRejected.inc(0);
+  shed.inc({ reason: 'in-flight' }, 0);
+  shed.inc({ reason: 'event-loop-delay' }, 0);
 
   const observer: HookObserver = {
     onHook(event) {
@@ -111,6 +129,8 @@ export function createMetrics(options: MetricsOptions = {}): ServiceMetrics {
     hookStatusMiddleware,
     cacheHit: () => cache.inc({ result: 'hit' }),
     cacheMiss: () => cache.inc({ result: 'miss' }),
+    cacheRejected: () => cacheRejected.inc(),
+    shed: (reason) => shed.inc({ reason }),
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };
     },

@@ -1,6 +1,6 @@
 import { createApp } from './app.js';
 import { shownDecisionsIn } from './decision/shownDecisions.js';
-import { loadConfig } from './config/config.js';
+import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { createLogger } from './log.js';
 import { listenErrorMessage } from './listenError.js';
 import { createMetrics } from './metrics.js';
@@ -9,7 +9,15 @@ import { createClientAuth } from './security/setup.js';
 import { setupSharedState } from './sharedState.js';
 
 /** `npm start`: the service with its built-in policies on PORT (default 3000). */
-const config = loadConfig();
+let config: Config;
+try {
+  config = loadConfig();
+} catch (err) {
+  // A wrong setting is the operator's to fix: one line saying which, no stack trace.
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`lumbar-mri-cds: not started: ${err.message}\n`);
+  process.exit(1);
+}
 const logger = createLogger(config.logLevel);
 const records = await setupDecisionRecords(config, logger);
 const shared = setupSharedState(config, logger);

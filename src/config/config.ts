@@ -45,13 +45,57 @@ export interface Config {
   readonly terminologyTimeoutMs: number;
   /** ORDER_SIGN_CARDS: `changed` (default) shows an order's cards at order-sign only if its decision changed since order-select; `all` always. */
   readonly orderSignCards: 'changed' | 'all';
+  /** Authenticates decision-cache entries (HMAC); a per-process key when absent (README "Configuration"). */
+  readonly decisionCacheKey?: string;
+  /** When set, `GET /metrics` requires `Authorization: Bearer <metricsToken>`. */
+  readonly metricsToken?: string;
+  /** Serve the playground (default: on with authentication off, off with it on). */
+  readonly playground: boolean;
+  /** Failed client authentications a minute per address before the rest are refused unverified (429); 0 turns it off. */
+  readonly authFailuresPerMinute: number;
+  /** Failed operator-token checks a minute per address before the rest are refused (429). */
+  readonly adminFailuresPerMinute: number;
+  /** Load shedding: hook calls in progress, and event-loop delay (ms), above which new calls get 503 with Retry-After; 0 turns each off. */
+  readonly maxInFlight: number;
+  readonly maxEventLoopDelayMs: number;
+  /** Fetching a client's JWKS (jwks_uri or an allow-listed jku): the whole fetch is abandoned after this. */
+  readonly jwksTimeoutMs: number;
+  /** All FHIR replies of one request together, decompressed: past it the rest are not read. */
+  readonly maxFhirRecordBytes: number;
+  /** FHIR calls one hook request may make (every search and page together). */
+  readonly maxFhirCalls: number;
+}
+
+/** A configuration value that stops the service at start-up; its message is one line for the operator. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Operator secrets are long enough that guessing them is hopeless, even unthrottled. */
+export const MIN_SECRET_LENGTH = 32;
+
+function secret(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = env[name];
+  if (v === undefined || v === '') return undefined;
+  if (v.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(`${name} must be at least ${MIN_SECRET_LENGTH} characters (got ${v.length}); e.g. openssl rand -hex 32`);
+  }
+  return v;
+}
+
+function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  if (v === 'on') return true;
+  if (v === 'off') return false;
+  throw new ConfigError(`${name} must be "on" or "off", got "${v}"`);
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
   return n;
 }
 
@@ -65,12 +109,20 @@ function list(raw: string | undefined): string[] {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = int(env, 'PORT', 3000);
   const auth = env.CDS_AUTH ?? 'off';
-  if (auth !== 'required' && auth !== 'off') throw new Error(`CDS_AUTH must be "required" or "off", got "${auth}"`);
+  if (auth !== 'required' && auth !== 'off') throw new ConfigError(`CDS_AUTH must be "required" or "off", got "${auth}"`);
+  const redisUrl = env.REDIS_URL || undefined;
+  const decisionCacheKey = secret(env, 'DECISION_CACHE_KEY');
+  const decisionCacheTtlSeconds = int(env, 'DECISION_CACHE_TTL_SECONDS', 600);
+  if (redisUrl && decisionCacheTtlSeconds > 0 && !decisionCacheKey) {
+    // Instances sharing Redis must share the key that authenticates its entries (else every entry is a miss elsewhere).
+    throw new ConfigError('REDIS_URL is set: DECISION_CACHE_KEY (the same secret on every instance, at least 32 characters) is required, or DECISION_CACHE_TTL_SECONDS=0');
+  }
   const orderSignCards = env.ORDER_SIGN_CARDS || 'changed';
-  if (orderSignCards !== 'changed' && orderSignCards !== 'all') throw new Error(`ORDER_SIGN_CARDS must be "changed" or "all", got "${orderSignCards}"`);
+  if (orderSignCards !== 'changed' && orderSignCards !== 'all') throw new ConfigError(`ORDER_SIGN_CARDS must be "changed" or "all", got "${orderSignCards}"`);
   return {
     port,
-    host: env.HOST ?? '0.0.0.0',
+    // Without authentication anyone who can reach the port can call the hooks: loopback unless told otherwise.
+    host: env.HOST || (auth === 'off' ? '127.0.0.1' : '0.0.0.0'),
     publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
     bodyLimit: env.BODY_LIMIT ?? '5mb',
     logLevel: env.LOG_LEVEL ?? 'info',
@@ -89,24 +141,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxDraftOrders: int(env, 'MAX_DRAFT_ORDERS', 50),
     maxFhirResponseBytes: int(env, 'FHIR_MAX_RESPONSE_BYTES', 16 * 1024 * 1024),
     evaluationBudgetMs: int(env, 'EVALUATION_BUDGET_MS', 1500),
-    decisionCacheTtlSeconds: int(env, 'DECISION_CACHE_TTL_SECONDS', 600),
+    decisionCacheTtlSeconds,
     decisionCacheMaxKeys: int(env, 'DECISION_CACHE_MAX_KEYS', 5000),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 1200),
     databaseUrl: env.DATABASE_URL || undefined,
     recordDataDir: env.RECORD_DATA_DIR ?? '.data/records',
     recordRetentionDays: int(env, 'RECORD_RETENTION_DAYS', 3650),
-    redisUrl: env.REDIS_URL || undefined,
-    adminToken: env.ADMIN_TOKEN || undefined,
     terminologyServerUrl: env.TERMINOLOGY_SERVER_URL || undefined,
     terminologyTimeoutMs: int(env, 'TERMINOLOGY_TIMEOUT_MS', 800),
     orderSignCards,
+    redisUrl,
+    adminToken: secret(env, 'ADMIN_TOKEN'),
+    decisionCacheKey,
+    metricsToken: secret(env, 'METRICS_TOKEN'),
+    playground: onOff(env, 'PLAYGROUND', auth === 'off'),
+    authFailuresPerMinute: int(env, 'AUTH_FAILURES_PER_MINUTE', 60),
+    adminFailuresPerMinute: int(env, 'ADMIN_FAILURES_PER_MINUTE', 10),
+    maxInFlight: int(env, 'MAX_IN_FLIGHT', 64),
+    maxEventLoopDelayMs: int(env, 'MAX_EVENT_LOOP_DELAY_MS', 500),
+    jwksTimeoutMs: int(env, 'JWKS_TIMEOUT_MS', 1500),
+    maxFhirRecordBytes: int(env, 'FHIR_MAX_RECORD_BYTES', 16 * 1024 * 1024),
+    maxFhirCalls: int(env, 'FHIR_MAX_CALLS', 60),
   };
 }
 
-/** Defaults for tests: no network listeners, in-memory stores, quiet logs. */
+/**
+ * Defaults for tests: no network listeners, in-memory stores, quiet logs. No load shedding (a busy
+ * test machine must not turn into 503s) and no throttle on failed authentication (tests send many
+ * bad tokens from one address); the tests of each turn it on.
+ */
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return {
-    ...loadConfig({ LOG_LEVEL: 'silent', PUBLIC_BASE_URL: 'http://127.0.0.1:3000', RECORD_DATA_DIR: 'memory://' }),
+    ...loadConfig({ LOG_LEVEL: 'silent', PUBLIC_BASE_URL: 'http://127.0.0.1:3000', RECORD_DATA_DIR: 'memory://', MAX_IN_FLIGHT: '0', MAX_EVENT_LOOP_DELAY_MS: '0', AUTH_FAILURES_PER_MINUTE: '0' }),
     ...overrides,
   };
 }

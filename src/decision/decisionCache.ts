@@ -4,13 +4,20 @@
  * order's decision (outcome, routing, engine result), never an HTTP response: the hook's own
  * fields (hookInstance, assertion ids, system actions) are rebuilt by the handler on every call.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Coverage, Resource, ServiceRequest } from 'fhir/r4.js';
 import type { EngineResult } from '../engine/evaluate.js';
 import type { PolicyLibrary } from '../library/library.js';
 import type { RoutingResult } from '../routing/routing.js';
 import { MemorySharedCache, type SharedCache } from '../store/kv.js';
+import { sameSecret } from '../security/throttle.js';
 import type { OrderDecision } from './decideOrder.js';
+
+/** Part of every key and MAC: entries written by an older release are never read as this one's. */
+export const DECISION_CACHE_VERSION = 'decision-v2';
+
+/** Without DECISION_CACHE_KEY: a key no one else knows, good for this process's own (memory) cache. */
+export const PROCESS_DECISION_CACHE_KEY = randomBytes(32);
 
 /** Get and set of a serialised decision per key; errors are the implementation's to swallow. */
 export interface DecisionCache {
@@ -40,6 +47,30 @@ export class SharedDecisionCache implements DecisionCache {
       // Full (the bound holds) or unreachable: the next request computes the decision again.
     }
   }
+}
+
+/**
+ * Entries authenticated with an HMAC over the lookup key and the decision: an entry edited where it
+ * is stored (Redis), or copied under another key, fails the check and is a miss (`onRejected` is
+ * told), never a decision. The secret is DECISION_CACHE_KEY, or one made per process.
+ */
+export function sealedDecisionCache(inner: DecisionCache, secret: string | Buffer, onRejected: () => void = () => undefined): DecisionCache {
+  const mac = (key: string, decision: string): string =>
+    createHmac('sha256', secret).update(`${DECISION_CACHE_VERSION}\n${key}\n`).update(decision).digest('base64url');
+  return {
+    async get(key) {
+      const sealed = await inner.get(key);
+      if (sealed === undefined) return undefined;
+      const dot = sealed.indexOf('.');
+      const decision = sealed.slice(dot + 1);
+      if (dot < 0 || !sameSecret(sealed.slice(0, dot), mac(key, decision))) {
+        onRejected();
+        return undefined;
+      }
+      return decision;
+    },
+    set: (key, decision) => inner.set(key, `${mac(key, decision)}.${decision}`),
+  };
 }
 
 /** A DecisionCache that reports each lookup (hit or miss), e.g. to the Prometheus metrics. */
@@ -85,7 +116,7 @@ export function libraryVersion(library: PolicyLibrary): string {
  */
 export function decisionKey(library: PolicyLibrary, input: DecisionInput): string {
   const h = createHash('sha256');
-  h.update(`${libraryVersion(library)}\n${input.patientId}\n${input.orderRef}\n${input.cpt}\n${input.dateOfService}\n`);
+  h.update(`${DECISION_CACHE_VERSION}\n${libraryVersion(library)}\n${input.patientId}\n${input.orderRef}\n${input.cpt}\n${input.dateOfService}\n`);
   h.update(JSON.stringify(input.order));
   h.update('\n');
   h.update(JSON.stringify(input.prefetch ?? null));
@@ -108,16 +139,37 @@ interface CachedDecision {
   readonly answerProblems?: OrderDecision['answerProblems'];
 }
 
+/**
+ * What an answer reads of a Coverage: its id (the assertion's `coverage` reference) and its payors'
+ * names (card wording). Member id, subscriber and beneficiary stay out of the cache; a payor that is
+ * a person keeps only its reference.
+ */
+export function coverageSummary(c: Coverage): Coverage {
+  const payors: unknown = c.payor;
+  const payor = (Array.isArray(payors) ? (payors as Coverage['payor']) : []).map((p) => {
+    const reference = typeof p?.reference === 'string' ? p.reference : undefined;
+    const person = reference !== undefined && /^(Patient|RelatedPerson)\//.test(reference);
+    return { ...(reference ? { reference } : {}), ...(typeof p?.display === 'string' && !person ? { display: p.display } : {}) };
+  });
+  return { resourceType: 'Coverage', ...(c.id !== undefined ? { id: c.id } : {}), status: c.status, beneficiary: {}, payor };
+}
+
 export function serializeDecision(d: OrderDecision): string {
   const ref = (p: { policyId: string; version: string }) => ({ policyId: p.policyId, version: p.version });
-  const routing = d.routing.kind === 'routed' ? { ...d.routing, policy: ref(d.routing.policy) } : d.routing;
+  const r = d.routing;
+  const routing: CachedDecision['routing'] =
+    r.kind === 'routed'
+      ? { ...r, coverage: coverageSummary(r.coverage), policy: ref(r.policy) }
+      : r.kind === 'no-version'
+        ? { ...r, coverage: coverageSummary(r.coverage) }
+        : { ...r, coverages: r.coverages.map(coverageSummary) };
   const cached: CachedDecision = {
     outcome: d.outcome,
     dateOfService: d.dateOfService,
     cpt: d.cpt,
     routing,
     ...(d.policy ? { policy: ref(d.policy) } : {}),
-    ...(d.coverage ? { coverage: d.coverage } : {}),
+    ...(d.coverage ? { coverage: coverageSummary(d.coverage) } : {}),
     ...(d.result ? { result: d.result } : {}),
     ...(d.answerProblems ? { answerProblems: d.answerProblems } : {}),
   };

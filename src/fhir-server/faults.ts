@@ -4,11 +4,25 @@
  * Every request, whatever its path, gets the configured behaviour.
  */
 import { createServer } from 'node:http';
+import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CORS_HEADERS, closeServer, listen, originOf, readBody, recordRequest, sendJson } from './httpUtil.js';
 import type { RecordedRequest } from './httpUtil.js';
 
-export type FaultMode = 'ok' | 'slow' | 'status500' | 'invalidJson' | 'hugeBundle' | 'dropConnection' | 'redirect';
+export type FaultMode =
+  | 'ok'
+  | 'slow'
+  | 'status500'
+  | 'invalidJson'
+  | 'hugeBundle'
+  | 'dropConnection'
+  | 'redirect'
+  /** Headers at once, then one byte every `dripMs`, never finishing. */
+  | 'slowDrip'
+  /** A small compressed reply (`bombEncoding`) that expands to `bombBytes` of JSON whitespace. */
+  | 'compressionBomb'
+  /** Every page a one-entry searchset whose `next` link is the next page, without end. */
+  | 'endlessPages';
 
 export interface FaultServerOptions {
   readonly mode: FaultMode;
@@ -25,6 +39,13 @@ export interface FaultServerOptions {
   readonly body?: unknown;
   /** `hugeBundle`: approximate size in bytes (default 16 MiB). */
   readonly hugeBundleBytes?: number;
+  /** `hugeBundle`: a `next` link to another huge page, without end. */
+  readonly hugeBundleNext?: boolean;
+  /** `slowDrip`: time between two bytes (default 50 ms). */
+  readonly dripMs?: number;
+  /** `compressionBomb`: decompressed size (default 64 MiB) and encoding (default `br`). */
+  readonly bombBytes?: number;
+  readonly bombEncoding?: 'br' | 'gzip';
   readonly port?: number;
   /** Defaults to `127.0.0.1`. */
   readonly host?: string;
@@ -54,6 +75,7 @@ export async function startFaultServer(options: FaultServerOptions): Promise<Fau
   }
   const host = options.host ?? '127.0.0.1';
   const requests: RecordedRequest[] = [];
+  let port = 0;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
@@ -80,7 +102,25 @@ export async function startFaultServer(options: FaultServerOptions): Promise<Fau
         res.end(INVALID_JSON_BODY);
         return;
       case 'hugeBundle':
-        await streamHugeBundle(res, settings.hugeBundleBytes ?? 16 * 1024 * 1024);
+        await streamHugeBundle(res, settings.hugeBundleBytes ?? 16 * 1024 * 1024, settings.hugeBundleNext ? nextPageUrl(req, host, port) : undefined);
+        return;
+      case 'slowDrip':
+        await drip(res, settings.dripMs ?? 50);
+        return;
+      case 'compressionBomb': {
+        const encoding = settings.bombEncoding ?? 'br';
+        const body = compressedWhitespace(settings.bombBytes ?? 64 * 1024 * 1024, encoding);
+        res.writeHead(200, { ...CORS_HEADERS, 'Content-Type': 'application/fhir+json; charset=utf-8', 'Content-Encoding': encoding, 'Content-Length': String(body.length) });
+        res.end(body);
+        return;
+      }
+      case 'endlessPages':
+        sendJson(res, 200, {
+          resourceType: 'Bundle',
+          type: 'searchset',
+          link: [{ relation: 'next', url: nextPageUrl(req, host, port) }],
+          entry: [{ resource: { resourceType: 'Observation', id: `page-${req.url?.length ?? 0}-${requests.length}`, status: 'final', code: { text: 'endless page' } }, search: { mode: 'match' } }],
+        });
         return;
       case 'dropConnection':
         req.socket.destroy();
@@ -99,7 +139,7 @@ export async function startFaultServer(options: FaultServerOptions): Promise<Fau
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
-  const port = await listen(server, options.port ?? 0, host);
+  port = await listen(server, options.port ?? 0, host);
 
   return {
     baseUrl: `${originOf(host, port)}/fhir`,
@@ -114,6 +154,39 @@ export async function startFaultServer(options: FaultServerOptions): Promise<Fau
     },
     close: () => closeServer(server),
   };
+}
+
+/** The same path and query with `page` one higher: under the server's base, so a careful client may follow it. */
+function nextPageUrl(req: IncomingMessage, host: string, port: number): string {
+  const url = new URL(req.url ?? '/', originOf(host, port));
+  url.searchParams.set('page', String(Number(url.searchParams.get('page') ?? '0') + 1));
+  return url.toString();
+}
+
+/** Writes one space every `ms` until the client goes away. */
+async function drip(res: ServerResponse, ms: number): Promise<void> {
+  res.writeHead(200, { ...CORS_HEADERS, 'Content-Type': 'application/fhir+json; charset=utf-8' });
+  res.write('{"resourceType":"Bundle","type":"searchset","entry":[');
+  while (!res.destroyed && (await waitUnlessClosed(ms, res))) res.write(' ');
+}
+
+const bombs = new Map<string, Buffer>();
+
+/** `{"resourceType":"Bundle", <bytes of spaces> }` compressed (made once per size and encoding). */
+function compressedWhitespace(bytes: number, encoding: 'br' | 'gzip'): Buffer {
+  const key = `${encoding}:${bytes}`;
+  let body = bombs.get(key);
+  if (!body) {
+    const plain = Buffer.alloc(bytes, 0x20);
+    plain.write('{"resourceType":"Bundle",');
+    plain.write('}', bytes - 1);
+    body =
+      encoding === 'br'
+        ? brotliCompressSync(plain, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 9, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: bytes } })
+        : gzipSync(plain, { level: 9 });
+    bombs.set(key, body);
+  }
+  return body;
 }
 
 /** Resolves true after `ms`, or false as soon as the client closes the connection. */
@@ -135,7 +208,7 @@ function waitUnlessClosed(ms: number, res: ServerResponse): Promise<boolean> {
  * Writes a valid searchset Bundle of about `bytes` bytes, in chunks and with backpressure, so the
  * server's own memory stays small while the client has to cope with the size.
  */
-async function streamHugeBundle(res: ServerResponse, bytes: number): Promise<void> {
+async function streamHugeBundle(res: ServerResponse, bytes: number, next?: string): Promise<void> {
   const entryFor = (i: number): string =>
     JSON.stringify({
       fullUrl: `urn:uuid:00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
@@ -177,7 +250,8 @@ async function streamHugeBundle(res: ServerResponse, bytes: number): Promise<voi
     }
     return !res.destroyed;
   };
-  if (!(await write(`{"resourceType":"Bundle","type":"searchset","total":${count},"entry":[`))) {
+  const link = next ? `"link":[{"relation":"next","url":${JSON.stringify(next)}}],` : '';
+  if (!(await write(`{"resourceType":"Bundle","type":"searchset","total":${count},${link}"entry":[`))) {
     return;
   }
   const perChunk = 200;

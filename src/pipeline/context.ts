@@ -22,6 +22,8 @@ export function hookContextFromConfig(
       maxPages: config.maxFhirPages,
       maxResources: config.maxResources,
       maxResponseBytes: config.maxFhirResponseBytes,
+      maxRecordBytes: config.maxFhirRecordBytes,
+      maxCalls: config.maxFhirCalls,
     },
     evaluationBudgetMs: config.evaluationBudgetMs,
     questionnaireUrl: (policyId, version) => questionnaireCanonical(config.publicBaseUrl, { policyId, version }),

@@ -3,6 +3,8 @@ import { PREFETCH, PREFETCH_TYPES } from '../hooks/discovery.js';
 import type { HookRequest } from '../hooks/types.js';
 import type { ValueSetIndex } from '../terminology/valueSets.js';
 import { checkRequestLimits } from '../hooks/limits.js';
+import { isUnderFhirBase } from '../fhir/fhirBase.js';
+import { boundedGet, ReadProblem, type ByteBudget } from './boundedGet.js';
 import { PatientRecord } from './PatientRecord.js';
 
 export interface RecordAccessOptions {
@@ -16,6 +18,10 @@ export interface RecordAccessOptions {
   readonly maxResources: number;
   /** Largest FHIR server response read, in bytes (default 16 MiB): memory stays bounded whatever the server sends. */
   readonly maxResponseBytes?: number;
+  /** All FHIR replies of the request together, decompressed (default 16 MiB). */
+  readonly maxRecordBytes?: number;
+  /** FHIR calls of the request, every search and page together (default 60). */
+  readonly maxCalls?: number;
 }
 
 /** What could not be read, in words for a card: never the data itself. */
@@ -79,12 +85,14 @@ export async function loadRecord(req: HookRequest, opts: RecordAccessOptions): P
       }
     } else {
       const token = req.fhirAuthorization?.access_token;
+      const maxRecordBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+      const budget: FetchBudget = { bytes: { remaining: maxRecordBytes, limit: maxRecordBytes }, calls: 0, maxCalls: opts.maxCalls ?? DEFAULT_MAX_CALLS };
       const results = await Promise.all(
         missing.map(async (key) => {
           const query = fillTemplate(PREFETCH[key], req);
           if (!query) return { key, resources: [] as Resource[], calls: 0 };
           try {
-            const r = await searchAll(server, query, token, opts, () => resources.length);
+            const r = await searchAll(server, query, token, opts, budget, () => resources.length);
             return { key, resources: r.resources, calls: r.calls };
           } catch (err) {
             fhirFailures++;
@@ -151,24 +159,35 @@ export function fillTemplate(template: string, req: HookRequest): string | undef
   return ok ? out : undefined;
 }
 
+/** What one request may still spend on FHIR calls, shared by its searches (they run in parallel). */
+interface FetchBudget {
+  readonly bytes: ByteBudget;
+  calls: number;
+  readonly maxCalls: number;
+}
+
 async function searchAll(
   base: string,
   query: string,
   token: string | undefined,
   opts: RecordAccessOptions,
+  budget: FetchBudget,
   loaded: () => number,
 ): Promise<{ resources: Resource[]; calls: number }> {
-  const origin = new URL(base).origin;
   let url: string | undefined = `${base.replace(/\/+$/, '')}/${query}`;
   const resources: Resource[] = [];
   let calls = 0;
-  while (url && calls < opts.maxPages) {
-    // Follow `next` only on the same server: the token must never travel elsewhere.
-    if (new URL(url).origin !== origin) throw new FetchProblem('the FHIR server pointed to another host; not followed');
+  while (url) {
+    // Follow `next` only under the fhirServer's base: the token must never travel to another host or path.
+    if (!isUnderFhirBase(url, base)) throw new FetchProblem('the FHIR server pointed outside its base URL (another host or path); not followed');
+    // A search that still has pages past the cap is incomplete: unknown, not "all there is".
+    if (calls >= opts.maxPages) throw new FetchProblem(`the FHIR server has more than ${opts.maxPages} pages for this search; not read`);
+    if (budget.calls >= budget.maxCalls) throw new FetchProblem(`this request made ${budget.maxCalls} FHIR calls already; the rest were not read`);
     const remaining = opts.deadline - Date.now();
     if (remaining <= 0) throw new FetchProblem('the request deadline passed before the FHIR server answered');
     calls++;
-    const body = await getJson(url, token, Math.min(opts.fhirTimeoutMs, remaining), opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
+    budget.calls++;
+    const body = await getJson(url, token, Math.min(opts.fhirTimeoutMs, remaining), opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, budget.bytes);
     if (body.resourceType === 'OperationOutcome') {
       throw new FetchProblem(`the FHIR server answered with an OperationOutcome: ${(body as OperationOutcome).issue?.[0]?.diagnostics ?? 'error'}`);
     }
@@ -182,6 +201,8 @@ async function searchAll(
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_CALLS = 60;
 const FETCHED_SHAPE_LIMITS = {
   maxResources: Number.POSITIVE_INFINITY,
   maxStringLength: Number.POSITIVE_INFINITY,
@@ -190,24 +211,20 @@ const FETCHED_SHAPE_LIMITS = {
   maxBundleDepth: 3,
 };
 
-async function getJson(url: string, token: string | undefined, timeoutMs: number, maxBytes: number): Promise<Resource> {
-  let res: Response;
+async function getJson(url: string, token: string | undefined, timeoutMs: number, maxBytes: number, budget: ByteBudget): Promise<Resource> {
+  const started = Date.now();
+  let text: string;
   try {
-    res = await fetch(url, {
+    text = await boundedGet(url, {
       headers: { accept: 'application/fhir+json, application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      redirect: 'error',
-      signal: AbortSignal.timeout(timeoutMs),
+      timeoutMs,
+      maxBytes,
+      budget,
     });
   } catch (err) {
-    const e = err as Error;
-    if (e.name === 'TimeoutError' || e.name === 'AbortError') throw new FetchProblem(`the FHIR server did not answer within ${timeoutMs} ms`);
-    throw new FetchProblem('the FHIR server could not be reached (connection failed or redirected)');
+    if (err instanceof ReadProblem) throw new FetchProblem(err.message);
+    throw err;
   }
-  if (!res.ok) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new FetchProblem(`the FHIR server answered HTTP ${res.status}`);
-  }
-  const text = await readCapped(res, maxBytes, timeoutMs);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -223,36 +240,7 @@ async function getJson(url: string, token: string | undefined, timeoutMs: number
   } catch (err) {
     throw new FetchProblem(`the FHIR server's answer is nested too deeply (${(err as Error).message})`);
   }
+  // Parsing counts against the call's time too: an answer complete only after it is not used.
+  if (Date.now() - started > timeoutMs) throw new FetchProblem(`the FHIR server did not answer within ${timeoutMs} ms`);
   return json as Resource;
-}
-
-/** The body as text, refusing more than `maxBytes` (read as it streams: a huge reply is cut off, not buffered). */
-async function readCapped(res: Response, maxBytes: number, timeoutMs: number): Promise<string> {
-  const declared = Number(res.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new FetchProblem(`the FHIR server's answer is larger than ${maxBytes} bytes; not read`);
-  }
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        await reader.cancel().catch(() => undefined);
-        throw new FetchProblem(`the FHIR server's answer is larger than ${maxBytes} bytes; not read`);
-      }
-      chunks.push(value);
-    }
-  } catch (err) {
-    if (err instanceof FetchProblem) throw err;
-    const e = err as Error;
-    if (e.name === 'TimeoutError' || e.name === 'AbortError') throw new FetchProblem(`the FHIR server did not answer within ${timeoutMs} ms`);
-    throw new FetchProblem('the FHIR server closed the connection before its answer was complete');
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

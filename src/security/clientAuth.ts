@@ -10,7 +10,7 @@
  */
 import { compactVerify, createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors, type JWSHeaderParameters } from 'jose';
 import type { TrustedClient } from './trustedClients.js';
-import { ReplayCacheFullError, type ReplayCache } from './replayCache.js';
+import { ReplayCacheFullError, ReplayCacheUnavailableError, TokenPredatesReplayCacheError, type ReplayCache } from './replayCache.js';
 import { createRemoteJwks, JwksUnavailableError, type KeyResolver, type RemoteJwksOptions } from './remoteJwks.js';
 
 export type { ReplayCache } from './replayCache.js';
@@ -40,7 +40,11 @@ export type AuthFailureReason =
   | 'lifetime-too-long'
   | 'bad-tenant'
   | 'replayed-jti'
-  | 'replay-cache-full';
+  | 'replay-cache-full'
+  /** Issued before the replay cache's memory begins (it restarted): may have been used already. */
+  | 'issued-before-replay-cache'
+  /** The replay cache cannot answer: the service's fault, answered 503 (not 401). */
+  | 'replay-cache-unavailable';
 
 /**
  * Authentication failure. `reason` is safe to return to the caller; `iss` and
@@ -215,10 +219,12 @@ export function createClientAuthenticator(options: ClientAuthenticatorOptions): 
       const ttl = Math.min(maxLifetime + 2 * skew, Math.max(1, Math.ceil(exp + skew - nowSec)));
       let fresh: boolean;
       try {
-        fresh = await replayCache.checkAndRemember(`${client.iss}|${jti}`, ttl);
+        fresh = await replayCache.checkAndRemember(`${client.iss}|${jti}`, ttl, iat);
       } catch (err) {
         if (err instanceof ReplayCacheFullError) throw fail('replay-cache-full', 'replay cache is full');
-        throw fail('replay-cache-full', `replay cache failed: ${(err as Error).message}`);
+        if (err instanceof TokenPredatesReplayCacheError) throw fail('issued-before-replay-cache', err.message);
+        // Any other failure is the cache not answering: an outage, not a pass.
+        throw fail('replay-cache-unavailable', err instanceof ReplayCacheUnavailableError ? err.message : `replay cache failed: ${(err as Error).message}`);
       }
       if (!fresh) throw fail('replayed-jti', 'jti already used');
 

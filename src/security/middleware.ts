@@ -8,6 +8,8 @@
  * never echo or log the token.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { isUnderFhirBase, parseFhirBase } from '../fhir/fhirBase.js';
+import { outcome } from '../hooks/errors.js';
 import { AuthError, type AuthenticatedClient, type ClientAuthenticator } from './clientAuth.js';
 
 /** The subset of a pino logger we use (pino's Logger satisfies it). */
@@ -51,6 +53,12 @@ export function requireClientAuth(
           next(err);
           return;
         }
+        if (err.reason === 'replay-cache-unavailable') {
+          // The service cannot tell a replay from a new call: refuse, but as its own outage, not the client's fault.
+          logger.warn({ event: 'replay-cache-unavailable', path: pathOf(req.originalUrl) }, 'CDS client authentication unavailable: the replay cache cannot answer');
+          res.status(503).set('Retry-After', '5').json(outcome('transient', 'Client tokens cannot be checked for replay right now (the replay cache is unavailable); retry shortly with a new token'));
+          return;
+        }
         // One line, no token: iss/jti are as claimed (unverified) and truncated.
         // A bad audience names both sides: localhost vs 127.0.0.1, or another port, is then plain to see.
         const received = err.receivedAudience ? { receivedAud: err.receivedAudience } : {};
@@ -88,25 +96,7 @@ function pathOf(originalUrl: string): string {
  * are ignored. URLs with credentials, query or fragment are refused.
  */
 export function isFhirServerAllowed(fhirServer: string, allowed: readonly string[]): boolean {
-  const candidate = parseBase(fhirServer);
-  if (!candidate) return false;
-  return allowed.some((a) => {
-    const base = parseBase(a);
-    if (!base || base.origin !== candidate.origin) return false;
-    return base.path === '' || candidate.path === base.path || candidate.path.startsWith(`${base.path}/`);
-  });
-}
-
-function parseBase(s: string): { origin: string; path: string } | undefined {
-  if (typeof s !== 'string') return undefined;
-  let u: URL;
-  try {
-    u = new URL(s.trim());
-  } catch {
-    return undefined;
-  }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined;
-  if (u.username || u.password || u.search || u.hash || s.includes('?') || s.includes('#')) return undefined;
-  // origin = scheme://host[:port]; an empty path is "/" in WHATWG URLs.
-  return { origin: `${u.protocol}//${u.host}`, path: u.pathname.replace(/\/+$/, '') };
+  // A fhirServer is a base: no query. Under an allowed base, as a `next` link must be under its fhirServer.
+  if (!parseFhirBase(fhirServer)) return false;
+  return allowed.some((a) => isUnderFhirBase(fhirServer, a));
 }

@@ -21,7 +21,7 @@ export interface RemoteJwksOptions {
   cacheMaxAgeMs?: number;
   /** Minimum time between two fetch attempts of one URL (default 30 s). */
   minRefreshIntervalMs?: number;
-  /** Abort a fetch after this long (default 5 s). */
+  /** Abort a fetch, body included, after this long (default 1.5 s: callers wait on it). */
   timeoutMs?: number;
   /** Largest accepted JWKS body (default 256 KiB). */
   maxBytes?: number;
@@ -49,7 +49,7 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
 export function createRemoteJwks(url: string, options: RemoteJwksOptions = {}): RemoteJwks {
   const cacheMaxAgeMs = options.cacheMaxAgeMs ?? 10 * 60_000;
   const minRefreshIntervalMs = options.minRefreshIntervalMs ?? 30_000;
-  const timeoutMs = options.timeoutMs ?? 5_000;
+  const timeoutMs = options.timeoutMs ?? 1_500;
   const maxBytes = options.maxBytes ?? 256 * 1024;
   const now = options.now ?? Date.now;
   const doFetch = options.fetch ?? fetch;
@@ -122,7 +122,14 @@ async function fetchJwks(url: string, doFetch: typeof fetch, timeoutMs: number, 
     await response.body?.cancel().catch(() => undefined);
     throw new JwksUnavailableError(`JWKS ${url}: HTTP ${response.status}`);
   }
-  const text = await readCapped(response, maxBytes, url);
+  let text: string;
+  try {
+    text = await readCapped(response, maxBytes, url);
+  } catch (err) {
+    // The timeout also aborts a body that drips: still "unavailable", not a malformed token.
+    if (err instanceof JwksUnavailableError) throw err;
+    throw new JwksUnavailableError(`JWKS ${url}: body not read: ${(err as Error).message}`);
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -9,8 +9,25 @@
 import NodeCache from 'node-cache';
 
 export interface ReplayCache {
-  /** returns true if newly recorded, false if it was already there */
-  checkAndRemember(key: string, ttlSeconds: number): Promise<boolean>;
+  /**
+   * Returns true if newly recorded, false if it was already there. A cache that knows since when it
+   * remembers (`issuedAtSeconds` given) throws TokenPredatesReplayCacheError for a token issued
+   * before then; one that cannot answer throws ReplayCacheUnavailableError.
+   */
+  checkAndRemember(key: string, ttlSeconds: number, issuedAtSeconds?: number): Promise<boolean>;
+}
+
+/**
+ * The token was issued before the replay cache's memory begins (Redis restarted or was emptied,
+ * the service restarted): it may have been used already, so it is refused (401; a new token passes).
+ */
+export class TokenPredatesReplayCacheError extends Error {
+  override readonly name = 'TokenPredatesReplayCacheError';
+}
+
+/** The replay cache cannot answer (Redis down): the call is refused with 503, never let through. */
+export class ReplayCacheUnavailableError extends Error {
+  override readonly name = 'ReplayCacheUnavailableError';
 }
 
 /**

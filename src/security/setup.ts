@@ -24,7 +24,7 @@ export interface ClientAuthSetupOptions {
  * a service that trusts no one, or trusts by accident, must not start.
  */
 export async function createClientAuth(
-  config: Pick<Config, 'auth' | 'trustedClientsFile' | 'publicBaseUrl'>,
+  config: Pick<Config, 'auth' | 'trustedClientsFile' | 'publicBaseUrl'> & Partial<Pick<Config, 'jwksTimeoutMs'>>,
   logger: AuthLogger,
   options: ClientAuthSetupOptions = {},
 ): Promise<RequestHandler | undefined> {
@@ -36,6 +36,8 @@ export async function createClientAuth(
   const authenticator = createClientAuthenticator({
     clients,
     replayCache: options.replayCache ?? createMemoryReplayCache(),
+    // A key server that hangs (an allow-listed jku) holds its callers no longer than this.
+    ...(config.jwksTimeoutMs ? { jwks: { timeoutMs: config.jwksTimeoutMs } } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
   return requireClientAuth(authenticator, { mode: 'required', publicBaseUrl: config.publicBaseUrl, logger });

@@ -132,7 +132,7 @@ describe('FHIR server faults', () => {
     const before = elsewhere.requests.length;
     const res = await request(appFor(fault.baseUrl)).post(SIGN).send(withoutPrefetch(ACUTE, fault.baseUrl, 'conditions'));
     expect(res.status).toBe(200);
-    expect(cardText(res.body)).toMatch(/pointed to another host; not followed/);
+    expect(cardText(res.body)).toMatch(/pointed outside its base URL \(another host or path\); not followed/);
     expect(elsewhere.requests.length).toBe(before);
   });
 
