@@ -2,21 +2,33 @@ import { createApp } from './app.js';
 import { loadConfig } from './config/config.js';
 import { createLogger } from './log.js';
 import { createMetrics } from './metrics.js';
+import { registerRecordMetrics } from './records/recordMetrics.js';
 import { setupDecisionRecords } from './records/setup.js';
 import { createClientAuth } from './security/setup.js';
 import { setupSharedState } from './sharedState.js';
+import { RecordStoreOpenError } from './store/openRecordDatabase.js';
 
 /** `npm start`: the service with its built-in policies on PORT (default 3000). */
 const config = loadConfig();
 const logger = createLogger(config.logLevel);
-const records = await setupDecisionRecords(config, logger);
+const records = await setupDecisionRecords(config, logger).catch((err: unknown) => {
+  // A store that cannot be opened is one line saying what to do, never a stack or a dump.
+  if (err instanceof RecordStoreOpenError) {
+    process.stderr.write(`lumbar-mri-cds: ${err.message}\n`);
+    process.exit(1);
+  }
+  throw err;
+});
 const shared = setupSharedState(config, logger);
 const clientAuth = await createClientAuth(config, logger, { replayCache: shared.replayCache });
+const metrics = createMetrics({ processMetrics: true });
+registerRecordMetrics(metrics.registry, records.log);
 const { app, library } = createApp(config, {
   logger,
-  metrics: createMetrics({ processMetrics: true }),
-  observers: [records.observer],
+  metrics,
+  recorder: records.recorder,
   records: records.store,
+  readiness: [records.readiness, ...shared.readiness],
   clientAuth,
   decisionCache: shared.decisionCache,
 });
@@ -27,13 +39,36 @@ if (config.auth === 'off') {
   );
 }
 const server = app.listen(config.port, config.host, () => {
-  logger.info({ port: config.port, sharedState: shared.backend, records: config.databaseUrl ? 'postgresql' : 'embedded', policies: library.policies.map((p) => `${p.policyId}@${p.version}`) }, 'lumbar-mri-cds listening');
+  logger.info({ port: config.port, sharedState: shared.backend, records: config.databaseUrl ? 'postgresql (local outbox first)' : 'embedded (SQLite)', policies: library.policies.map((p) => `${p.policyId}@${p.version}`) }, 'lumbar-mri-cds listening');
 });
-const shutdown = (): void => {
-  server.close(() => {
-    void Promise.allSettled([records.close(), shared.close()]).finally(() => process.exit(0));
-  });
-  setTimeout(() => process.exit(0), 5000).unref();
+
+/** Longest SIGTERM waits for requests in flight and then for the outbox to drain. */
+const DRAIN_MS = 10_000;
+let stopping = false;
+/**
+ * SIGTERM/SIGINT: stop accepting connections, let the requests in flight finish (each keeps its
+ * record before answering), then deliver what waits in the outbox for up to the rest of DRAIN_MS.
+ * What is still undelivered stays in the local file and goes out at the next start.
+ */
+const shutdown = (signal: string): void => {
+  if (stopping) return;
+  stopping = true;
+  const deadline = Date.now() + DRAIN_MS;
+  logger.info({ signal, pending: records.log.pending() }, 'shutting down: draining requests in flight');
+  let exiting = false;
+  const exit = (): void => {
+    if (exiting) return;
+    exiting = true;
+    void Promise.allSettled([records.close(Math.max(500, deadline - Date.now())), shared.close()]).finally(() => process.exit(0));
+  };
+  server.close(exit);
+  // Keep-alive connections idle between requests are closed now; busy ones when their answer is sent.
+  server.closeIdleConnections();
+  setTimeout(() => {
+    server.closeAllConnections();
+    exit();
+  }, Math.max(0, deadline - Date.now() - 1_000)).unref();
+  setTimeout(() => process.exit(0), DRAIN_MS + 2_000).unref();
 };
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));

@@ -1,0 +1,255 @@
+/**
+ * The two ways a decision record is kept before its answer goes out (README "Decision records"):
+ * straight into the embedded SQLite store, or, with PostgreSQL, into a local SQLite outbox that a
+ * single deliverer empties into PostgreSQL in answer order, in batches, whatever the outage.
+ */
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { RecordDatabase } from './recordSchema.js';
+import type { DecisionRecordStore, FeedbackRecord, HookCallRecord, RecordItem, RecordLog, RecordLogStats } from './types.js';
+
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split('\n')[0];
+
+/** The embedded store is the store of record: a write that returned is on disk. */
+export class EmbeddedRecordLog implements RecordLog {
+  private delivered = 0;
+  private localWriteFailures = 0;
+  private lastError?: string;
+
+  constructor(private readonly store: DecisionRecordStore) {}
+
+  async append(item: RecordItem): Promise<void> {
+    try {
+      await (item.kind === 'call' ? this.store.saveBatch([item.record], []) : this.store.saveBatch([], [item.record]));
+      this.delivered++;
+      this.lastError = undefined;
+    } catch (err) {
+      this.localWriteFailures++;
+      this.lastError = messageOf(err);
+      throw err;
+    }
+  }
+
+  pending(): number {
+    return 0;
+  }
+
+  stats(): RecordLogStats {
+    return { delivered: this.delivered, pending: 0, deliveryFailures: 0, lastError: this.lastError, localWriteFailures: this.localWriteFailures };
+  }
+
+  async flush(): Promise<number> {
+    return 0;
+  }
+
+  async close(): Promise<void> {}
+}
+
+export interface RecordOutboxOptions {
+  readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Records per delivery (one PostgreSQL transaction). Default 500. */
+  readonly batchSize?: number;
+  /** First retry delay after a failed delivery; doubles per failure up to `retryMaxMs`. Default 100. */
+  readonly retryBaseMs?: number;
+  /** Default 2000: short, so delivery resumes within seconds of PostgreSQL returning. */
+  readonly retryMaxMs?: number;
+  /** Runs before the first delivery and after each failure until it succeeds (schema migration). */
+  readonly prepareTarget?: () => Promise<unknown>;
+}
+
+/** SQLSTATE classes 22 (data exception) and 23 (constraint): resending the same record cannot help. */
+function isPermanent(err: unknown): boolean {
+  if (err instanceof RangeError) return true;
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
+  return /^2[23][0-9A-Z]{3}$/.test(code);
+}
+
+/**
+ * Local-first delivery to PostgreSQL. `append` writes the record to the outbox table of the local
+ * SQLite file (durable once it returns, even against SIGKILL); one loop sends the oldest waiting
+ * records to PostgreSQL in one transaction and deletes them locally once committed. A crash between
+ * the two resends them, which is harmless: the store is idempotent on record ids. While the loop is
+ * busy new records pile up and go in the next batch, so delivery keeps up with any request rate the
+ * database can absorb; after an outage the backlog drains at `batchSize` records per round trip.
+ */
+export class RecordOutbox implements RecordLog {
+  private readonly batchSize: number;
+  private readonly retryBaseMs: number;
+  private readonly retryMaxMs: number;
+  private waiting = 0;
+  private delivered = 0;
+  private deliveryFailures = 0;
+  private localWriteFailures = 0;
+  private consecutiveFailures = 0;
+  private lastError?: string;
+  private lastFailureLog = 0;
+  private prepared = false;
+  private stopped = false;
+  private loop?: Promise<void>;
+  /** Wakes the idle loop when a record arrives. */
+  private wakeIdle?: () => void;
+  /** Cuts a back-off short (flush, close): new records alone must not make it retry a dead database faster. */
+  private wake?: () => void;
+
+  private constructor(
+    private readonly local: Kysely<RecordDatabase>,
+    private readonly target: DecisionRecordStore,
+    private readonly options: RecordOutboxOptions,
+  ) {
+    this.batchSize = options.batchSize ?? 500;
+    this.retryBaseMs = options.retryBaseMs ?? 100;
+    this.retryMaxMs = options.retryMaxMs ?? 2_000;
+  }
+
+  /** Counts what an earlier run left in the outbox and starts delivering it. */
+  static async start(local: Kysely<RecordDatabase>, target: DecisionRecordStore, options: RecordOutboxOptions): Promise<RecordOutbox> {
+    const outbox = new RecordOutbox(local, target, options);
+    const row = await local.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    outbox.waiting = Number(row.n);
+    if (outbox.waiting > 0) options.logger.info({ pending: outbox.waiting }, 'decision records left by the last run: delivering');
+    outbox.loop = outbox.run();
+    return outbox;
+  }
+
+  async append(item: RecordItem): Promise<void> {
+    try {
+      await this.local.insertInto('outbox').values({ kind: item.kind, body: JSON.stringify(item.record) }).execute();
+    } catch (err) {
+      this.localWriteFailures++;
+      this.lastError = `local outbox: ${messageOf(err)}`;
+      throw err;
+    }
+    this.waiting++;
+    this.wakeIdle?.();
+  }
+
+  pending(): number {
+    return this.waiting;
+  }
+
+  stats(): RecordLogStats {
+    return {
+      delivered: this.delivered,
+      pending: this.waiting,
+      deliveryFailures: this.deliveryFailures,
+      lastError: this.lastError,
+      localWriteFailures: this.localWriteFailures,
+    };
+  }
+
+  async flush(timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.waiting > 0 && Date.now() < deadline && !this.stopped) {
+      this.wake?.(); // cut a back-off short
+      await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
+    }
+    return this.waiting;
+  }
+
+  /** Stops delivering after the batch in flight; what is left stays in the outbox for the next start. */
+  async close(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+    if (this.waiting > 0) {
+      this.options.logger.warn({ pending: this.waiting }, 'decision records kept in the local outbox: delivered at the next start');
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      if (this.waiting === 0) {
+        await this.pause(Infinity, true);
+        continue;
+      }
+      try {
+        if (!this.prepared) {
+          await this.options.prepareTarget?.();
+          this.prepared = true;
+        }
+        await this.deliverBatch();
+        if (this.consecutiveFailures > 0) {
+          this.options.logger.info({ delivered: this.delivered, pending: this.waiting }, 'decision record delivery resumed');
+        }
+        this.consecutiveFailures = 0;
+        this.lastError = undefined;
+      } catch (err) {
+        this.deliveryFailures++;
+        this.consecutiveFailures++;
+        this.lastError = `PostgreSQL: ${messageOf(err)}`;
+        const now = Date.now();
+        // One line when it starts failing, then one every 30 s: an outage must not flood the log.
+        if (this.consecutiveFailures === 1 || now - this.lastFailureLog > 30_000) {
+          this.lastFailureLog = now;
+          this.options.logger.warn({ err: this.lastError, pending: this.waiting }, 'decision record delivery failed; records kept in the local outbox');
+        }
+        await this.pause(Math.min(this.retryBaseMs * 2 ** Math.min(this.consecutiveFailures - 1, 20), this.retryMaxMs));
+      }
+    }
+  }
+
+  private async deliverBatch(): Promise<void> {
+    const rows = await this.local.selectFrom('outbox').selectAll().orderBy('seq').limit(this.batchSize).execute();
+    if (rows.length === 0) {
+      this.waiting = 0;
+      return;
+    }
+    const items = rows.map((r) => ({ seq: r.seq, item: parseItem(r.kind, r.body) }));
+    try {
+      await this.send(items.map((i) => i.item));
+    } catch (err) {
+      if (!isPermanent(err)) throw err;
+      // One record the database refuses must not hold up the others: send them one by one and
+      // set aside (locally, never deleted) the ones refused.
+      for (const { seq, item } of items) {
+        try {
+          await this.send([item]);
+        } catch (one) {
+          if (!isPermanent(one)) throw one;
+          await this.setAside(seq, item, one);
+        }
+      }
+    }
+    const last = rows[rows.length - 1].seq;
+    await this.local.deleteFrom('outbox').where('seq', '<=', last).execute();
+    this.waiting = Math.max(0, this.waiting - rows.length);
+    this.delivered += rows.length;
+  }
+
+  private send(items: readonly RecordItem[]): Promise<void> {
+    const calls: HookCallRecord[] = [];
+    const feedback: FeedbackRecord[] = [];
+    for (const i of items) {
+      if (i.kind === 'call') calls.push(i.record);
+      else feedback.push(i.record);
+    }
+    return this.target.saveBatch(calls, feedback);
+  }
+
+  private async setAside(seq: number, item: RecordItem, err: unknown): Promise<void> {
+    this.options.logger.error({ seq, kind: item.kind, recordId: item.record.id, err: messageOf(err) }, 'decision record refused by PostgreSQL; kept in outbox_refused');
+    await this.local.insertInto('outbox_refused').values({ seq, kind: item.kind, body: JSON.stringify(item.record), error: messageOf(err) }).execute();
+  }
+
+  private pause(ms: number, idle = false): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = Number.isFinite(ms) ? setTimeout(() => done(), ms) : undefined;
+      const done = (): void => {
+        if (timer) clearTimeout(timer);
+        this.wake = undefined;
+        this.wakeIdle = undefined;
+        resolve();
+      };
+      this.wake = done;
+      if (idle) this.wakeIdle = done;
+    });
+  }
+}
+
+function parseItem(kind: string, body: string): RecordItem {
+  // The outbox holds only what append() wrote from typed records.
+  return kind === 'feedback' ? { kind: 'feedback', record: JSON.parse(body) as FeedbackRecord } : { kind: 'call', record: JSON.parse(body) as HookCallRecord };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
