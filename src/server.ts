@@ -42,12 +42,11 @@ const server = app.listen(config.port, config.host, () => {
   logger.info({ port: config.port, sharedState: shared.backend, records: config.databaseUrl ? 'postgresql (local outbox first)' : 'embedded (SQLite)', policies: library.policies.map((p) => `${p.policyId}@${p.version}`) }, 'lumbar-mri-cds listening');
 });
 
-/** Longest SIGTERM waits for requests in flight and then for the outbox to drain. */
-const DRAIN_MS = 10_000;
+const DRAIN_MS = config.shutdownTimeoutMs;
 let stopping = false;
 /**
  * SIGTERM/SIGINT: stop accepting connections, let the requests in flight finish (each keeps its
- * record before answering), then deliver what waits in the outbox for up to the rest of DRAIN_MS.
+ * record before answering), then deliver what waits in the outbox for up to the rest of SHUTDOWN_TIMEOUT_MS.
  * What is still undelivered stays in the local file and goes out at the next start.
  */
 const shutdown = (signal: string): void => {

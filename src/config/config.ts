@@ -38,6 +38,8 @@ export interface Config {
   readonly databaseUrl?: string;
   readonly recordDataDir: string;
   readonly recordRetentionDays: number;
+  /** SIGTERM: longest the service waits for requests in flight and for the outbox to drain before exiting. */
+  readonly shutdownTimeoutMs: number;
   /** Records waiting in the local outbox for PostgreSQL at or above which the service is not ready. */
   readonly recordOutboxReadyMax: number;
   readonly redisUrl?: string;
@@ -106,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     recordDataDir: env.RECORD_DATA_DIR ?? '.data/records',
     recordRetentionDays: int(env, 'RECORD_RETENTION_DAYS', 3650),
     recordOutboxReadyMax: int(env, 'RECORD_OUTBOX_READY_MAX', 10000),
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10000),
     redisUrl: env.REDIS_URL || undefined,
     adminToken: env.ADMIN_TOKEN || undefined,
     terminologyServerUrl: env.TERMINOLOGY_SERVER_URL || undefined,

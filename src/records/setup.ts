@@ -33,10 +33,15 @@ export async function setupDecisionRecords(config: Config, logger: Logger): Prom
     ? openPostgres(config.databaseUrl, { onIdleError: (err) => logger.warn({ err: err.message }, 'decision records: PostgreSQL connection lost') })
     : undefined;
   const store = new SqlDecisionRecordStore((remote ?? local).db);
+  let stopPurge: () => Promise<void> = async () => undefined;
+  const purge = (): void => {
+    stopPurge = startRetentionPurge(store, { retentionDays: config.recordRetentionDays, logger });
+  };
+  // PostgreSQL is migrated (and then purged) once reached, which may be after start-up.
   const log: RecordLog = remote
-    ? await RecordOutbox.start(local.db, store, { logger, prepareTarget: () => remote.migrate() })
+    ? RecordOutbox.start(local, store, { logger, prepareTarget: () => remote.migrate().then(purge) })
     : new EmbeddedRecordLog(store);
-  const stopPurge = startRetentionPurge(store, { retentionDays: config.recordRetentionDays, logger });
+  if (!remote) purge();
   return {
     store,
     log,
@@ -54,6 +59,7 @@ export async function setupDecisionRecords(config: Config, logger: Logger): Prom
     },
     async close(timeoutMs = 5_000) {
       await stopPurge();
+      stopPurge = async () => undefined;
       const left = await log.flush(timeoutMs);
       if (left > 0) logger.warn({ pending: left }, 'decision records not yet delivered at shutdown: kept in the local outbox');
       await log.close();

@@ -18,6 +18,8 @@ export const RECORD_FILE = 'records.sqlite';
 
 export interface RecordDatabaseHandle {
   readonly db: Kysely<RecordDatabase>;
+  /** The SQLite connection itself, for the outbox's synchronous statements (SQLite only). */
+  readonly sqlite?: Database.Database;
   readonly dialect: RecordDialect;
   /** Names of the migrations this open applied (empty when the schema was current). */
   readonly applied: readonly string[];
@@ -98,7 +100,7 @@ export async function openSqlite(dataDir: string, busyTimeoutMs = 2_000): Promis
     await db.destroy();
     throw explain(err, dir, file);
   }
-  return { db, dialect: 'sqlite', applied, close: () => db.destroy() };
+  return { db, sqlite, dialect: 'sqlite', applied, close: () => db.destroy() };
 }
 
 export interface PostgresOptions {
@@ -125,6 +127,10 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Record
     connectionString: url,
   });
   pool.on('error', (err) => options.onIdleError?.(err));
+  // A checked-out client whose connection drops between two queries emits 'error' with no listener
+  // (Kysely holds it, pg leaves that to the holder): the next query fails anyway, so only keep the
+  // event from crashing the process.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<RecordDatabase>({ dialect: new PostgresDialect({ pool }) });
   const applied: string[] = [];
   return {

@@ -3,8 +3,10 @@
  * straight into the embedded SQLite store, or, with PostgreSQL, into a local SQLite outbox that a
  * single deliverer empties into PostgreSQL in answer order, in batches, whatever the outage.
  */
+import type Database from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { RecordDatabase } from './recordSchema.js';
 import type { DecisionRecordStore, FeedbackRecord, HookCallRecord, RecordItem, RecordLog, RecordLogStats } from './types.js';
 
@@ -44,6 +46,58 @@ export class EmbeddedRecordLog implements RecordLog {
 
   async close(): Promise<void> {}
 }
+
+interface OutboxRow {
+  readonly seq: number;
+  readonly kind: string;
+  readonly body: string;
+}
+
+/**
+ * The outbox table through prepared statements that Kysely compiles once and better-sqlite3 runs
+ * synchronously: an append is on disk when it returns, and the deliverer never queues behind the
+ * request path for Kysely's single SQLite connection (whose async lock a busy request path starves).
+ */
+class LocalOutbox {
+  private readonly insert: Database.Statement;
+  private readonly oldest: Database.Statement;
+  private readonly remove: Database.Statement;
+  private readonly size: Database.Statement;
+  private readonly refuse: Database.Statement;
+
+  constructor(db: Kysely<RecordDatabase>, sqlite: Database.Database) {
+    const prepare = (q: { compile(): { sql: string } }): Database.Statement => sqlite.prepare(q.compile().sql);
+    this.insert = prepare(db.insertInto('outbox').values({ kind: 'call', body: '' }));
+    this.oldest = prepare(db.selectFrom('outbox').select(['seq', 'kind', 'body']).orderBy('seq').limit(0));
+    this.remove = prepare(db.deleteFrom('outbox').where('seq', '<=', 0));
+    this.size = prepare(db.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')));
+    this.refuse = prepare(db.insertInto('outbox_refused').values({ seq: 0, kind: 'call', body: '', error: '' }));
+  }
+
+  append(kind: RecordItem['kind'], body: string): void {
+    this.insert.run(kind, body);
+  }
+
+  peek(limit: number): OutboxRow[] {
+    return this.oldest.all(limit).map((r) => outboxRow.parse(r));
+  }
+
+  /** Deletes every record up to and including `seq`. */
+  ack(seq: number): void {
+    this.remove.run(seq);
+  }
+
+  count(): number {
+    return Number(outboxCount.parse(this.size.get()).n);
+  }
+
+  setAside(seq: number, kind: string, body: string, error: string): void {
+    this.refuse.run(seq, kind, body, error);
+  }
+}
+
+const outboxRow = z.object({ seq: z.number(), kind: z.string(), body: z.string() });
+const outboxCount = z.object({ n: z.coerce.number() });
 
 export interface RecordOutboxOptions {
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
@@ -92,7 +146,7 @@ export class RecordOutbox implements RecordLog {
   private wake?: () => void;
 
   private constructor(
-    private readonly local: Kysely<RecordDatabase>,
+    private readonly local: LocalOutbox,
     private readonly target: DecisionRecordStore,
     private readonly options: RecordOutboxOptions,
   ) {
@@ -102,10 +156,14 @@ export class RecordOutbox implements RecordLog {
   }
 
   /** Counts what an earlier run left in the outbox and starts delivering it. */
-  static async start(local: Kysely<RecordDatabase>, target: DecisionRecordStore, options: RecordOutboxOptions): Promise<RecordOutbox> {
-    const outbox = new RecordOutbox(local, target, options);
-    const row = await local.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-    outbox.waiting = Number(row.n);
+  static start(
+    local: { readonly db: Kysely<RecordDatabase>; readonly sqlite?: Database.Database },
+    target: DecisionRecordStore,
+    options: RecordOutboxOptions,
+  ): RecordOutbox {
+    if (!local.sqlite) throw new Error('The record outbox needs the local SQLite database');
+    const outbox = new RecordOutbox(new LocalOutbox(local.db, local.sqlite), target, options);
+    outbox.waiting = outbox.local.count();
     if (outbox.waiting > 0) options.logger.info({ pending: outbox.waiting }, 'decision records left by the last run: delivering');
     outbox.loop = outbox.run();
     return outbox;
@@ -113,7 +171,7 @@ export class RecordOutbox implements RecordLog {
 
   async append(item: RecordItem): Promise<void> {
     try {
-      await this.local.insertInto('outbox').values({ kind: item.kind, body: JSON.stringify(item.record) }).execute();
+      this.local.append(item.kind, JSON.stringify(item.record));
     } catch (err) {
       this.localWriteFailures++;
       this.lastError = `local outbox: ${messageOf(err)}`;
@@ -158,7 +216,8 @@ export class RecordOutbox implements RecordLog {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      if (this.waiting === 0) {
+      // The target is prepared (migrated) at start, so its schema exists before the first record.
+      if (this.waiting === 0 && this.prepared) {
         await this.pause(Infinity, true);
         continue;
       }
@@ -167,7 +226,7 @@ export class RecordOutbox implements RecordLog {
           await this.options.prepareTarget?.();
           this.prepared = true;
         }
-        await this.deliverBatch();
+        if (this.waiting > 0) await this.deliverBatch();
         if (this.consecutiveFailures > 0) {
           this.options.logger.info({ delivered: this.delivered, pending: this.waiting }, 'decision record delivery resumed');
         }
@@ -189,7 +248,7 @@ export class RecordOutbox implements RecordLog {
   }
 
   private async deliverBatch(): Promise<void> {
-    const rows = await this.local.selectFrom('outbox').selectAll().orderBy('seq').limit(this.batchSize).execute();
+    const rows = this.local.peek(this.batchSize);
     if (rows.length === 0) {
       this.waiting = 0;
       return;
@@ -211,7 +270,7 @@ export class RecordOutbox implements RecordLog {
       }
     }
     const last = rows[rows.length - 1].seq;
-    await this.local.deleteFrom('outbox').where('seq', '<=', last).execute();
+    this.local.ack(last);
     this.waiting = Math.max(0, this.waiting - rows.length);
     this.delivered += rows.length;
   }
@@ -228,7 +287,7 @@ export class RecordOutbox implements RecordLog {
 
   private async setAside(seq: number, item: RecordItem, err: unknown): Promise<void> {
     this.options.logger.error({ seq, kind: item.kind, recordId: item.record.id, err: messageOf(err) }, 'decision record refused by PostgreSQL; kept in outbox_refused');
-    await this.local.insertInto('outbox_refused').values({ seq, kind: item.kind, body: JSON.stringify(item.record), error: messageOf(err) }).execute();
+    this.local.setAside(seq, item.kind, JSON.stringify(item.record), messageOf(err));
   }
 
   private pause(ms: number, idle = false): Promise<void> {
