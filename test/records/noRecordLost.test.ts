@@ -19,32 +19,13 @@ import { createMetrics } from '../../src/metrics.js';
 import { registerRecordMetrics } from '../../src/records/recordMetrics.js';
 import { setupDecisionRecords, type DecisionRecords } from '../../src/records/setup.js';
 import { driveLoad } from '../helpers/load.js';
-import { createTestDatabase } from '../helpers/postgres.js';
+import { createTestDatabase, storedHookCalls, throughProxy } from '../helpers/postgres.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcpProxy.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CAUDA = JSON.parse(readFileSync(join(ROOT, 'fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8'));
 const SIGN = '/cds-services/lumbar-mri-order-sign';
 const body = (): string => JSON.stringify({ ...CAUDA, hookInstance: randomUUID() });
-
-/** The database URL with the proxy's port in place of PostgreSQL's. */
-export function throughProxy(url: string, port: number): string {
-  const u = new URL(url);
-  u.hostname = '127.0.0.1';
-  u.port = String(port);
-  return u.toString();
-}
-
-export async function storedHookCalls(url: string): Promise<number> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM hook_calls');
-    return Number(rows[0].n);
-  } finally {
-    await client.end();
-  }
-}
 
 describe('no decision record lost: PostgreSQL faults under load', () => {
   let db: { url: string; drop: () => Promise<void> };
