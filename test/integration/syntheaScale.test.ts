@@ -13,7 +13,7 @@ import { buildOrderSignRequest, patientsIn } from '../../src/cli/hookRequest.js'
 import { testConfig } from '../../src/config/config.js';
 import { startFhirServer, type FhirTestServer } from '../../src/fhir-server/FhirTestServer.js';
 import { ResourceCollector } from '../../src/fhir-server/normalize.js';
-import { loadLibrary } from '../../src/library.js';
+import { loadLibrary } from '../../src/library/library.js';
 import { observedDecision } from '../support/outcome.js';
 import type { Resource } from 'fhir/r4.js';
 
