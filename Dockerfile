@@ -23,7 +23,7 @@ COPY --from=build /app/playground/dist ./playground/dist
 COPY cds-services ./cds-services
 COPY fixtures ./fixtures
 COPY bin ./bin
-# Decision records (PGlite) live under .data/ unless DATABASE_URL is set; the non-root user owns it.
+# Decision records (SQLite, or its outbox in front of DATABASE_URL) live under .data/; the non-root user owns it.
 RUN mkdir -p /app/.data && chown node:node /app/.data
 USER node
 EXPOSE 3000

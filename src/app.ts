@@ -6,7 +6,7 @@ import type { Config } from './config/config.js';
 import { HttpError, notFound, outcome } from './hooks/errors.js';
 import { hookContextFromConfig } from './pipeline/context.js';
 import { runHook, type HookContext } from './pipeline/runHook.js';
-import { MemoryFeedbackSink, type FeedbackSink, type HookObserver } from './pipeline/events.js';
+import { MemoryFeedbackSink, type FeedbackEvent, type FeedbackSink, type HookEvent, type HookObserver } from './pipeline/events.js';
 import { hookForService, serviceDefinitions } from './hooks/discovery.js';
 import { parseFeedback, parseHookRequest } from './hooks/schema.js';
 import type { HookRequest } from './hooks/types.js';
@@ -33,6 +33,13 @@ import type { DecisionRecordStore } from './store/types.js';
 import { healthReport, type ReadinessCheck } from './health.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import type { AuthenticatedClient } from './security/clientAuth.js';
+import type { DecisionRecorder } from './records/eventRecorder.js';
+
+/** Why a request was refused, for its one log line: an issue code and the field at fault, never values. */
+interface Rejection {
+  readonly code?: string;
+  readonly expression?: string;
+}
 
 export interface AppDeps {
   readonly library?: PolicyLibrary;
@@ -48,6 +55,8 @@ export interface AppDeps {
   readonly readiness?: readonly ReadinessCheck[];
   /** Decision records, read by the operator API (`/coverage-assertions`). */
   readonly records?: DecisionRecordStore;
+  /** Keeps each decision's record before its answer is sent (a 503 instead of a 200 it cannot keep). */
+  readonly recorder?: DecisionRecorder;
   /** Decisions order-select computed, for order-sign (default: in memory, bounded by config). */
   readonly decisionCache?: DecisionCache;
   /** What order-select showed per draft order (default: in this process; server.ts shares it through Redis when configured). */
@@ -118,10 +127,28 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     next();
   };
 
-  app.get('/health', async (_req, res) => {
+  // One line per rejected request (4xx), ids and the field at fault only: an integrator sees why a
+  // call failed without the log holding PHI (no body, no query string).
+  app.use((req, res, next) => {
+    res.on('finish', () => {
+      if (res.statusCode < 400 || res.statusCode >= 500) return;
+      const why: Rejection | undefined = res.locals.rejection;
+      logger.warn({ reqId: res.locals.requestId, method: req.method, path: req.path, status: res.statusCode, ...why }, 'request rejected');
+    });
+    next();
+  });
+
+  // Liveness: the process answers. Readiness: policies loaded and every dependency check passes.
+  app.get('/health/live', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  const ready = async (_req: Request, res: Response): Promise<void> => {
     const report = await healthReport(library, deps.readiness);
     res.status(report.status === 'ok' ? 200 : 503).json(report);
-  });
+  };
+  app.get('/health/ready', ready);
+  // `/health` is readiness (what the Dockerfile and docker-compose check).
+  app.get('/health', ready);
 
   const metricsGuard: express.RequestHandler[] = config.metricsToken
     ? [failureLimit({ perMinute: config.adminFailuresPerMinute, what: 'metrics token' }), requireBearer(config.metricsToken, 'metrics token required')]
@@ -141,6 +168,16 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   app.use(questionnaireRoutes(library, config.publicBaseUrl));
 
   const shownStore = deps.shownDecisions ? undefined : createDecisionCache(config);
+  /** Runs a record write; if the record cannot be kept, the call fails 503 (CRD: a decision answered is a decision recorded). */
+  const keep = async (write: () => Promise<void> | undefined, res: Response): Promise<void> => {
+    try {
+      await write();
+    } catch (err) {
+      logger.error({ reqId: res.locals.requestId, err: err instanceof Error ? err.message : String(err) }, 'decision record could not be kept: answering 503');
+      throw new HttpError(503, 'transient', 'The decision could not be recorded; try again');
+    }
+  };
+
   const hookContext: HookContext = hookContextFromConfig(config, library, {
     decisionCache: withCacheMetrics(deps.decisionCache ?? createDecisionCache(config), config.decisionCacheKey, metrics),
     shownDecisions: deps.shownDecisions ?? (shownStore ? shownDecisionsIn(shownStore) : undefined),
@@ -163,21 +200,21 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         ...hookContext,
         record: { ...hookContext.record, fhirServerAllowed: (url) => isFhirServerAllowed(url, allowed) },
       });
-      res.json(result.response);
       const durationMs = Math.round((performance.now() - started) * 100) / 100;
-      notify((o) =>
-        o.onHook?.({
-          requestId: String(res.locals.requestId),
-          serviceId,
-          hook,
-          hookInstance: hookReq.hookInstance,
-          patientId: hookReq.context.patientId,
-          client,
-          receivedAt,
-          durationMs,
-          outcome: result,
-        }),
-      );
+      const event: HookEvent = {
+        requestId: String(res.locals.requestId),
+        serviceId,
+        hook,
+        hookInstance: hookReq.hookInstance,
+        patientId: hookReq.context.patientId,
+        client,
+        receivedAt,
+        durationMs,
+        outcome: result,
+      };
+      await keep(() => deps.recorder?.recordHook(event), res);
+      res.json(result.response);
+      notify((o) => o.onHook?.(event));
       if (result.orderErrors?.length) {
         logger.error({ reqId: res.locals.requestId, serviceId, hookInstance: hookReq.hookInstance, orderErrors: result.orderErrors }, 'order evaluation failed on unexpected data');
       }
@@ -212,7 +249,9 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       const items = parseFeedback(req.body);
       const client = res.locals.client as AuthenticatedClient | undefined;
       await feedback.save(serviceId, items, client);
-      notify((o) => o.onFeedback?.({ requestId: String(res.locals.requestId), serviceId, feedback: items, client, receivedAt: deps.now?.() ?? new Date() }));
+      const event: FeedbackEvent = { requestId: String(res.locals.requestId), serviceId, feedback: items, client, receivedAt: deps.now?.() ?? new Date() };
+      await keep(() => deps.recorder?.recordFeedback(event), res);
+      notify((o) => o.onFeedback?.(event));
       logger.info({ reqId: res.locals.requestId, serviceId, feedback: items.map((f) => ({ card: f.card, outcome: f.outcome })) }, 'feedback');
       res.json({ accepted: items.length });
     } catch (err) {
@@ -233,11 +272,13 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     void _next;
     if (err instanceof HttpError) {
+      res.locals.rejection = { code: err.code, expression: err.expression };
       res.status(err.status).json(err.toOperationOutcome());
       return;
     }
     const e = err as { type?: string; status?: number; statusCode?: number; message?: string };
     const status = e.status ?? e.statusCode;
+    res.locals.rejection = { code: e.type ?? 'invalid' } satisfies Rejection;
     if (e.type === 'entity.parse.failed') {
       res.status(400).json(outcome('invalid', 'The request body is not valid JSON'));
       return;

@@ -4,9 +4,11 @@ import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { createLogger } from './log.js';
 import { listenErrorMessage } from './listenError.js';
 import { createMetrics } from './metrics.js';
+import { registerRecordMetrics } from './records/recordMetrics.js';
 import { setupDecisionRecords } from './records/setup.js';
 import { createClientAuth } from './security/setup.js';
 import { setupSharedState } from './sharedState.js';
+import { RecordStoreOpenError } from './store/openRecordDatabase.js';
 
 /** `npm start`: the service with its built-in policies on PORT (default 3000). */
 let config: Config;
@@ -19,14 +21,24 @@ try {
   process.exit(1);
 }
 const logger = createLogger(config.logLevel);
-const records = await setupDecisionRecords(config, logger);
+const records = await setupDecisionRecords(config, logger).catch((err: unknown) => {
+  // A store that cannot be opened is one line saying what to do, never a stack or a dump.
+  if (err instanceof RecordStoreOpenError) {
+    process.stderr.write(`lumbar-mri-cds: ${err.message}\n`);
+    process.exit(1);
+  }
+  throw err;
+});
 const shared = setupSharedState(config, logger);
 const clientAuth = await createClientAuth(config, logger, { replayCache: shared.replayCache });
+const metrics = createMetrics({ processMetrics: true });
+registerRecordMetrics(metrics.registry, records.log);
 const { app, library } = createApp(config, {
   logger,
-  metrics: createMetrics({ processMetrics: true }),
-  observers: [records.observer],
+  metrics,
+  recorder: records.recorder,
   records: records.store,
+  readiness: [records.readiness, ...shared.readiness],
   clientAuth,
   decisionCache: shared.decisionCache,
   // The same shared store, so order-sign on one instance knows what order-select showed on another.
@@ -46,13 +58,35 @@ const server = app.listen(config.port, config.host, (err?: Error) => {
     setTimeout(() => process.exit(1), 2000).unref();
     return;
   }
-  logger.info({ port: config.port, sharedState: shared.backend, records: config.databaseUrl ? 'postgresql' : 'embedded', policies: library.policies.map((p) => `${p.policyId}@${p.version}`) }, 'lumbar-mri-cds listening');
+  logger.info({ port: config.port, sharedState: shared.backend, records: config.databaseUrl ? 'postgresql (local outbox first)' : 'embedded (SQLite)', policies: library.policies.map((p) => `${p.policyId}@${p.version}`) }, 'lumbar-mri-cds listening');
 });
-const shutdown = (): void => {
-  server.close(() => {
-    void Promise.allSettled([records.close(), shared.close()]).finally(() => process.exit(0));
-  });
-  setTimeout(() => process.exit(0), 5000).unref();
+
+const DRAIN_MS = config.shutdownTimeoutMs;
+let stopping = false;
+/**
+ * SIGTERM/SIGINT: stop accepting connections, let the requests in flight finish (each keeps its
+ * record before answering), then deliver what waits in the outbox for up to the rest of SHUTDOWN_TIMEOUT_MS.
+ * What is still undelivered stays in the local file and goes out at the next start.
+ */
+const shutdown = (signal: string): void => {
+  if (stopping) return;
+  stopping = true;
+  const deadline = Date.now() + DRAIN_MS;
+  logger.info({ signal, pending: records.log.pending() }, 'shutting down: draining requests in flight');
+  let exiting = false;
+  const exit = (): void => {
+    if (exiting) return;
+    exiting = true;
+    void Promise.allSettled([records.close(Math.max(500, deadline - Date.now())), shared.close()]).finally(() => process.exit(0));
+  };
+  server.close(exit);
+  // Keep-alive connections idle between requests are closed now; busy ones when their answer is sent.
+  server.closeIdleConnections();
+  setTimeout(() => {
+    server.closeAllConnections();
+    exit();
+  }, Math.max(0, deadline - Date.now() - 1_000)).unref();
+  setTimeout(() => process.exit(0), DRAIN_MS + 2_000).unref();
 };
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));

@@ -1,4 +1,5 @@
 import type { Config } from './config/config.js';
+import type { ReadinessCheck } from './health.js';
 import { SharedDecisionCache, type DecisionCache } from './decision/decisionCache.js';
 import type { Logger } from './log.js';
 import { ReplayCacheUnavailableError, TokenPredatesReplayCacheError, type ReplayCache } from './security/replayCache.js';
@@ -57,6 +58,8 @@ export interface SharedState {
   readonly decisionCache: DecisionCache | undefined;
   /** Where the state lives, for logs and /health. */
   readonly backend: 'memory' | 'redis';
+  /** Redis reachable, when REDIS_URL is set (none in memory). */
+  readonly readiness: readonly ReadinessCheck[];
   close(): Promise<void>;
 }
 
@@ -82,6 +85,21 @@ export function setupSharedState(
     replayCache: new SharedReplayCache(jti),
     decisionCache: decisions ? new SharedDecisionCache(decisions, config.decisionCacheTtlSeconds) : undefined,
     backend: config.redisUrl ? 'redis' : 'memory',
+    readiness: config.redisUrl
+      ? [
+          {
+            name: 'redis',
+            async check() {
+              try {
+                await jti.ping();
+                return undefined;
+              } catch (err) {
+                return `Redis not reachable: ${err instanceof Error ? err.message : String(err)}`;
+              }
+            },
+          },
+        ]
+      : [],
     async close() {
       await jti.close();
       await decisions?.close();

@@ -37,6 +37,8 @@ export async function serveFhir(paths: readonly string[], opts: ServeFhirOptions
       defaultPageSize: opts.pageSize,
       requiredBearerToken: opts.token,
       unknownSearchParams: opts.ignoreUnknownParams ? 'ignore' : 'error',
+      // Listening at once (the port is taken and printed errors name it), answering 503 until loaded.
+      loading: true,
     });
   } catch (err) {
     io.err(listenErrorMessage('serve-fhir', err, opts.host, opts.port));
@@ -49,6 +51,7 @@ export async function serveFhir(paths: readonly string[], opts: ServeFhirOptions
     for (const e of folder.errors) io.err(`  skipped ${e.file}: ${e.reason}`);
     for (const w of [...folder.warnings, ...result.warnings]) io.err(`  warning${w.source ? ` (${w.source})` : ''}: ${w.message}`);
   }
+  server.ready();
   io.out(`FHIR server listening at ${server.baseUrl}`);
   return server;
 }

@@ -38,6 +38,10 @@ export interface Config {
   readonly databaseUrl?: string;
   readonly recordDataDir: string;
   readonly recordRetentionDays: number;
+  /** SIGTERM: longest the service waits for requests in flight and for the outbox to drain before exiting. */
+  readonly shutdownTimeoutMs: number;
+  /** Records waiting in the local outbox for PostgreSQL at or above which the service is not ready. */
+  readonly recordOutboxReadyMax: number;
   readonly redisUrl?: string;
   readonly adminToken?: string;
   /** FHIR terminology server for optional value set membership checks (`$validate-code`); local expansions when absent or down. */
@@ -106,8 +110,20 @@ function list(raw: string | undefined): string[] {
     .filter(Boolean);
 }
 
+/**
+ * Average bytes per resource the default body limit allows for: Synthea resources run about
+ * 0.8-1 KB (claims and explanations of benefit a few KB), so 2 KiB admits a whole MAX_RESOURCES record.
+ */
+export const BODY_BYTES_PER_RESOURCE = 2048;
+
+/** The body limit that admits `maxResources` resources: MAX_RESOURCES x 2 KiB, in whole MB. */
+export function defaultBodyLimit(maxResources: number): string {
+  return `${Math.max(1, Math.ceil((maxResources * BODY_BYTES_PER_RESOURCE) / (1024 * 1024)))}mb`;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = int(env, 'PORT', 3000);
+  const maxResources = int(env, 'MAX_RESOURCES', 20000);
   const auth = env.CDS_AUTH ?? 'off';
   if (auth !== 'required' && auth !== 'off') throw new ConfigError(`CDS_AUTH must be "required" or "off", got "${auth}"`);
   const redisUrl = env.REDIS_URL || undefined;
@@ -124,7 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Without authentication anyone who can reach the port can call the hooks: loopback unless told otherwise.
     host: env.HOST || (auth === 'off' ? '127.0.0.1' : '0.0.0.0'),
     publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
-    bodyLimit: env.BODY_LIMIT ?? '5mb',
+    bodyLimit: env.BODY_LIMIT || defaultBodyLimit(maxResources),
     logLevel: env.LOG_LEVEL ?? 'info',
     policyDir: env.POLICY_DIR || undefined,
     routingFile: env.ROUTING_FILE || undefined,
@@ -134,7 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     fhirTimeoutMs: int(env, 'FHIR_TIMEOUT_MS', 1500),
     requestDeadlineMs: int(env, 'REQUEST_DEADLINE_MS', 3000),
     maxFhirPages: int(env, 'FHIR_MAX_PAGES', 20),
-    maxResources: int(env, 'MAX_RESOURCES', 20000),
+    maxResources,
     maxStringLength: int(env, 'MAX_STRING_LENGTH', 64 * 1024),
     maxJsonDepth: int(env, 'MAX_JSON_DEPTH', 64),
     maxBundleDepth: int(env, 'MAX_BUNDLE_DEPTH', 3),
@@ -147,6 +163,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: env.DATABASE_URL || undefined,
     recordDataDir: env.RECORD_DATA_DIR ?? '.data/records',
     recordRetentionDays: int(env, 'RECORD_RETENTION_DAYS', 3650),
+    recordOutboxReadyMax: int(env, 'RECORD_OUTBOX_READY_MAX', 10000),
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10000),
     terminologyServerUrl: env.TERMINOLOGY_SERVER_URL || undefined,
     terminologyTimeoutMs: int(env, 'TERMINOLOGY_TIMEOUT_MS', 800),
     orderSignCards,

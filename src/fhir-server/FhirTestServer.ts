@@ -31,6 +31,7 @@ import type { Bundle, BundleEntry, BundleLink, CapabilityStatement, OperationOut
 import { CORS_HEADERS, closeServer, listen, originOf, readBody, recordRequest, sendJson } from './httpUtil.js';
 import type { RecordedRequest } from './httpUtil.js';
 import { ResourceCollector, rewriteReferences } from './normalize.js';
+import { ReferenceIndex } from './referenceIndex.js';
 import type { CollectWarning } from './normalize.js';
 
 export type { RecordedRequest } from './httpUtil.js';
@@ -61,6 +62,8 @@ export interface FhirServerOptions {
   readonly maxBodyBytes?: number;
   /** Loaded before the server starts listening. */
   readonly initialData?: FhirInput;
+  /** Answer 503 (Retry-After) to everything until `ready()`: for a server that loads after it listens. */
+  readonly loading?: boolean;
 }
 
 export interface LoadResult {
@@ -85,6 +88,8 @@ export interface FhirTestServer {
    * become `Type/id`; conditional references (`Practitioner?identifier=…`) are resolved by search.
    */
   load(input: FhirInput): Promise<LoadResult>;
+  /** Ends the 503s of a server started with `loading`: its data is in. */
+  ready(): void;
   /** Forgets the request log. */
   clearRequests(): void;
   /** Deletes all data and the request log. */
@@ -124,6 +129,8 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
   const maxBodyBytes = options.maxBodyBytes ?? 256 * 1024 * 1024;
 
   const repo = new MemoryRepository();
+  const index = new ReferenceIndex();
+  let loading = options.loading ?? false;
   const router = new FhirRouter();
   const requests: RecordedRequest[] = [];
   // fullUrl -> Type/id across loads, so a later bundle may point at an earlier one's urn:uuid.
@@ -141,7 +148,9 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
   async function store(resources: Resource[], warnings: CollectWarning[]): Promise<LoadResult> {
     const saved: Resource[] = [];
     for (const resource of resources) {
-      saved.push(await repo.updateResource(resource));
+      const stored = await repo.updateResource(resource);
+      saved.push(stored);
+      index.add(stored);
     }
     const conditional = new Map<string, string | undefined>();
     for (const resource of saved) {
@@ -165,6 +174,7 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
     for (let i = 0; i < saved.length; i++) {
       if (rewriteReferences(saved[i], (reference) => conditional.get(reference)) > 0) {
         saved[i] = await repo.updateResource(saved[i]);
+        index.add(saved[i]);
       }
     }
     return { loaded: saved.length, references: saved.map((r) => `${r.resourceType}/${r.id}`), warnings };
@@ -186,6 +196,13 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
     if (method === 'OPTIONS') {
       res.writeHead(204, CORS_HEADERS);
       res.end();
+      return;
+    }
+    if (loading) {
+      sendJson(res, 503, {
+        resourceType: 'OperationOutcome',
+        issue: [{ severity: 'error', code: 'transient', details: { text: 'loading data: try again shortly' } }],
+      } satisfies OperationOutcome, { 'Retry-After': '1' });
       return;
     }
     const url = new URL(req.url ?? '/', 'http://loopback');
@@ -246,6 +263,8 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
       sendJson(res, 200, await ingestBundle(body));
       return;
     }
+    // A write the index does not see: from now on searches go to the repository.
+    if (method !== 'GET' && method !== 'HEAD') index.markStale();
     await routeToMedplum(method, rel + url.search, body, req, res);
   }
 
@@ -292,15 +311,8 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
     const request = parseSearchRequest(resourceType as Resource['resourceType'], query);
     const offset = Math.max(0, request.offset ?? 0);
     const count = Math.min(maxPageSize, Math.max(0, request.count ?? defaultPageSize));
-    const page = await repo.search({ ...request, offset, count, include: undefined, revInclude: undefined });
-    const matches: Resource[] = [];
-    for (const e of page.entry ?? []) {
-      if (e.resource) {
-        matches.push(e.resource);
-      }
-    }
+    const { matches, total } = await searchPage(request, offset, count);
     const included = await findIncludes(matches, request.include ?? [], request.revInclude ?? []);
-    const total = page.total ?? matches.length;
 
     const link: BundleLink[] = [{ relation: 'self', url: searchUrl(resourceType, echo, count, offset) }];
     if (count > 0) {
@@ -325,6 +337,20 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
       link,
       ...(entry.length > 0 ? { entry } : {}),
     };
+  }
+
+  /** One page of matches: from the patient index when it can answer, else from the repository. */
+  async function searchPage(request: SearchRequest, offset: number, count: number): Promise<{ matches: Resource[]; total: number }> {
+    const indexed = index.search(request);
+    if (indexed) return { matches: indexed.slice(offset, offset + count), total: indexed.length };
+    const page = await repo.search({ ...request, offset, count, include: undefined, revInclude: undefined });
+    const matches: Resource[] = [];
+    for (const e of page.entry ?? []) {
+      if (e.resource) {
+        matches.push(e.resource);
+      }
+    }
+    return { matches, total: page.total ?? matches.length };
   }
 
   function entryOf(resource: Resource, mode: 'match' | 'include'): BundleEntry {
@@ -415,11 +441,15 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
     requests,
     repo,
     load,
+    ready: () => {
+      loading = false;
+    },
     clearRequests: () => {
       requests.length = 0;
     },
     reset: () => {
       repo.clear();
+      index.clear();
       fullUrlMap.clear();
       requests.length = 0;
     },

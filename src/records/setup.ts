@@ -1,37 +1,70 @@
-import type { HookObserver } from '../pipeline/events.js';
 import type { Config } from '../config/config.js';
+import type { ReadinessCheck } from '../health.js';
 import type { Logger } from '../log.js';
-import { createDecisionRecordStore } from '../store/createDecisionRecordStore.js';
-import { BatchingRecordWriter } from '../store/batchingWriter.js';
-import { ResilientRecorder } from '../store/resilientRecorder.js';
+import { openPostgres, openSqlite } from '../store/openRecordDatabase.js';
+import { EmbeddedRecordLog, RecordOutbox } from '../store/recordLog.js';
 import { startRetentionPurge } from '../store/retentionPurge.js';
-import type { DecisionRecordStore } from '../store/types.js';
-import { recordingObserver } from './recordingObserver.js';
+import { SqlDecisionRecordStore } from '../store/sqlDecisionRecordStore.js';
+import type { DecisionRecordStore, RecordLog } from '../store/types.js';
+import { eventRecorder, type DecisionRecorder } from './eventRecorder.js';
 
 export interface DecisionRecords {
+  /** The store of record: the operator API reads it. */
   readonly store: DecisionRecordStore;
-  readonly recorder: ResilientRecorder;
-  readonly observer: HookObserver;
-  close(): Promise<void>;
+  /** Where each record goes before its answer is sent. */
+  readonly log: RecordLog;
+  /** Hook and feedback events to records, for `AppDeps.recorder`. */
+  readonly recorder: DecisionRecorder;
+  /** Local store writable; outbox backlog under `recordOutboxReadyMax`. */
+  readonly readiness: ReadinessCheck;
+  /** Waits up to `timeoutMs` for the outbox to drain, then stops; what is left stays on disk. */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 /**
- * Decision records for the running service: PostgreSQL when DATABASE_URL is set, else the embedded
- * database in RECORD_DATA_DIR; migrations at start-up; purge after RECORD_RETENTION_DAYS.
+ * Decision records for the running service. Always a local SQLite file in RECORD_DATA_DIR: the
+ * store itself, or with DATABASE_URL the outbox in front of PostgreSQL. Migrations at start-up
+ * (PostgreSQL's when it is first reached, so the service starts during a database outage); purge
+ * after RECORD_RETENTION_DAYS.
  */
 export async function setupDecisionRecords(config: Config, logger: Logger): Promise<DecisionRecords> {
-  const store = createDecisionRecordStore({ databaseUrl: config.databaseUrl, dataDir: config.recordDataDir, logger });
-  await store.init();
-  const recorder = new ResilientRecorder(new BatchingRecordWriter(store), { logger });
-  const stopPurge = startRetentionPurge(store, { retentionDays: config.recordRetentionDays, logger });
+  const local = await openSqlite(config.recordDataDir);
+  const remote = config.databaseUrl
+    ? openPostgres(config.databaseUrl, { onIdleError: (err) => logger.warn({ err: err.message }, 'decision records: PostgreSQL connection lost') })
+    : undefined;
+  const store = new SqlDecisionRecordStore((remote ?? local).db);
+  let stopPurge: () => Promise<void> = async () => undefined;
+  const purge = (): void => {
+    stopPurge = startRetentionPurge(store, { retentionDays: config.recordRetentionDays, logger });
+  };
+  // PostgreSQL is migrated (and then purged) once reached, which may be after start-up.
+  const log: RecordLog = remote
+    ? RecordOutbox.start(local, store, { logger, prepareTarget: () => remote.migrate().then(purge) })
+    : new EmbeddedRecordLog(store);
+  if (!remote) purge();
   return {
     store,
-    recorder,
-    observer: recordingObserver(recorder),
-    async close() {
+    log,
+    recorder: eventRecorder(log),
+    readiness: {
+      name: 'decision-records',
+      async check() {
+        const { pending, lastError } = log.stats();
+        if (lastError?.startsWith('local') || (!remote && lastError)) return `local record store not writable: ${lastError}`;
+        if (pending >= config.recordOutboxReadyMax) {
+          return `${pending} decision records waiting for PostgreSQL (ready below ${config.recordOutboxReadyMax})${lastError ? `; ${lastError}` : ''}`;
+        }
+        return undefined;
+      },
+    },
+    async close(timeoutMs = 5_000) {
       await stopPurge();
-      await recorder.close();
-      await store.close();
+      stopPurge = async () => undefined;
+      const left = await log.flush(timeoutMs);
+      if (left > 0) logger.warn({ pending: left }, 'decision records not yet delivered at shutdown: kept in the local outbox');
+      await log.close();
+      await remote?.close();
+      await local.close();
     },
   };
 }

@@ -6,21 +6,13 @@ export type {
   FeedbackRecord,
   HookCallRecord,
   OrderDecisionRecord,
+  RecordItem,
+  RecordLog,
+  RecordLogStats,
 } from './types.js';
 export { SqlDecisionRecordStore } from './sqlDecisionRecordStore.js';
-export { PgliteDecisionRecordStore, IN_MEMORY } from './pgliteDecisionRecordStore.js';
-export { PostgresDecisionRecordStore, type PostgresStoreOptions } from './postgresDecisionRecordStore.js';
-export {
-  createDecisionRecordStore,
-  DEFAULT_RECORD_DATA_DIR,
-  type DecisionRecordStoreConfig,
-} from './createDecisionRecordStore.js';
-export {
-  ResilientRecorder,
-  type RecorderLogger,
-  type RecorderStats,
-  type ResilientRecorderOptions,
-} from './resilientRecorder.js';
+export { IN_MEMORY, RECORD_FILE, RecordStoreOpenError, openPostgres, openSqlite, type RecordDatabaseHandle } from './openRecordDatabase.js';
+export { EmbeddedRecordLog, RecordOutbox, type RecordOutboxOptions } from './recordLog.js';
 export { startRetentionPurge, type RetentionPurgeOptions } from './retentionPurge.js';
 export {
   CacheFullError,

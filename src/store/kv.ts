@@ -15,6 +15,8 @@ export interface SharedCache {
    * @returns true if stored, false if the key already existed (e.g. a replayed `jti`).
    */
   setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
+  /** Resolves when the cache answers (readiness); rejects naming what is wrong. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -68,6 +70,8 @@ export class MemorySharedCache implements SharedCache {
     this.store(k, value, ttl);
     return true;
   }
+
+  async ping(): Promise<void> {}
 
   async close(): Promise<void> {
     this.cache.close();
@@ -150,6 +154,10 @@ export class RedisSharedCache implements SharedCache {
     // SET NX is atomic on the server: of two instances racing on one key, exactly one gets OK.
     const res = await this.client.set(this.prefix + key, value, 'PX', Math.ceil(checkTtl(ttlSeconds) * 1000), 'NX');
     return res === 'OK';
+  }
+
+  async ping(): Promise<void> {
+    await this.client.ping();
   }
 
   async close(): Promise<void> {

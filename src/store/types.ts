@@ -83,17 +83,46 @@ export interface AssertionQuery {
 }
 
 export interface DecisionRecordStore {
-  /** Opens the database and runs pending versioned migrations. Safe to call more than once. */
-  init(): Promise<void>;
   /** Idempotent on `id`, so a retried write never duplicates. */
   saveHookCall(r: HookCallRecord): Promise<void>;
   /** Idempotent on `id`. */
   saveFeedback(f: FeedbackRecord): Promise<void>;
+  /** Hook calls and feedback in one transaction (all or none); idempotent on the ids. */
+  saveBatch(calls: readonly HookCallRecord[], feedback: readonly FeedbackRecord[]): Promise<void>;
   /** The order carrying this coverage-assertion-id, its call, and the feedback on that call's cards. */
   findByAssertionId(id: string): Promise<(AssertionRecord & { feedback: FeedbackRecord[] }) | undefined>;
   /** Orders that carry a coverage-assertion-id, newest first. */
   listAssertions(q: AssertionQuery): Promise<AssertionRecord[]>;
   /** Deletes hook calls (with their orders) and feedback received before the cutoff; returns rows removed (calls + feedback). */
   purgeOlderThan(cutoffIso: string): Promise<number>;
+}
+
+/** A record on its way to the store: what the outbox holds, in answer order. */
+export type RecordItem = { kind: 'call'; record: HookCallRecord } | { kind: 'feedback'; record: FeedbackRecord };
+
+/**
+ * Where a decision record goes before its answer is sent: once `append` resolves the record is in
+ * the store or on local disk waiting for it, so a 200 is never answered for a record that can be lost.
+ */
+export interface RecordLog {
+  /** Rejects only when the record could not be kept locally either (disk full, file unwritable). */
+  append(item: RecordItem): Promise<void>;
+  /** Records kept locally and not yet in the store of record (0 for the embedded store). */
+  pending(): number;
+  stats(): RecordLogStats;
+  /** Delivers what is waiting, for at most `timeoutMs`; resolves to the count still waiting. */
+  flush(timeoutMs: number): Promise<number>;
   close(): Promise<void>;
+}
+
+export interface RecordLogStats {
+  /** Records in the store of record since start. */
+  readonly delivered: number;
+  readonly pending: number;
+  /** Failed delivery attempts (a batch counts once). */
+  readonly deliveryFailures: number;
+  /** The last delivery or local write error, while it lasts. */
+  readonly lastError?: string;
+  /** Local writes that failed (each made its hook call fail with 503 instead of answering). */
+  readonly localWriteFailures: number;
 }

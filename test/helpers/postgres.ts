@@ -36,3 +36,22 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
   };
 }
 
+/** The database URL with the proxy's port in place of PostgreSQL's. */
+export function throughProxy(url: string, port: number): string {
+  const u = new URL(url);
+  u.hostname = '127.0.0.1';
+  u.port = String(port);
+  return u.toString();
+}
+
+/** Hook calls recorded in the database, counted directly (not through the service or the proxy). */
+export async function storedHookCalls(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM hook_calls');
+    return Number(rows[0].n);
+  } finally {
+    await client.end();
+  }
+}

@@ -14,9 +14,7 @@ import { OVERRIDE_REASONS, OVERRIDE_REASON_SYSTEM } from '../../src/cards/overri
 import { testConfig, loadConfig } from '../../src/config/config.js';
 import type { CdsCard, CdsResponse } from '../../src/hooks/types.js';
 import { createLogger } from '../../src/log.js';
-import { recordingObserver } from '../../src/records/recordingObserver.js';
-import { createDecisionRecordStore } from '../../src/store/createDecisionRecordStore.js';
-import { ResilientRecorder } from '../../src/store/resilientRecorder.js';
+import { setupDecisionRecords, type DecisionRecords } from '../../src/records/setup.js';
 import { observedDecision } from '../support/outcome.js';
 
 type Json = Record<string, any>;
@@ -88,18 +86,17 @@ describe('order-sign after order-select for the same draft order', () => {
 
 describe('overrideReasons', () => {
   const logger = createLogger('silent');
-  const store = createDecisionRecordStore({ dataDir: 'memory://', logger });
-  const recorder = new ResilientRecorder(store, { logger });
+  let records: DecisionRecords;
   const ADMIN = 'override-reasons-operator-token-0123456789';
   let app: ReturnType<typeof createApp>['app'];
 
   beforeAll(async () => {
-    await store.init();
-    app = createApp(testConfig({ adminToken: ADMIN }), { logger, observers: [recordingObserver(recorder)], records: store }).app;
+    const config = testConfig({ adminToken: ADMIN });
+    records = await setupDecisionRecords(config, logger);
+    app = createApp(config, { logger, recorder: records.recorder, records: records.store }).app;
   });
   afterAll(async () => {
-    await recorder.close();
-    await store.close();
+    await records.close();
   });
 
   it('not indicated (I.A stable exam): the verdict card offers the override reasons; a criteria-met card offers none', async () => {
@@ -129,7 +126,6 @@ describe('overrideReasons', () => {
       .post(`${SIGN}/feedback`)
       .send({ feedback: [{ card: card.uuid, outcome: 'overridden', overrideReason: { reason: chosen, userComment: 'Worsening despite therapy' }, outcomeTimestamp: new Date().toISOString() }] });
     expect(fb.status).toBe(200);
-    await recorder.flush();
     const found = await request(app).get(`/coverage-assertions/${assertionId}`).set('Authorization', `Bearer ${ADMIN}`);
     expect(found.body.feedback).toEqual([expect.objectContaining({ cardUuid: card.uuid, outcome: 'overridden', overrideReason: chosen.code })]);
   });

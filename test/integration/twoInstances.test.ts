@@ -46,7 +46,7 @@ describe('two instances sharing PostgreSQL and Redis', () => {
     const records = await setupDecisionRecords(config, logger);
     const shared = setupSharedState(config, logger, namespace);
     const clientAuth = await createClientAuth(config, logger, { replayCache: shared.replayCache });
-    const { app } = createApp(config, { logger, clientAuth, decisionCache: shared.decisionCache, observers: [records.observer], records: records.store });
+    const { app } = createApp(config, { logger, clientAuth, decisionCache: shared.decisionCache, recorder: records.recorder, records: records.store });
     const server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });
@@ -107,8 +107,8 @@ describe('two instances sharing PostgreSQL and Redis', () => {
     const onA = await request(a.url).post(SIGN).set('Authorization', bearer(await token(SIGN))).send({ ...CAUDA, hookInstance: '9a2d4e3c-7f8b-4c5d-8e1f-2a3b4c5d6e7f' });
     const onB = await request(b.url).post(SIGN).set('Authorization', bearer(await token(SIGN))).send({ ...CAUDA, hookInstance: 'ab3e5f4d-8a9c-4d6e-9f2a-3b4c5d6e7f80' });
     const ids = [onA, onB].map((r) => observedDecision(r.body).extension!.extension!.find((e) => e.url === 'coverage-assertion-id')!.valueString!);
-    await a.records.recorder.flush();
-    await b.records.recorder.flush();
+    expect(await a.records.log.flush(5_000)).toBe(0);
+    expect(await b.records.log.flush(5_000)).toBe(0);
     const listed = await request(a.url).get(`/coverage-assertions?patient=${CAUDA.context.patientId}&limit=100`).set('Authorization', `Bearer ${ADMIN}`);
     expect(listed.status).toBe(200);
     const found = listed.body.items.map((i: { order: { coverageAssertionId: string } }) => i.order.coverageAssertionId);

@@ -5,11 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { testConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/log.js';
-import { recordingObserver } from '../../src/records/recordingObserver.js';
-import { createDecisionRecordStore } from '../../src/store/createDecisionRecordStore.js';
-import { IN_MEMORY } from '../../src/store/pgliteDecisionRecordStore.js';
-import { ResilientRecorder } from '../../src/store/resilientRecorder.js';
-import type { SqlDecisionRecordStore } from '../../src/store/sqlDecisionRecordStore.js';
+import { setupDecisionRecords, type DecisionRecords } from '../../src/records/setup.js';
 import { observedDecision } from '../support/outcome.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -18,20 +14,17 @@ const SIGN = '/cds-services/lumbar-mri-order-sign';
 const ADMIN = 'operator-secret-token-0123456789';
 
 describe('decision records and the operator API', () => {
-  let store: SqlDecisionRecordStore;
-  let recorder: ResilientRecorder;
+  let records: DecisionRecords;
   let app: ReturnType<typeof createApp>['app'];
   const logger = createLogger('silent');
 
   beforeAll(async () => {
-    store = createDecisionRecordStore({ dataDir: IN_MEMORY, logger });
-    await store.init();
-    recorder = new ResilientRecorder(store, { logger });
-    app = createApp(testConfig({ adminToken: ADMIN }), { logger, observers: [recordingObserver(recorder)], records: store }).app;
+    const config = testConfig({ adminToken: ADMIN });
+    records = await setupDecisionRecords(config, logger);
+    app = createApp(config, { logger, recorder: records.recorder, records: records.store }).app;
   });
   afterAll(async () => {
-    await recorder.close();
-    await store.close();
+    await records.close();
   });
 
   it('records each order-sign decision and returns it by coverage-assertion-id', async () => {
@@ -40,7 +33,6 @@ describe('decision records and the operator API', () => {
     const ext = observedDecision(res.body).extension!;
     const assertionId = ext.extension!.find((e) => e.url === 'coverage-assertion-id')!.valueString!;
     const paId = ext.extension!.find((e) => e.url === 'satisfied-pa-id')!.valueString!;
-    await recorder.flush();
 
     const found = await request(app).get(`/coverage-assertions/${assertionId}`).set('Authorization', `Bearer ${ADMIN}`);
     expect(found.status).toBe(200);
@@ -73,7 +65,6 @@ describe('decision records and the operator API', () => {
       .post(`${SIGN}/feedback`)
       .send({ feedback: [{ card, outcome: 'overridden', overrideReason: { reason: { system: 'http://example.org/reasons', code: 'patient-declined', display: 'Patient declined' } }, outcomeTimestamp: '2024-06-12T11:00:00Z' }] });
     expect(fb.status).toBe(200);
-    await recorder.flush();
     const found = await request(app).get(`/coverage-assertions/${assertionId}`).set('Authorization', `Bearer ${ADMIN}`);
     expect(found.body.feedback).toEqual([expect.objectContaining({ cardUuid: card, outcome: 'overridden', overrideReason: 'patient-declined' })]);
   });
@@ -91,7 +82,7 @@ describe('decision records and the operator API', () => {
   });
 
   it('is disabled without ADMIN_TOKEN', async () => {
-    const other = createApp(testConfig(), { logger, records: store }).app;
+    const other = createApp(testConfig(), { logger, records: records.store }).app;
     expect((await request(other).get('/coverage-assertions/x').set('Authorization', 'Bearer ')).status).toBe(403);
   });
 });

@@ -13,11 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { ConfigError, loadConfig, testConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/log.js';
-import { recordingObserver } from '../../src/records/recordingObserver.js';
-import { createDecisionRecordStore } from '../../src/store/createDecisionRecordStore.js';
-import { IN_MEMORY } from '../../src/store/pgliteDecisionRecordStore.js';
-import { ResilientRecorder } from '../../src/store/resilientRecorder.js';
-import type { SqlDecisionRecordStore } from '../../src/store/sqlDecisionRecordStore.js';
+import { setupDecisionRecords, type DecisionRecords } from '../../src/records/setup.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const fixture = (path: string) => JSON.parse(readFileSync(join(ROOT, 'fixtures', path), 'utf8')) as { context: { patientId: string } } & Record<string, unknown>;
@@ -29,24 +25,20 @@ const ADMIN = 'operator-token-0123456789abcdef-0123456789';
 const METRICS = 'metrics-token-0123456789abcdef-0123456789';
 
 describe('the operator API (/coverage-assertions)', () => {
-  let store: SqlDecisionRecordStore;
-  let recorder: ResilientRecorder;
+  let records: DecisionRecords;
   let app: ReturnType<typeof createApp>['app'];
   const logger = createLogger('silent');
   const get = (path: string, token = ADMIN) => request(app).get(path).set('Authorization', `Bearer ${token}`);
 
   beforeAll(async () => {
-    store = createDecisionRecordStore({ dataDir: IN_MEMORY, logger });
-    await store.init();
-    recorder = new ResilientRecorder(store, { logger });
-    app = createApp(testConfig({ adminToken: ADMIN, adminFailuresPerMinute: 3 }), { logger, observers: [recordingObserver(recorder)], records: store }).app;
+    const config = testConfig({ adminToken: ADMIN, adminFailuresPerMinute: 3 });
+    records = await setupDecisionRecords(config, logger);
+    app = createApp(config, { logger, recorder: records.recorder, records: records.store }).app;
     expect((await request(app).post(SIGN).send(CAUDA)).status).toBe(200);
     expect((await request(app).post(SIGN).send(ACUTE)).status).toBe(200);
-    await recorder.flush();
   });
   afterAll(async () => {
-    await recorder.close();
-    await store.close();
+    await records.close();
   });
 
   it('lists one patient\'s records, and refuses a repeated patient rather than dropping the filter', async () => {
@@ -89,7 +81,7 @@ describe('the operator API (/coverage-assertions)', () => {
   });
 
   it('throttles wrong tokens per address: past the limit even the right token waits', async () => {
-    const other = createApp(testConfig({ adminToken: ADMIN, adminFailuresPerMinute: 3 }), { logger, records: store }).app;
+    const other = createApp(testConfig({ adminToken: ADMIN, adminFailuresPerMinute: 3 }), { logger, records: records.store }).app;
     const wrong = () => request(other).get('/coverage-assertions?limit=1').set('Authorization', 'Bearer not-the-operator-token-0123456789abc');
     for (let i = 0; i < 3; i++) expect((await wrong()).status).toBe(401);
     const throttled = await wrong();

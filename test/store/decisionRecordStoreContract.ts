@@ -1,16 +1,18 @@
 /**
- * The behaviour every DecisionRecordStore must have; run against PGlite and real PostgreSQL.
+ * The behaviour every DecisionRecordStore must have; run against SQLite and real PostgreSQL.
  * One store per suite: tests use their own patients and ids so they do not see each other.
  */
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIGRATIONS } from '../../src/store/sql/migrations.js';
-import type { SqlDecisionRecordStore } from '../../src/store/sqlDecisionRecordStore.js';
+import { MIGRATION_NAMES } from '../../src/store/migrations.js';
+import type { RecordDatabaseHandle } from '../../src/store/openRecordDatabase.js';
+import { SqlDecisionRecordStore } from '../../src/store/sqlDecisionRecordStore.js';
 import { feedback, hookCall, orderRecord } from './fixtures.js';
 
 export interface StoreHarness {
-  /** A new, not yet initialised store (a fresh database for PGlite in memory). */
-  open(): SqlDecisionRecordStore;
+  /** Opens and migrates the database (the same one on every call, except SQLite in memory). */
+  open(): Promise<RecordDatabaseHandle>;
   /** Drops the database. */
   cleanup?(): Promise<void>;
 }
@@ -18,32 +20,25 @@ export interface StoreHarness {
 export function decisionRecordStoreContract(name: string, setup: () => Promise<StoreHarness>): void {
   describe(`DecisionRecordStore contract: ${name}`, () => {
     let harness: StoreHarness;
+    let handle: RecordDatabaseHandle;
     let store: SqlDecisionRecordStore;
     const patient = () => `Patient/${randomUUID()}`;
 
     beforeAll(async () => {
       harness = await setup();
-      store = harness.open();
-      await store.init();
+      handle = await harness.open();
+      store = new SqlDecisionRecordStore(handle.db);
     });
 
     afterAll(async () => {
-      await store?.close();
+      await handle?.close();
       await harness?.cleanup?.();
     });
 
     describe('migrations', () => {
-      it('records every version in schema_migrations', async () => {
-        expect(await store.schemaVersions()).toEqual(MIGRATIONS.map((m) => m.version));
-      });
-
-      it('is idempotent: init() again applies nothing and keeps the data', async () => {
-        const r = hookCall({ patientRef: patient() });
-        await store.saveHookCall(r);
-        await store.init();
-        expect(store.lastMigrations).toEqual([]);
-        expect(await store.schemaVersions()).toEqual(MIGRATIONS.map((m) => m.version));
-        expect((await store.findByAssertionId(r.orders[0].coverageAssertionId!))?.call).toEqual(r);
+      it('applies every migration once, in order', async () => {
+        const { rows } = await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(handle.db);
+        expect(rows.map((n) => n.name)).toEqual([...MIGRATION_NAMES]);
       });
     });
 
@@ -206,10 +201,17 @@ export function decisionRecordStoreContract(name: string, setup: () => Promise<S
       });
     });
 
-    it('fails with a clear message when used before init()', async () => {
-      const fresh = harness.open();
-      await expect(fresh.saveHookCall(hookCall())).rejects.toThrow(/call init\(\) first/);
-      await fresh.close();
+    it('writes a batch of calls and feedback in one transaction: all or none', async () => {
+      const p = patient();
+      const good = hookCall({ patientRef: p });
+      const bad = hookCall({ patientRef: p, receivedAt: 'not a date' });
+      await expect(store.saveBatch([good, bad], [])).rejects.toThrow(/receivedAt/);
+      expect(await store.listAssertions({ patient: p })).toEqual([]);
+      const calls = [hookCall({ patientRef: p }), hookCall({ patientRef: p, orders: [] }), good];
+      await store.saveBatch(calls, [feedback({ cardUuid: good.cardUuids[0] })]);
+      await store.saveBatch(calls, []); // idempotent
+      expect((await store.listAssertions({ patient: p })).map((a) => a.call.id).sort()).toEqual([calls[0].id, good.id].sort());
+      expect((await store.findByAssertionId(good.orders[0].coverageAssertionId!))!.feedback).toHaveLength(1);
     });
   });
 }

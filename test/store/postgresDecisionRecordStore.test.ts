@@ -4,8 +4,9 @@
  * Nothing is skipped: if PostgreSQL is down these tests fail, saying so.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDecisionRecordStore } from '../../src/store/createDecisionRecordStore.js';
-import { PostgresDecisionRecordStore } from '../../src/store/postgresDecisionRecordStore.js';
+import { MIGRATION_NAMES } from '../../src/store/migrations.js';
+import { openPostgres } from '../../src/store/openRecordDatabase.js';
+import { SqlDecisionRecordStore } from '../../src/store/sqlDecisionRecordStore.js';
 import { decisionRecordStoreContract } from './decisionRecordStoreContract.js';
 import { hookCall } from './fixtures.js';
 import { createTestDatabase } from '../helpers/postgres.js';
@@ -13,63 +14,64 @@ import { createTestDatabase } from '../helpers/postgres.js';
 decisionRecordStoreContract('PostgreSQL', async () => {
   const db = await createTestDatabase();
   return {
-    open: () => new PostgresDecisionRecordStore({ connectionString: db.url }),
+    async open() {
+      const handle = openPostgres(db.url);
+      await handle.migrate();
+      return handle;
+    },
     cleanup: db.drop,
   };
 });
 
-describe('PostgresDecisionRecordStore', () => {
+describe('PostgreSQL record store', () => {
   const drops: Array<() => Promise<void>> = [];
   afterAll(async () => {
     for (const drop of drops) await drop();
   });
 
-  it('two instances starting together apply each migration once', async () => {
+  it('two instances starting together apply each migration once and share records', async () => {
     const db = await createTestDatabase();
     drops.push(db.drop);
-    const a = createDecisionRecordStore({ databaseUrl: db.url });
-    const b = createDecisionRecordStore({ databaseUrl: db.url });
-    expect(a).toBeInstanceOf(PostgresDecisionRecordStore);
+    const a = openPostgres(db.url);
+    const b = openPostgres(db.url);
     try {
-      await Promise.all([a.init(), b.init()]);
-      const applied = [a.lastMigrations, b.lastMigrations].map((m) => m.map((x) => x.version));
-      expect(applied).toContainEqual([1]);
+      const applied = await Promise.all([a.migrate(), b.migrate()]);
+      expect(applied).toContainEqual([...MIGRATION_NAMES]);
       expect(applied).toContainEqual([]);
-      expect(await a.schemaVersions()).toEqual([1]);
-      // Records written by one instance are read by the other.
       const r = hookCall();
-      await a.saveHookCall(r);
-      expect((await b.findByAssertionId(r.orders[0].coverageAssertionId!))?.call).toEqual(r);
+      await new SqlDecisionRecordStore(a.db).saveHookCall(r);
+      expect((await new SqlDecisionRecordStore(b.db).findByAssertionId(r.orders[0].coverageAssertionId!))?.call).toEqual(r);
     } finally {
       await a.close();
       await b.close();
     }
   });
 
-  it('writes a batch of hook calls in one statement, each with its orders', async () => {
+  it('adopts a database made by the earlier hand-written migrator (same tables)', async () => {
     const db = await createTestDatabase();
     drops.push(db.drop);
-    const store = createDecisionRecordStore({ databaseUrl: db.url });
+    const first = openPostgres(db.url);
+    await first.migrate();
+    const r = hookCall();
+    await new SqlDecisionRecordStore(first.db).saveHookCall(r);
+    // Forget Kysely's bookkeeping, as a database migrated before it had none.
+    await first.db.schema.dropTable('kysely_migration').execute();
+    await first.db.schema.dropTable('kysely_migration_lock').execute();
+    await first.close();
+    const again = openPostgres(db.url);
     try {
-      await store.init();
-      const calls = [hookCall(), hookCall({ orders: [] }), hookCall()];
-      await store.saveHookCalls(calls);
-      await store.saveHookCalls(calls); // idempotent
-      for (const c of [calls[0], calls[2]]) expect((await store.findByAssertionId(c.orders[0].coverageAssertionId!))?.call).toEqual(c);
-      expect(await store.listAssertions({ patient: 'Patient/p-1', limit: 100 })).toHaveLength(2);
+      expect(await again.migrate()).toEqual([...MIGRATION_NAMES]);
+      expect((await new SqlDecisionRecordStore(again.db).findByAssertionId(r.orders[0].coverageAssertionId!))?.call).toEqual(r);
     } finally {
-      await store.close();
+      await again.close();
     }
   });
 
-  it('an unreachable database fails init() within the connection timeout', async () => {
-    const store = new PostgresDecisionRecordStore({
-      connectionString: 'postgres://postgres@127.0.0.1:1/none',
-      pool: { connectionTimeoutMillis: 1_000 },
-    });
+  it('an unreachable database fails within the connection timeout, without having blocked the open', async () => {
+    const handle = openPostgres('postgres://postgres@127.0.0.1:1/none', { pool: { connectionTimeoutMillis: 1_000 } });
     const started = Date.now();
-    await expect(store.init()).rejects.toThrow();
+    await expect(handle.migrate()).rejects.toThrow();
     expect(Date.now() - started).toBeLessThan(3_000);
-    await store.close();
+    await handle.close();
   });
 });

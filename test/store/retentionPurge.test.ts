@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { IN_MEMORY, PgliteDecisionRecordStore } from '../../src/store/pgliteDecisionRecordStore.js';
+import { IN_MEMORY, openSqlite } from '../../src/store/openRecordDatabase.js';
+import { SqlDecisionRecordStore } from '../../src/store/sqlDecisionRecordStore.js';
 import { startRetentionPurge } from '../../src/store/retentionPurge.js';
 import { hookCall } from './fixtures.js';
 
@@ -41,8 +42,8 @@ describe('startRetentionPurge', () => {
   });
 
   it('removes expired records from a real store', async () => {
-    const store = new PgliteDecisionRecordStore(IN_MEMORY);
-    await store.init();
+    const handle = await openSqlite(IN_MEMORY);
+    const store = new SqlDecisionRecordStore(handle.db);
     const old = hookCall({ receivedAt: '2024-01-01T00:00:00.000Z' });
     const recent = hookCall({ receivedAt: '2024-07-30T00:00:00.000Z' });
     await store.saveHookCall(old);
@@ -58,6 +59,6 @@ describe('startRetentionPurge', () => {
     expect(log.info).toHaveBeenCalledWith(expect.objectContaining({ removed: 1 }), 'decision records purged');
     expect(await store.findByAssertionId(old.orders[0].coverageAssertionId!)).toBeUndefined();
     expect(await store.findByAssertionId(recent.orders[0].coverageAssertionId!)).toBeDefined();
-    await store.close();
+    await handle.close();
   });
 });

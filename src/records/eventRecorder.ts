@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { FeedbackEvent, HookEvent, HookObserver } from '../pipeline/events.js';
+import type { FeedbackEvent, HookEvent } from '../pipeline/events.js';
 import type { CdsCard } from '../hooks/types.js';
-import type { ResilientRecorder } from '../store/resilientRecorder.js';
-import type { HookCallRecord, OrderDecisionRecord } from '../store/types.js';
+import type { HookCallRecord, OrderDecisionRecord, RecordLog } from '../store/types.js';
 
 /** The cards (and their suggestions) that concern one order (`davinci-crd.associated-resource`). */
 function cardsFor(cards: readonly CdsCard[], orderRef: string): CdsCard[] {
@@ -47,23 +46,32 @@ export function hookCallRecord(e: HookEvent): HookCallRecord {
   };
 }
 
-/** Records every hook call and feedback item; never delays or fails the response (the recorder queues). */
-export function recordingObserver(recorder: ResilientRecorder): HookObserver {
+/**
+ * Keeps the record of each hook call and feedback call; the app awaits it before answering, so a
+ * 200 is sent only for a decision whose record is stored or on local disk waiting for the store.
+ */
+export interface DecisionRecorder {
+  recordHook(e: HookEvent): Promise<void>;
+  recordFeedback(e: FeedbackEvent): Promise<void>;
+}
+
+export function eventRecorder(log: RecordLog): DecisionRecorder {
   return {
-    onHook(e) {
-      void recorder.record(hookCallRecord(e));
-    },
-    onFeedback(e: FeedbackEvent) {
+    recordHook: (e) => log.append({ kind: 'call', record: hookCallRecord(e) }),
+    async recordFeedback(e) {
       for (const f of e.feedback) {
-        void recorder.recordFeedback({
-          id: randomUUID(),
-          receivedAt: e.receivedAt.toISOString(),
-          serviceId: e.serviceId,
-          cardUuid: f.card,
-          outcome: f.outcome,
-          acceptedSuggestions: (f.acceptedSuggestions ?? []).map((s) => s.id),
-          overrideReason: f.overrideReason?.reason?.code,
-          clientIss: e.client?.iss,
+        await log.append({
+          kind: 'feedback',
+          record: {
+            id: randomUUID(),
+            receivedAt: e.receivedAt.toISOString(),
+            serviceId: e.serviceId,
+            cardUuid: f.card,
+            outcome: f.outcome,
+            acceptedSuggestions: (f.acceptedSuggestions ?? []).map((s) => s.id),
+            overrideReason: f.overrideReason?.reason?.code,
+            clientIss: e.client?.iss,
+          },
         });
       }
     },
