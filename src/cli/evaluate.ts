@@ -127,7 +127,7 @@ export function inputUnits(files: readonly string[]): InputUnit[] {
   return units.map((u) => (u.kind === 'ndjson' && u.files.length === 1 ? { ...u, label: u.files[0] } : u));
 }
 
-/** A JSON file that is neither FHIR data nor a hook request: skipped when met while walking a folder. */
+/** A JSON file that is not a patient's data nor a hook request: skipped when met while walking a folder. */
 export class NotPatientDataError extends Error {}
 
 /** Every patient of a unit with their resources, gathered across the unit's files. */
@@ -159,7 +159,8 @@ export async function readJsonInput(file: string): Promise<{ request: HookReques
   const collector = new ResourceCollector();
   collector.add(json, file);
   const patients = patientsIn(collector.finish() as Resource[]);
-  if (patients.length === 0) throw new Error('no Patient resource in the data');
+  // Shared resources with no patient (Synthea's hospitalInformation and practitionerInformation files).
+  if (patients.length === 0) throw new NotPatientDataError('no Patient resource in the data');
   return { patients };
 }
 

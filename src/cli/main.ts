@@ -7,7 +7,8 @@
  *   token                  a signed CDS client JWT from a private JWK (local testing)
  * Exit codes: 0 every input read; 1 an input could not be read; 2 wrong usage.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,7 @@ import { loadLibrary, type PolicyLibrary } from '../library.js';
 import { evaluateFiles, hookRequestWithOptions, inputFiles, parseDay, patientsInUnit, readJsonInput } from './evaluate.js';
 import { buildOrderSignRequest, isLumbarMriCpt, type LumbarMriCpt, type PatientResources } from './hookRequest.js';
 import { serveFhir, type Output } from './serveFhir.js';
+import { formatSurvey, surveyCounts, surveyFiles, SURVEY_PAYERS, type SurveyPayer, type SurveyReport } from './survey.js';
 import { formatReport } from './table.js';
 import { uploadFixtures, type UploadReport } from './upload.js';
 
@@ -58,6 +60,14 @@ function portArg(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number (0 = any free port)');
   return n;
+}
+
+function payersArg(value: string): SurveyPayer[] {
+  const payers = value.split(',').map((p) => p.trim());
+  const known: readonly string[] = SURVEY_PAYERS;
+  const wrong = payers.filter((p) => !known.includes(p));
+  if (wrong.length > 0 || payers.length === 0) throw new InvalidArgumentError(`expected a comma-separated list of ${SURVEY_PAYERS.join(', ')}`);
+  return [...new Set(payers)] as SurveyPayer[];
 }
 
 function pageSizeArg(value: string): number {
@@ -122,6 +132,45 @@ export async function main(argv: readonly string[], io: CliIO = processIO, libra
       const errors = [...listed.errors, ...report.errors];
       if (opts.json) io.out(JSON.stringify({ results: report.rows, errors, skipped: report.skipped }, null, 2));
       else io.out(formatReport({ ...report, errors }));
+      for (const e of errors) io.err(`unreadable: ${e.file}: ${e.reason}`);
+      code = errors.length > 0 ? EXIT.unreadable : EXIT.ok;
+    });
+
+  program
+    .command('survey')
+    .description('Decide every patient of a data set (Synthea bundles, a bulk export) under each payer, as if a lumbar MRI were ordered, and count outcomes by deciding criterion')
+    .argument('<paths...>', 'files or folders (.json, .ndjson)')
+    .option('--payer <list>', `payers, comma-separated: kp (KP WA commercial, 2024-06-12), ma (Medicare Advantage, 2025-11-01), record (the record's own coverage)`, payersArg, ['kp', 'ma'] as SurveyPayer[])
+    .option('--date <YYYY-MM-DD>', 'one date of service for every payer (default: each payer\'s own, above)', dayArg)
+    .addOption(new Option('--order <cpt>', 'CPT of the order (default 72148)').argParser(cptArg))
+    .option('--no-shift', 'read the record at its own dates (default: every date moved so the last encounter is the day before the date of service)')
+    .option('--out <file.jsonl>', 'write one JSON line per patient and payer (the decision, its reason and what would change it)')
+    .option('--json', 'print the counts as JSON instead of tables')
+    .action(async (paths: string[], opts: { payer: SurveyPayer[]; date?: string; order?: LumbarMriCpt; shift: boolean; out?: string; json?: boolean }) => {
+      const listed = await inputFiles(paths);
+      const out = opts.out ? createWriteStream(opts.out) : undefined;
+      if (out) {
+        try {
+          await once(out, 'open');
+        } catch (err) {
+          io.err(`unwritable: ${opts.out}: ${(err as Error).message}`);
+          code = EXIT.unreadable;
+          return;
+        }
+      }
+      const options = { payers: opts.payer, date: opts.date, cpt: opts.order, shift: opts.shift };
+      let report: SurveyReport;
+      try {
+        report = await surveyFiles(listed, library(), options, (row) => out?.write(`${JSON.stringify(row)}\n`));
+      } finally {
+        if (out) {
+          out.end();
+          await once(out, 'close');
+        }
+      }
+      const errors = [...listed.errors, ...report.errors];
+      if (opts.json) io.out(JSON.stringify({ patients: report.patients, counts: surveyCounts(report.rows), errors, skipped: report.skipped }, null, 2));
+      else io.out(formatSurvey({ ...report, errors }, options));
       for (const e of errors) io.err(`unreadable: ${e.file}: ${e.reason}`);
       code = errors.length > 0 ? EXIT.unreadable : EXIT.ok;
     });

@@ -28,6 +28,6 @@ export function formatReport(report: EvaluationReport): string {
   const counts = new Map<string, number>();
   for (const r of report.rows) counts.set(r.outcome, (counts.get(r.outcome) ?? 0) + 1);
   const tally = [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
-  const summary = `${report.files} file(s), ${report.rows.length} order(s) evaluated${tally ? `: ${tally}` : ''}${report.errors.length ? `; ${report.errors.length} unreadable` : ''}${report.skipped.length ? `; ${report.skipped.length} skipped (neither FHIR data nor hook requests)` : ''}`;
+  const summary = `${report.files} file(s), ${report.rows.length} order(s) evaluated${tally ? `: ${tally}` : ''}${report.errors.length ? `; ${report.errors.length} unreadable` : ''}${report.skipped.length ? `; ${report.skipped.length} skipped (no patient data, no hook request)` : ''}`;
   return [...blocks, summary].join('\n\n');
 }
