@@ -44,6 +44,8 @@ export interface EvaluationRow {
   readonly criterion?: string;
   /** Why, in the words the coverage-information `reason` carries (set whenever a policy applied). */
   readonly reason?: string;
+  /** Resources that supplied the deciding facts (`Type/id`). */
+  readonly evidence: readonly string[];
   /** Not indicated: the closest paths to approval and what each lacks, shortest first. */
   readonly wouldChange: readonly string[];
   /** Documentation missing: the items of the shortest path to approval. */
@@ -76,23 +78,25 @@ export interface InputFiles {
 
 /** The `.json` / `.ndjson` files under each path (a path that cannot be listed is an error). */
 export async function inputFiles(paths: readonly string[]): Promise<InputFiles> {
-  const files: string[] = [];
+  const files = new Set<string>();
   const errors: InputError[] = [];
   const walked = new Set<string>();
+  const named = new Set<string>();
   for (const path of paths) {
     try {
       if ((await stat(path)).isDirectory()) {
         const listed = await listDataFiles(path, true);
-        files.push(...listed);
-        for (const f of listed) walked.add(f);
+        for (const f of listed) files.add(f), walked.add(f);
       } else {
-        files.push(path);
+        files.add(path);
+        named.add(path);
       }
     } catch (err) {
       errors.push({ file: path, reason: reasonOf(err) });
     }
   }
-  return { files, errors, walked };
+  for (const f of named) walked.delete(f);
+  return { files: [...files], errors, walked };
 }
 
 /**
@@ -230,6 +234,7 @@ export async function evaluateRequest(file: string, req: HookRequest, context: H
       ...(d.coverage ? { coverage: `Coverage/${d.coverage.id}` } : {}),
       ...(d.result?.decidedBy ? { criterion: d.result.decidedBy.id } : {}),
       ...(d.policy ? { reason: criterionLabel(d) } : {}),
+      evidence: d.result?.evidence ?? [],
       missing: (path?.unknown ?? []).map((s) => missingItem(s, context.library.facts)),
       wouldChange: wouldChange(d, context.library.facts),
       suggestions: [...new Set(mine.flatMap((c) => (c.suggestions ?? []).map((s) => s.label)))],
