@@ -56,6 +56,8 @@ export interface SurveyRow extends EvaluationRow {
   readonly shiftDays: number;
   /** Whether the survey supplied the coverage (the record had none that routes). */
   readonly assumedCoverage: boolean;
+  /** The record says the patient died on or before the date of service (no order should be decided). */
+  readonly deceased: boolean;
 }
 
 export interface SurveyReport {
@@ -100,7 +102,7 @@ export async function surveyFiles(input: InputFiles, library: PolicyLibrary, opt
         const assumed = assumedCoverage(payer, patient.patientId);
         const body = buildOrderSignRequest({ patientId: patient.patientId, resources: [...resources, ...assumed] }, { cpt: opts.cpt, date });
         for (const row of await evaluateRequest(unit.label, parseHookRequest(body, 'order-sign'), context)) {
-          const out: SurveyRow = { payer, shiftDays, assumedCoverage: row.coverage === `Coverage/${ASSUMED_COVERAGE_ID}`, ...row };
+          const out: SurveyRow = { payer, shiftDays, assumedCoverage: row.coverage === `Coverage/${ASSUMED_COVERAGE_ID}`, deceased: diedBy(resources, date), ...row };
           rows.push(out);
           onRow(out);
         }
@@ -128,6 +130,13 @@ function assumedCoverage(payer: SurveyPayer, patientId: string): Resource[] {
     payor: [{ reference: `Organization/${org.id}`, display: plan.payor }],
   };
   return [coverage, org];
+}
+
+function diedBy(resources: readonly Resource[], date: string): boolean {
+  const patient = resources.find((r): r is Patient => r.resourceType === 'Patient');
+  if (patient?.deceasedBoolean === true) return true;
+  const day = toDay(patient?.deceasedDateTime);
+  return day !== undefined && day <= date;
 }
 
 /** Whole days from the record's last encounter (or death) to the day before the date of service. */
@@ -191,6 +200,7 @@ export function formatSurvey(report: SurveyReport, opts: SurveyOptions): string 
       `payer ${payer}: ${plan.description}`,
       `  order CPT ${opts.cpt ?? '72148'}, date of service ${date}${opts.shift ? ', each record shifted so its last encounter is the day before' : ''}`,
       ...(plan.coverage ? [`  coverage assumed for ${assumed} of ${report.rows.filter((r) => r.payer === payer).length} orders (the rest routed on the record's own)`] : []),
+      `  ${report.rows.filter((r) => r.payer === payer && r.deceased).length} of the patients had died by the date of service`,
     ];
     const width = Math.max(8, ...mine.map((c) => c.outcome.length));
     const cwidth = Math.max(9, ...mine.map((c) => c.criterion.length));
