@@ -168,16 +168,21 @@ export async function readJsonInput(file: string): Promise<{ request: HookReques
   return { patients };
 }
 
+/** One file as a unit of its own. */
+export function unitOf(file: string): InputUnit {
+  return { label: file, files: [file], kind: extname(file).toLowerCase() === '.ndjson' ? 'ndjson' : 'json' };
+}
+
+/** What a unit holds: a hook request (a JSON file that is one), or its patients. */
+export async function readUnit(unit: InputUnit): Promise<{ request: HookRequestLike } | { patients: PatientResources[] }> {
+  return unit.kind === 'ndjson' ? { patients: await patientsInUnit(unit) } : readJsonInput(unit.files[0]);
+}
+
 /** The hook requests a unit holds: the file itself when it is one, else one per Patient in its FHIR data. */
 export async function requestsInUnit(unit: InputUnit, opts: EvaluateOptions): Promise<HookRequest[]> {
-  let patients: PatientResources[];
-  if (unit.kind === 'ndjson') patients = await patientsInUnit(unit);
-  else {
-    const read = await readJsonInput(unit.files[0]);
-    if ('request' in read) return [hookRequestWithOptions(read.request, opts)];
-    patients = read.patients;
-  }
-  return patients.map((p) => withAssumedCoverage(parse(buildOrderSignRequest(p, opts), 'order-sign'), opts.policyId));
+  const read = await readUnit(unit);
+  if ('request' in read) return [hookRequestWithOptions(read.request, opts)];
+  return read.patients.map((p) => withAssumedCoverage(parse(buildOrderSignRequest(p, opts), 'order-sign'), opts.policyId));
 }
 
 /**

@@ -18,8 +18,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { SignJWT, importJWK, type JWK } from 'jose';
 import { LUMBAR_MRI_CPT } from '../decision/decideOrder.js';
 import { loadLibrary, type PolicyLibrary } from '../library.js';
-import { evaluateFiles, hookRequestWithOptions, inputFiles, parseDay, patientsInUnit, readJsonInput } from './evaluate.js';
-import { buildOrderSignRequest, isLumbarMriCpt, type LumbarMriCpt, type PatientResources } from './hookRequest.js';
+import { evaluateFiles, hookRequestWithOptions, inputFiles, parseDay, readUnit, unitOf } from './evaluate.js';
+import { buildOrderSignRequest, isLumbarMriCpt, type LumbarMriCpt } from './hookRequest.js';
 import { serveFhir, type Output } from './serveFhir.js';
 import { formatSurvey, surveyCounts, surveyFiles, SURVEY_PAYERS, type SurveyPayer, type SurveyReport } from './survey.js';
 import { formatReport } from './table.js';
@@ -178,37 +178,40 @@ export async function main(argv: readonly string[], io: CliIO = processIO, libra
   program
     .command('request')
     .description('Print the CDS Hooks order-sign request for a patient in a bundle, to send with curl')
-    .argument('<bundle>', 'a FHIR Bundle or resource file (.json)')
+    .argument('<bundle>', 'a FHIR Bundle or resource file (.json), NDJSON, or a hook request')
     .addOption(new Option('--order <cpt>', 'CPT of the draft order (default: draft orders in the bundle, else 72148)').argParser(cptArg))
     .option('--date <YYYY-MM-DD>', 'date of service (the order\'s occurrenceDateTime)', dayArg)
     .option('--patient <id>', 'the patient, when the bundle holds several')
     .option('--fhir-server <url>', 'leave the prefetch out and name this FHIR base, so the service fetches the record', urlArg)
     .action(async (file: string, opts: { order?: LumbarMriCpt; date?: string; patient?: string; fhirServer?: string }) => {
-      let patients: PatientResources[];
+      let read: Awaited<ReturnType<typeof readUnit>>;
       try {
-        if (extname(file).toLowerCase() === '.ndjson') patients = await patientsInUnit({ label: file, files: [file], kind: 'ndjson' });
-        else {
-          const read = await readJsonInput(file);
-          if ('request' in read) {
-            // A hook request already (the repository's fixtures): sent as it is, with the options applied.
-            const given = read.request.context.patientId;
-            if (opts.patient && opts.patient !== given) throw new UsageError(`--patient: ${file} is a hook request for patient "${String(given)}"`);
-            const req: Record<string, unknown> = { ...hookRequestWithOptions(read.request, { cpt: opts.order, date: opts.date }) };
-            if (opts.fhirServer) {
-              delete req.prefetch;
-              req.fhirServer = opts.fhirServer;
-            }
-            io.out(JSON.stringify(req, null, 2));
-            return;
-          }
-          patients = read.patients;
-        }
+        read = await readUnit(unitOf(file));
       } catch (err) {
-        if (err instanceof UsageError) throw err;
         io.err(`unreadable: ${file}: ${(err as Error).message}`);
         code = EXIT.unreadable;
         return;
       }
+      if ('request' in read) {
+        // A hook request already (the repository's fixtures): printed back with the options applied.
+        const given = read.request.context.patientId;
+        if (opts.patient && opts.patient !== given) throw new UsageError(`--patient: ${file} is a hook request for patient "${String(given)}"`);
+        let req: Record<string, unknown>;
+        try {
+          req = { ...hookRequestWithOptions(read.request, { cpt: opts.order, date: opts.date }) };
+        } catch (err) {
+          io.err(`unreadable: ${file}: ${(err as Error).message}`);
+          code = EXIT.unreadable;
+          return;
+        }
+        if (opts.fhirServer) {
+          delete req.prefetch;
+          req.fhirServer = opts.fhirServer;
+        }
+        io.out(JSON.stringify(req, null, 2));
+        return;
+      }
+      const patients = read.patients;
       const chosen = opts.patient ? patients.filter((p) => p.patientId === opts.patient) : patients;
       if (chosen.length !== 1) {
         const ids = patients.map((p) => p.patientId).join(', ');

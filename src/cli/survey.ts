@@ -6,9 +6,9 @@
  * (when the record has none that routes) and dates the order inside the payer's policy.
  */
 import type { Coverage, Encounter, Organization, Patient, Resource } from 'fhir/r4.js';
-import { toDay } from '../facts/dates.js';
+import { toDay, todayUtc } from '../facts/dates.js';
 import type { PolicyLibrary } from '../library.js';
-import { evaluationContext, evaluateRequest, inputUnits, NotPatientDataError, patientsInUnit, readJsonInput, type EvaluationRow, type InputError, type InputFiles } from './evaluate.js';
+import { evaluationContext, evaluateRequest, inputUnits, NotPatientDataError, readUnit, type EvaluationRow, type InputError, type InputFiles } from './evaluate.js';
 import { buildOrderSignRequest, type LumbarMriCpt, type PatientResources } from './hookRequest.js';
 import { parseHookRequest } from '../hooks/schema.js';
 
@@ -77,18 +77,15 @@ export async function surveyFiles(input: InputFiles, library: PolicyLibrary, opt
   const skipped: string[] = [];
   let patients = 0;
   const plans = opts.payers.map((payer) => {
-    const date = opts.date ?? PAYER_PLANS[payer].date ?? toDay(new Date().toISOString())!;
+    const date = opts.date ?? PAYER_PLANS[payer].date ?? todayUtc();
     return { payer, date, context: evaluationContext(library, date) };
   });
   for (const unit of inputUnits(input.files)) {
-    let found: PatientResources[];
+    let found: readonly PatientResources[];
     try {
-      if (unit.kind === 'ndjson') found = await patientsInUnit(unit);
-      else {
-        const read = await readJsonInput(unit.files[0]);
-        if ('request' in read) throw new NotPatientDataError('a hook request, not a patient record (use evaluate)');
-        found = read.patients;
-      }
+      const read = await readUnit(unit);
+      if ('request' in read) throw new NotPatientDataError('a hook request, not a patient record (use evaluate)');
+      found = read.patients;
     } catch (err) {
       if (err instanceof NotPatientDataError && input.walked.has(unit.label)) skipped.push(unit.label);
       else errors.push({ file: unit.label, reason: err instanceof Error ? err.message : String(err) });

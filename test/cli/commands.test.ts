@@ -95,6 +95,12 @@ describe('lumbar-mri-cds request: every input the CLI reads', () => {
     expect(moved.prefetch).toBeUndefined();
     expect(moved.fhirServer).toBe('http://127.0.0.1:8091/fhir');
     expect(moved.context.draftOrders.entry[0].resource.occurrenceDateTime).toBe('2024-07-01');
+    const dir = mkdtempSync(join(tmpdir(), 'cli-request-hook-'));
+    writeFileSync(join(dir, 'patient-view.json'), JSON.stringify({ hook: 'patient-view', hookInstance: 'x', context: { patientId: 'p1' } }));
+    const otherHook = await run('request', join(dir, 'patient-view.json'));
+    expect(otherHook.code).toBe(1);
+    expect(otherHook.err).toMatch(/patient-view\.json: hook "patient-view" is not one this service answers/);
+    expect(otherHook.err).not.toMatch(STACK);
     const wrongPatient = await run('request', file, '--patient', 'someone-else');
     expect(wrongPatient.code).toBe(2);
     expect(wrongPatient.err).toMatch(/is a hook request for patient "pat-6a1c9d09510c0767"/);
