@@ -10,7 +10,7 @@ import { criterionLabel, missingItem } from '../cards/wording.js';
 import type { OrderDecision } from '../decision/decideOrder.js';
 import type { CandidatePath } from '../engine/evaluate.js';
 import type { FactCatalogue } from '../facts/catalogue.js';
-import { hookContextFromConfig } from '../hooks/context.js';
+import { hookContextFromConfig } from '../pipeline/context.js';
 import { loadConfig } from '../config/config.js';
 import { lumbarMriCode } from '../decision/decideOrder.js';
 import { toDay } from '../fhir/dates.js';
@@ -222,7 +222,7 @@ export function evaluationContext(library: PolicyLibrary, date: string | undefin
 
 /** One request through the service's own handler; a row per lumbar MRI order. */
 export async function evaluateRequest(file: string, req: HookRequest, context: HookContext): Promise<EvaluationRow[]> {
-  const result = await handleHook(req, context);
+  const result = await runHook(req, context);
   const cards = result.response.cards;
   const notes = cards.filter((c) => associated(c).length === 0).map((c) => c.summary);
   return result.decisions.map((d) => {

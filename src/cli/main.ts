@@ -17,7 +17,7 @@ import { SingleBar } from 'cli-progress';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SignJWT, importJWK, type JWK } from 'jose';
 import { LUMBAR_MRI_CPT } from '../decision/decideOrder.js';
-import { loadLibrary, type PolicyLibrary } from '../library.js';
+import { loadLibrary, type PolicyLibrary } from '../library/library.js';
 import { evaluateFiles, hookRequestWithOptions, inputFiles, parseDay, readUnit, unitOf } from './evaluate.js';
 import { buildOrderSignRequest, isLumbarMriCpt, type LumbarMriCpt } from './hookRequest.js';
 import { serveFhir, type Output } from './serveFhir.js';

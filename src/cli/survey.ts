@@ -6,8 +6,8 @@
  * (when the record has none that routes) and dates the order inside the payer's policy.
  */
 import type { Coverage, Encounter, Organization, Patient, Resource } from 'fhir/r4.js';
-import { toDay, todayUtc } from '../facts/dates.js';
-import type { PolicyLibrary } from '../library.js';
+import { toDay, todayUtc } from '../fhir/dates.js';
+import type { PolicyLibrary } from '../library/library.js';
 import { evaluationContext, evaluateRequest, inputUnits, NotPatientDataError, readUnit, type EvaluationRow, type InputError, type InputFiles } from './evaluate.js';
 import { buildOrderSignRequest, type LumbarMriCpt, type PatientResources } from './hookRequest.js';
 import { parseHookRequest } from '../hooks/schema.js';

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { SurveyRow } from '../../src/cli/survey.js';
 import { daysToShift, shiftRecordDates } from '../../src/cli/survey.js';
 import { main } from '../../src/cli/main.js';
-import { loadLibrary, type PolicyLibrary } from '../../src/library.js';
+import { loadLibrary, type PolicyLibrary } from '../../src/library/library.js';
 import { captureIO } from './io.js';
 
 let library: PolicyLibrary;

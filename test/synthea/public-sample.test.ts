@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inputFiles } from '../../src/cli/evaluate.js';
 import { surveyFiles, type SurveyPayer, type SurveyRow } from '../../src/cli/survey.js';
-import { loadLibrary } from '../../src/library.js';
+import { loadLibrary } from '../../src/library/library.js';
 
 const DIR = 'fixtures/synthea-public';
 let rows: readonly SurveyRow[] = [];
