@@ -151,7 +151,7 @@ describe('lumbar-mri-cds evaluate', () => {
     expect(acute).toMatchObject({ outcome: 'not-indicated', criterion: 'NI' });
     expect(acute.reason).toMatch(/^criterion NI: Uncomplicated acute \(<6 weeks\) low back pain/);
     expect(chronic.outcome).toBe('not-indicated');
-    expect(chronic.reason).toBe('no criterion of the policy is met or documentable');
+    expect(chronic.reason).toMatch(/^no criterion of the policy is met/);
     // The closest paths, by outline number, with what each lacks.
     expect(chronic.wouldChange.length).toBeGreaterThan(0);
     expect(chronic.wouldChange[0]).toMatch(/^III\.A\.\d: .*no significant improvement/i);
