@@ -44,16 +44,18 @@ function referencesOf(resource: Resource): string[] {
  * @returns one entry per Patient; none when the data holds no Patient.
  */
 export function patientsIn(resources: readonly Resource[]): PatientResources[] {
-  const patients = resources.filter((r): r is Patient => r.resourceType === 'Patient' && typeof r.id === 'string');
-  const owner = new Map<Resource, string[]>();
+  const patients = resources.filter((r): r is Patient & { id: string } => r.resourceType === 'Patient' && typeof r.id === 'string');
+  // One pass over the resources (a bulk export holds hundreds of thousands): each goes to the
+  // patients it references, or to everyone when it references none.
+  const shared: Resource[] = [];
+  const own = new Map<string, Resource[]>(patients.map((p) => [p.id, []]));
   for (const r of resources) {
     if (r.resourceType === 'Patient') continue;
-    owner.set(r, referencesOf(r).flatMap((ref) => (/^Patient\/([^/]+)$/.exec(ref)?.[1] ? [ref.slice('Patient/'.length)] : [])));
+    const ids = new Set(referencesOf(r).flatMap((ref) => /^Patient\/([^/]+)$/.exec(ref)?.[1] ?? []));
+    if (ids.size === 0) shared.push(r);
+    for (const id of ids) own.get(id)?.push(r);
   }
-  return patients.map((p) => ({
-    patientId: p.id!,
-    resources: [p, ...resources.filter((r) => r.resourceType !== 'Patient' && (owner.get(r)!.length === 0 || owner.get(r)!.includes(p.id!)))],
-  }));
+  return patients.map((p) => ({ patientId: p.id, resources: [p, ...(own.get(p.id) ?? []), ...shared] }));
 }
 
 export interface OrderOptions {

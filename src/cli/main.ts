@@ -7,20 +7,23 @@
  *   token                  a signed CDS client JWT from a private JWK (local testing)
  * Exit codes: 0 every input read; 1 an input could not be read; 2 wrong usage.
  */
+import { once } from 'node:events';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { SingleBar } from 'cli-progress';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SignJWT, importJWK, type JWK } from 'jose';
 import { LUMBAR_MRI_CPT } from '../decision/decideOrder.js';
-import { ResourceCollector } from '../fhir-server/normalize.js';
 import { loadLibrary, type PolicyLibrary } from '../library/library.js';
-import { evaluateFiles, inputFiles, parseDay } from './evaluate.js';
-import { buildOrderSignRequest, isLumbarMriCpt, patientsIn, type LumbarMriCpt } from './hookRequest.js';
+import { evaluateFiles, hookRequestWithOptions, inputFiles, parseDay, readUnit, unitOf } from './evaluate.js';
+import { buildOrderSignRequest, isLumbarMriCpt, type LumbarMriCpt } from './hookRequest.js';
 import { serveFhir, type Output } from './serveFhir.js';
+import { formatSurvey, surveyCounts, surveyFiles, SURVEY_PAYERS, type SurveyPayer, type SurveyReport } from './survey.js';
 import { formatReport } from './table.js';
-import { uploadFixtures } from './upload.js';
-import type { Resource } from 'fhir/r4.js';
+import { uploadFixtures, type UploadReport } from './upload.js';
 
 export interface CliIO extends Output {
   /** Whether stderr is a terminal (the progress bar is drawn only then). */
@@ -64,6 +67,32 @@ function portArg(value: string): number {
   return n;
 }
 
+function payersArg(value: string): SurveyPayer[] {
+  const payers = value.split(',').map((p) => p.trim());
+  const known: readonly string[] = SURVEY_PAYERS;
+  const wrong = payers.filter((p) => !known.includes(p));
+  if (wrong.length > 0 || payers.length === 0) throw new InvalidArgumentError(`expected a comma-separated list of ${SURVEY_PAYERS.join(', ')}`);
+  return [...new Set(payers)] as SurveyPayer[];
+}
+
+function pageSizeArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new InvalidArgumentError('expected a whole number from 1 to 1000');
+  return n;
+}
+
+/** The package's version: package.json two folders up from src/cli (tsx) or three from dist/src/cli (built). */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++, dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
+    if (pkg.name === 'lumbar-mri-cds' && typeof pkg.version === 'string') return pkg.version;
+  }
+  return 'unknown';
+}
+
 function urlArg(value: string): string {
   try {
     const u = new URL(value);
@@ -83,6 +112,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO, libra
   const program = new Command()
     .name('lumbar-mri-cds')
     .description('Lumbar spine MRI medical-necessity decisions (CDS Hooks): integration kit')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
@@ -102,11 +132,50 @@ export async function main(argv: readonly string[], io: CliIO = processIO, libra
       const listed = await inputFiles(paths);
       const bar = io.stderrIsTTY && listed.files.length >= PROGRESS_MIN_FILES ? new SingleBar({ stream: io.stderr, clearOnComplete: true, format: 'evaluating {bar} {value}/{total} files' }) : undefined;
       bar?.start(listed.files.length, 0);
-      const report = await evaluateFiles(listed.files, lib, { date: opts.date, cpt: opts.order, policyId: opts.policy }, () => bar?.increment());
+      const report = await evaluateFiles(listed, lib, { date: opts.date, cpt: opts.order, policyId: opts.policy }, () => bar?.increment());
       bar?.stop();
       const errors = [...listed.errors, ...report.errors];
-      if (opts.json) io.out(JSON.stringify({ results: report.rows, errors }, null, 2));
+      if (opts.json) io.out(JSON.stringify({ results: report.rows, errors, skipped: report.skipped }, null, 2));
       else io.out(formatReport({ ...report, errors }));
+      for (const e of errors) io.err(`unreadable: ${e.file}: ${e.reason}`);
+      code = errors.length > 0 ? EXIT.unreadable : EXIT.ok;
+    });
+
+  program
+    .command('survey')
+    .description('Decide every patient of a data set (Synthea bundles, a bulk export) under each payer, as if a lumbar MRI were ordered, and count outcomes by deciding criterion')
+    .argument('<paths...>', 'files or folders (.json, .ndjson)')
+    .option('--payer <list>', `payers, comma-separated: kp (KP WA commercial, 2024-06-12), ma (Medicare Advantage, 2025-11-01), record (the record's own coverage)`, payersArg, ['kp', 'ma'] as SurveyPayer[])
+    .option('--date <YYYY-MM-DD>', 'one date of service for every payer (default: each payer\'s own, above)', dayArg)
+    .addOption(new Option('--order <cpt>', 'CPT of the order (default 72148)').argParser(cptArg))
+    .option('--no-shift', 'read the record at its own dates (default: every date moved so the last encounter is the day before the date of service)')
+    .option('--out <file.jsonl>', 'write one JSON line per patient and payer (the decision, its reason and what would change it)')
+    .option('--json', 'print the counts as JSON instead of tables')
+    .action(async (paths: string[], opts: { payer: SurveyPayer[]; date?: string; order?: LumbarMriCpt; shift: boolean; out?: string; json?: boolean }) => {
+      const listed = await inputFiles(paths);
+      const out = opts.out ? createWriteStream(opts.out) : undefined;
+      if (out) {
+        try {
+          await once(out, 'open');
+        } catch (err) {
+          io.err(`unwritable: ${opts.out}: ${(err as Error).message}`);
+          code = EXIT.unreadable;
+          return;
+        }
+      }
+      const options = { payers: opts.payer, date: opts.date, cpt: opts.order, shift: opts.shift };
+      let report: SurveyReport;
+      try {
+        report = await surveyFiles(listed, library(), options, (row) => out?.write(`${JSON.stringify(row)}\n`));
+      } finally {
+        if (out) {
+          out.end();
+          await once(out, 'close');
+        }
+      }
+      const errors = [...listed.errors, ...report.errors];
+      if (opts.json) io.out(JSON.stringify({ patients: report.patients, counts: surveyCounts(report.rows), errors, skipped: report.skipped }, null, 2));
+      else io.out(formatSurvey({ ...report, errors }, options));
       for (const e of errors) io.err(`unreadable: ${e.file}: ${e.reason}`);
       code = errors.length > 0 ? EXIT.unreadable : EXIT.ok;
     });
@@ -114,31 +183,43 @@ export async function main(argv: readonly string[], io: CliIO = processIO, libra
   program
     .command('request')
     .description('Print the CDS Hooks order-sign request for a patient in a bundle, to send with curl')
-    .argument('<bundle>', 'a FHIR Bundle or resource file (.json)')
+    .argument('<bundle>', 'a FHIR Bundle or resource file (.json), NDJSON, or a hook request')
     .addOption(new Option('--order <cpt>', 'CPT of the draft order (default: draft orders in the bundle, else 72148)').argParser(cptArg))
     .option('--date <YYYY-MM-DD>', 'date of service (the order\'s occurrenceDateTime)', dayArg)
     .option('--patient <id>', 'the patient, when the bundle holds several')
     .option('--fhir-server <url>', 'leave the prefetch out and name this FHIR base, so the service fetches the record', urlArg)
     .action(async (file: string, opts: { order?: LumbarMriCpt; date?: string; patient?: string; fhirServer?: string }) => {
-      let resources: Resource[];
+      let read: Awaited<ReturnType<typeof readUnit>>;
       try {
-        const collector = new ResourceCollector();
-        collector.add(JSON.parse((await readFile(file, 'utf8')).replace(/^\uFEFF/, '')) as unknown, file);
-        resources = collector.finish() as Resource[];
+        read = await readUnit(unitOf(file));
       } catch (err) {
         io.err(`unreadable: ${file}: ${(err as Error).message}`);
         code = EXIT.unreadable;
         return;
       }
-      const patients = patientsIn(resources);
-      const chosen = opts.patient ? patients.filter((p) => p.patientId === opts.patient) : patients;
-      if (chosen.length !== 1) {
-        const ids = patients.map((p) => p.patientId).join(', ') || 'none';
-        if (patients.length === 0) {
-          io.err(`unreadable: ${file}: no Patient resource in the data`);
+      if ('request' in read) {
+        // A hook request already (the repository's fixtures): printed back with the options applied.
+        const given = read.request.context.patientId;
+        if (opts.patient && opts.patient !== given) throw new UsageError(`--patient: ${file} is a hook request for patient "${String(given)}"`);
+        let req: Record<string, unknown>;
+        try {
+          req = { ...hookRequestWithOptions(read.request, { cpt: opts.order, date: opts.date }) };
+        } catch (err) {
+          io.err(`unreadable: ${file}: ${(err as Error).message}`);
           code = EXIT.unreadable;
           return;
         }
+        if (opts.fhirServer) {
+          delete req.prefetch;
+          req.fhirServer = opts.fhirServer;
+        }
+        io.out(JSON.stringify(req, null, 2));
+        return;
+      }
+      const patients = read.patients;
+      const chosen = opts.patient ? patients.filter((p) => p.patientId === opts.patient) : patients;
+      if (chosen.length !== 1) {
+        const ids = patients.map((p) => p.patientId).join(', ');
         throw new UsageError(opts.patient ? `--patient: no patient "${opts.patient}" in ${file} (patients: ${ids})` : `${file} holds ${patients.length} patients; choose one with --patient (${ids})`);
       }
       io.out(JSON.stringify(buildOrderSignRequest(chosen[0], { cpt: opts.order, date: opts.date, fhirServer: opts.fhirServer }), null, 2));
@@ -151,7 +232,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO, libra
     .option('-p, --port <port>', 'port (0 = any free port)', portArg, 8091)
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--base-path <path>', 'FHIR base path', '/fhir')
-    .option('--page-size <n>', 'page size when _count is absent', portArg, 50)
+    .option('--page-size <n>', 'page size when _count is absent (1-1000)', pageSizeArg, 50)
     .option('--token <token>', 'require Authorization: Bearer <token>')
     .option('--ignore-unknown-params', 'ignore unknown search parameters instead of answering 400')
     .option('--as-of <YYYY-MM-DD|today>', 'serve each hook-request fixture as of this day: all its dates move so its order\'s date of service is this day (the CDS Hooks sandbox judges at today)', dayOrTodayArg)
@@ -178,7 +259,15 @@ export async function main(argv: readonly string[], io: CliIO = processIO, libra
     .requiredOption('--fhir-server <url>', 'FHIR base URL, e.g. http://localhost:8080/fhir', urlArg)
     .option('--wait <seconds>', 'wait this long for the server to answer /metadata', portArg, 0)
     .action(async (paths: string[], opts: { fhirServer: string; wait: number }) => {
-      const report = await uploadFixtures(paths, { fhirServer: opts.fhirServer, waitMs: opts.wait * 1000, exclude: (f) => /(^|[\\/])scenarios[\\/]/.test(f) });
+      let report: UploadReport;
+      try {
+        report = await uploadFixtures(paths, { fhirServer: opts.fhirServer, waitMs: opts.wait * 1000, exclude: (f) => /(^|[\\/])scenarios[\\/]/.test(f) });
+      } catch (err) {
+        // The server never answered: nothing was uploaded.
+        io.err(`error: cannot reach the FHIR server: ${(err as Error).message}`);
+        code = EXIT.unreadable;
+        return;
+      }
       io.out(`${report.resources} resources from ${report.files} file(s) uploaded to ${opts.fhirServer}`);
       for (const e of report.errors) io.err(`unreadable: ${e.file}: ${e.reason}`);
       code = report.errors.length > 0 ? EXIT.unreadable : EXIT.ok;
@@ -191,9 +280,18 @@ export async function main(argv: readonly string[], io: CliIO = processIO, libra
     .requiredOption('--iss <iss>', 'issuer, as the service\'s trusted-clients file names it')
     .requiredOption('--aud <url>', 'the endpoint called, e.g. http://localhost:3000/cds-services/lumbar-mri-order-sign', urlArg)
     .action(async (opts: { key: string; iss: string; aud: string }) => {
-      const jwk = JSON.parse(await readFile(opts.key, 'utf8')) as JWK;
-      if (!jwk.kid || !jwk.alg || !jwk.d) throw new UsageError(`--key: ${opts.key} must be a private JWK with kid and alg`);
-      const key = await importJWK(jwk, jwk.alg);
+      let jwk: JWK;
+      try {
+        jwk = JSON.parse(await readFile(opts.key, 'utf8')) as JWK;
+      } catch (err) {
+        io.err(`unreadable: ${opts.key}: ${(err as Error).message}`);
+        code = EXIT.unreadable;
+        return;
+      }
+      if (!jwk || typeof jwk !== 'object' || !jwk.kid || !jwk.alg || !jwk.d) throw new UsageError(`--key: ${opts.key} must be a private JWK with kid and alg`);
+      const key = await importJWK(jwk, jwk.alg).catch((err: unknown) => {
+        throw new UsageError(`--key: ${opts.key} is not a usable private JWK (${(err as Error).message})`);
+      });
       const token = await new SignJWT({})
         .setProtectedHeader({ alg: jwk.alg, typ: 'JWT', kid: jwk.kid })
         .setIssuer(opts.iss)

@@ -7,6 +7,7 @@ import { createApp } from '../../src/app.js';
 import type { EvaluationRow } from '../../src/cli/evaluate.js';
 import { main } from '../../src/cli/main.js';
 import { testConfig } from '../../src/config/config.js';
+import { loadFolder } from '../../src/fhir-server/loadFolder.js';
 import { loadLibrary, type PolicyLibrary } from '../../src/library/library.js';
 import { observedDecision } from '../support/outcome.js';
 import { captureIO } from './io.js';
@@ -122,15 +123,60 @@ describe('lumbar-mri-cds evaluate', () => {
     writeFileSync(join(dir, 'c-not-fhir.json'), JSON.stringify({ hello: 'world' }));
     writeFileSync(join(dir, 'd-bad-hook.json'), JSON.stringify({ hook: 'patient-view', hookInstance: 'x', context: {} }));
     writeFileSync(join(dir, 'e-good.json'), readFileSync('fixtures/synthea/synthea-vertebral-fracture-ma.json'));
-    const r = await run('evaluate', dir, join(dir, 'missing.json'));
+    const r = await run('evaluate', dir, join(dir, 'missing.json'), join(dir, 'b-no-patient.json'), join(dir, 'c-not-fhir.json'));
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/a-broken\.json: .*JSON/);
-    expect(r.err).toMatch(/b-no-patient\.json: no Patient resource/);
-    expect(r.err).toMatch(/c-not-fhir\.json: neither a FHIR resource/);
     expect(r.err).toMatch(/d-bad-hook\.json: hook "patient-view"/);
     expect(r.err).toMatch(/missing\.json: ENOENT/);
+    // Named one by one, files that are not patient data are errors; met in the folder, they are skipped.
+    expect(r.err).toMatch(/b-no-patient\.json: no Patient resource/);
+    expect(r.err).toMatch(/c-not-fhir\.json: neither a FHIR resource/);
+    expect(r.err.match(/b-no-patient|c-not-fhir/g)).toHaveLength(2);
     expect(r.out).toMatch(/outcome\s+criteria-met/);
-    expect(r.out).toMatch(/5 unreadable/);
+    expect(r.out).toMatch(/; 5 unreadable\n$/);
+  });
+
+  it('skips the case tables met in a folder and exits 0 (evaluate fixtures)', async () => {
+    const r = await evaluateJson('fixtures/scenarios', SYNTHEA);
+    expect(r.errors).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.results).toHaveLength(6);
+    const { skipped } = JSON.parse((await run('evaluate', '--json', 'fixtures/scenarios')).out) as { skipped: string[] };
+    expect(skipped.map((f) => f.split(/[\\/]/).pop())).toContain('kp-wa-lumbar-mri.I.json');
+  });
+
+  it('says why a row is not indicated: the deciding criterion, the reason and what would change it', async () => {
+    const { results } = await evaluateJson('fixtures/kp-wa-lumbar-mri/NI-uncomplicated-acute-low-back-pain.json', 'fixtures/synthea/synthea-chronic-lbp-pt-opioids-kp.json');
+    const [acute, chronic] = results;
+    expect(acute).toMatchObject({ outcome: 'not-indicated', criterion: 'NI' });
+    expect(acute.reason).toMatch(/^criterion NI: Uncomplicated acute \(<6 weeks\) low back pain/);
+    expect(chronic.outcome).toBe('not-indicated');
+    expect(chronic.reason).toMatch(/^no criterion of the policy is met/);
+    // The closest paths, by outline number, with what each lacks.
+    expect(chronic.wouldChange.length).toBeGreaterThan(0);
+    expect(chronic.wouldChange[0]).toMatch(/^III\.A\.\d: .*no significant improvement/i);
+    const table = (await run('evaluate', 'fixtures/kp-wa-lumbar-mri/NI-uncomplicated-acute-low-back-pain.json')).out;
+    expect(table).toMatch(/reason\s+criterion NI: Uncomplicated acute/);
+    expect(table).toMatch(/would change\s+- I\.\w+: /);
+  });
+
+  it('decides each patient of a bulk-export folder from all its files (one NDJSON file per resource type)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-bulk-'));
+    const load = await loadFolder('fixtures/synthea/synthea-vertebral-fracture-ma.json');
+    const other = await loadFolder('fixtures/synthea/synthea-chronic-lbp-no-coverage.json');
+    const byType = new Map<string, unknown[]>();
+    for (const r of [...load.resources, ...other.resources]) byType.set(r.resourceType, [...(byType.get(r.resourceType) ?? []), r]);
+    for (const [type, list] of byType) writeFileSync(join(dir, `${type}.000.ndjson`), list.map((r) => JSON.stringify(r)).join('\n'));
+    // The export's own log is not FHIR: it contributes nothing.
+    writeFileSync(join(dir, 'log.ndjson'), JSON.stringify({ exportId: 'x', eventId: 'kickoff' }));
+    const { code, results, errors } = await evaluateJson(dir);
+    expect(errors).toEqual([]);
+    expect(code).toBe(0);
+    expect(results).toHaveLength(2);
+    const fracture = results.find((r) => r.outcome !== 'no-coverage');
+    // Decided from the Condition, Coverage and order files, as from the bundle.
+    expect(fracture).toMatchObject({ outcome: 'criteria-met', criterion: 'IND.1.5', file: dir });
+    expect(results.filter((r) => r.outcome === 'no-coverage')).toHaveLength(1);
   });
 
   it('refuses wrong usage with exit 2: unknown policy, bad date, bad CPT', async () => {
