@@ -16,6 +16,8 @@ import { documentationFindingCodeSystem } from './facts/documentationFindings.js
 import { questionnaireRoutes } from './questionnaire/routes.js';
 import { createDecisionCache, observedDecisionCache, type DecisionCache } from './decision/decisionCache.js';
 import { playgroundRouter } from './playground/playgroundRouter.js';
+import { pasRoutes } from './pas/routes.js';
+import { MemoryPriorAuthStore, type PriorAuthStore } from './pas/store.js';
 import { coverageAssertionRoutes } from './records/routes.js';
 import { isFhirServerAllowed } from './security/middleware.js';
 import { clientRateLimit } from './security/setup.js';
@@ -39,6 +41,8 @@ export interface AppDeps {
   readonly readiness?: readonly ReadinessCheck[];
   /** Decision records, read by the operator API (`/coverage-assertions`). */
   readonly records?: DecisionRecordStore;
+  /** PAS submissions, for `$inquire` and the CMS-0057-F report (default: in memory). */
+  readonly priorAuth?: PriorAuthStore;
   /** Decisions order-select computed, for order-sign (default: in memory, bounded by config). */
   readonly decisionCache?: DecisionCache;
 }
@@ -199,6 +203,9 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     }
   });
 
+  const priorAuth = deps.priorAuth ?? new MemoryPriorAuthStore();
+  app.use('/fhir/Claim', guard, limiter, requireJson, json, withinLimits);
+  app.use(pasRoutes({ library, store: priorAuth, questionnaireUrl: hookContext.questionnaireUrl, now: deps.now }));
   if (deps.records) app.use('/coverage-assertions', coverageAssertionRoutes(deps.records, config.adminToken));
   // A test EHR page for people trying the service (static files and the fixtures; README "Playground").
   app.use('/playground', playgroundRouter());

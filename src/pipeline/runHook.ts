@@ -10,6 +10,7 @@ import { todayUtc } from '../fhir/dates.js';
 import type { PolicyLibrary } from '../library/library.js';
 import { loadRecord, type RecordAccessOptions } from '../record/loadRecord.js';
 import { answerProblemsCard } from '../cards/answerProblemsCard.js';
+import { authorizationNumber } from '../pas/authorizationNumber.js';
 import { EvaluationBudget, EvaluationBudgetExceeded } from './evaluationBudget.js';
 import type { CdsAction, CdsCard, CdsResponse, HookRequest } from '../hooks/types.js';
 
@@ -115,7 +116,8 @@ export async function runHook(req: HookRequest, ctx: HookContext): Promise<HookO
     const coverageKey = d.coverage ? `Coverage/${d.coverage.id}` : undefined;
     if (!coverageKey) continue;
     const id = assertionIdFor(req.hookInstance, coverageKey, d.orderRef);
-    const ids = { coverageAssertionId: id, ...(d.outcome === 'criteria-met' ? { satisfiedPaId: `PA-${id.slice(0, 18)}` } : {}) };
+    const paId = authorizationNumber(req.context.patientId, d);
+    const ids = { coverageAssertionId: id, ...(paId ? { satisfiedPaId: paId } : {}) };
     assertions.set(d.orderRef, ids);
     if (req.hook !== 'order-sign' || configuration.coverageInfo === false) continue;
     const ext = coverageInformation(d, ids, today, questionnaire(d), req.hook);
