@@ -51,12 +51,12 @@ export function itemsOf(bundle: Bundle): SeenItem[] {
 
 export { X12_306 };
 
-/** A completed response to our questionnaire answering each linkId. */
-export function answer(q: Questionnaire, linkIds: readonly string[], value: boolean, id: string): QuestionnaireResponse {
+/** A completed response to our questionnaire answering each linkId, authored when the order was. */
+export function answer(q: Questionnaire, linkIds: readonly string[], value: boolean, id: string, authored: string): QuestionnaireResponse {
   const item = (q.item ?? [])
     .map((g) => ({ linkId: g.linkId, item: (g.item ?? []).filter((i) => linkIds.includes(i.linkId)).map((i) => ({ linkId: i.linkId, text: i.text, answer: [{ valueBoolean: value }] })) }))
     .filter((g) => g.item.length > 0);
-  return { resourceType: 'QuestionnaireResponse', id, questionnaire: q.url, status: 'completed', authored: '2025-11-05T08:00:00-08:00', item };
+  return { resourceType: 'QuestionnaireResponse', id, questionnaire: q.url, status: 'completed', authored, item };
 }
 
 /** The PAS bundle with a DTR QuestionnaireResponse added and named in Claim.supportingInfo (PAS "additionalInformation"). */
@@ -74,4 +74,11 @@ export function withResponse(bundle: Bundle, qr: QuestionnaireResponse): Bundle 
   ];
   copy.entry!.push({ fullUrl: `http://example.org/fhir/QuestionnaireResponse/${qr.id}`, resource: qr });
   return copy;
+}
+
+/** When the PAS fixture's order was written (answers are dated with it). */
+export function orderAuthored(bundle: Bundle): string {
+  const sr = bundle.entry?.find((e) => e.resource?.resourceType === 'ServiceRequest')?.resource;
+  if (sr?.resourceType !== 'ServiceRequest' || !sr.authoredOn) throw new Error('no order date');
+  return sr.authoredOn;
 }
