@@ -17,6 +17,7 @@ import { questionnaireRoutes } from './questionnaire/routes.js';
 import { createDecisionCache, observedDecisionCache, type DecisionCache } from './decision/decisionCache.js';
 import { playgroundRouter } from './playground/playgroundRouter.js';
 import { pasRoutes } from './pas/routes.js';
+import { priorAuthReportRoutes } from './pas/reportRoutes.js';
 import { MemoryPriorAuthStore, type PriorAuthStore } from './pas/store.js';
 import { coverageAssertionRoutes } from './records/routes.js';
 import { isFhirServerAllowed } from './security/middleware.js';
@@ -206,6 +207,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const priorAuth = deps.priorAuth ?? new MemoryPriorAuthStore();
   app.use('/fhir/Claim', guard, limiter, requireJson, json, withinLimits);
   app.use(pasRoutes({ library, store: priorAuth, questionnaireUrl: hookContext.questionnaireUrl, now: deps.now }));
+  app.use('/prior-authorization-report', priorAuthReportRoutes(priorAuth, config.adminToken, deps.now));
   if (deps.records) app.use('/coverage-assertions', coverageAssertionRoutes(deps.records, config.adminToken));
   // A test EHR page for people trying the service (static files and the fixtures; README "Playground").
   app.use('/playground', playgroundRouter());

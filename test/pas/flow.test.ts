@@ -4,14 +4,15 @@
  * `Claim/$submit`. The same patient and order get the same decision and the same authorization
  * number through the hook (`satisfied-pa-id`) and through PAS (`reviewAction.number`).
  */
-import type { Bundle, Questionnaire } from 'fhir/r4.js';
+import type { Questionnaire } from 'fhir/r4.js';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { testConfig } from '../../src/config/config.js';
 import type { CdsResponse } from '../../src/hooks/types.js';
 import { observedDecision } from '../support/outcome.js';
-import { answer, hookFixture, itemsOf, orderAuthored, pasFixture, withResponse } from './support.js';
+import { answer, hookFixture, itemsOf, orderAuthored, pasFixture, withResponse, type PasBundle as Bundle } from './support.js';
+
 
 const { app } = createApp(testConfig());
 const sign = (body: unknown) => request(app).post('/cds-services/lumbar-mri-order-sign').send(body as object);

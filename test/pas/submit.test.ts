@@ -3,12 +3,13 @@
  * authorization number, denial A3 with the criterion, pended A4 naming the documentation, every item
  * sequence and fullUrl echoed, the X12 306 code system, and nonconformant Bundles answered 4xx.
  */
-import type { Bundle, Claim, OperationOutcome, Parameters } from 'fhir/r4.js';
+import type { Claim, OperationOutcome, Parameters } from 'fhir/r4.js';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { testConfig } from '../../src/config/config.js';
-import { claimResponseOf, itemsOf, pasFixture, X12_306 } from './support.js';
+import { claimResponseOf, itemsOf, pasFixture, X12_306, type PasBundle as Bundle } from './support.js';
+
 
 const { app } = createApp(testConfig());
 const submit = (body: unknown) => request(app).post('/fhir/Claim/$submit').set('content-type', 'application/fhir+json').send(JSON.stringify(body));

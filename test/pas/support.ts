@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Bundle, ClaimResponse, Extension, Questionnaire, QuestionnaireResponse } from 'fhir/r4.js';
+import type { Bundle as AnyBundle, FhirResource, ClaimResponse, Extension, Questionnaire, QuestionnaireResponse } from 'fhir/r4.js';
 import { X12_306 } from '../../src/pas/response.js';
+
+/** Bundles whose entries narrow by resourceType. */
+export type PasBundle = AnyBundle<FhirResource>;
+type Bundle = PasBundle;
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
