@@ -5,7 +5,10 @@
  */
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/app.js';
+import { main } from '../../src/cli/main.js';
+import { captureIO } from '../cli/io.js';
 import { testConfig } from '../../src/config/config.js';
 import { loadLibrary } from '../../src/library.js';
 import { questionnaireCanonical } from '../../src/questionnaire/questionnaire.js';
@@ -103,5 +106,30 @@ describe('CMS-0057-F report', () => {
       expect(bad.body.issue[0].expression).toEqual(['granularity']);
       expect((await get('?from=yesterday')).body.issue[0].expression).toEqual(['from']);
     });
+  });
+
+  it('the CLI prints it (pa-report), as CSV or JSON', async () => {
+    const { app } = createApp(testConfig({ adminToken: 'op-secret-cli' }), { library, priorAuth: store });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const service = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const saved = process.env.ADMIN_TOKEN;
+    process.env.ADMIN_TOKEN = 'op-secret-cli';
+    try {
+      const csv = captureIO();
+      expect(await main(['pa-report', '--service', service, '--from', '2026-01-01', '--granularity', 'quarter'], csv)).toBe(0);
+      expect(csv.stdout().split('\n').slice(1, 4)).toEqual(['2026-Q1,all,4,1,25,1,25,1,25,1,25,18.33,4,4,0,0', '2026-Q1,standard,3,1,33.3,1,33.3,0,0,1,33.3,3,3,3,0,0', '2026-Q1,expedited,1,0,0,0,0,1,100,0,0,49,49,1,0,0']);
+      const json = captureIO();
+      expect(await main(['pa-report', '--service', service, '--json'], json)).toBe(0);
+      expect((JSON.parse(json.stdout()) as PriorAuthReport).periods.map((p) => p.period)).toEqual(['2025', '2026']);
+      process.env.ADMIN_TOKEN = 'not-the-operator-token';
+      const denied = captureIO();
+      expect(await main(['pa-report', '--service', service], denied)).toBe(1);
+      expect(denied.stderrText()).toContain('401');
+    } finally {
+      if (saved === undefined) delete process.env.ADMIN_TOKEN;
+      else process.env.ADMIN_TOKEN = saved;
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
