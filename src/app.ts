@@ -206,7 +206,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
 
   const priorAuth = deps.priorAuth ?? new MemoryPriorAuthStore();
   app.use('/fhir/Claim', guard, limiter, requireJson, json, withinLimits);
-  app.use(pasRoutes({ library, store: priorAuth, questionnaireUrl: hookContext.questionnaireUrl, now: deps.now }));
+  app.use(pasRoutes({ library, store: priorAuth, questionnaireUrl: hookContext.questionnaireUrl, now: deps.now, onSubmission: (r) => notify((o) => o.onPriorAuth?.(r)) }));
   app.use('/prior-authorization-report', priorAuthReportRoutes(priorAuth, config.adminToken, deps.now));
   if (deps.records) app.use('/coverage-assertions', coverageAssertionRoutes(deps.records, config.adminToken));
   // A test EHR page for people trying the service (static files and the fixtures; README "Playground").

@@ -36,6 +36,7 @@ export interface ItemDetermination {
   readonly questionnaire?: string;
   readonly decision?: OrderDecision;
   readonly error?: ItemError;
+  readonly coverageAssertionId?: string;
 }
 
 export interface Adjudication {
@@ -58,7 +59,7 @@ export function adjudicate(req: PasRequest, ctx: AdjudicationContext): Adjudicat
 }
 
 function determine(item: PasItem, req: PasRequest, record: PatientRecord, today: string, ctx: AdjudicationContext): ItemDetermination {
-  const base = { sequence: item.sequence, orderRef: item.orderRef, ...(item.cpt ? { cpt: item.cpt } : {}) };
+  const base = { sequence: item.sequence, orderRef: item.orderRef, ...(item.cpt ? { cpt: item.cpt } : {}), ...(item.coverageAssertionId ? { coverageAssertionId: item.coverageAssertionId } : {}) };
   if (!item.cpt) {
     return { ...base, error: { code: 'AG', display: 'Invalid/Missing Procedure Code(s)', text: `Item ${item.sequence}: this payer decides lumbar spine MRI (CPT 72148, 72149, 72158) only` } };
   }

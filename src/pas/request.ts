@@ -1,4 +1,5 @@
-import type { BundleEntry, Claim, ClaimItem, Coverage, Patient, Resource, ServiceRequest } from 'fhir/r4.js';
+import type { BundleEntry, Claim, ClaimItem, Coverage, Extension, Patient, Resource, ServiceRequest } from 'fhir/r4.js';
+import { COVERAGE_INFORMATION_URL } from '../cards/coverageInformation.js';
 import { z } from 'zod';
 import { CPT, LUMBAR_MRI_CPT } from '../decision/decideOrder.js';
 import { HttpError } from '../hooks/errors.js';
@@ -42,6 +43,8 @@ export interface PasItem {
   readonly orderRef: string;
   /** The lumbar MRI CPT code, when the item is one. */
   readonly cpt?: string;
+  /** The CRD `coverage-assertion-id` the order carries (coverage-information from the hook), if any. */
+  readonly coverageAssertionId?: string;
 }
 
 /** A PAS request Bundle read and checked: the Claim, its patient and coverage, and every item. */
@@ -140,6 +143,17 @@ function orderFor(item: ClaimItem, i: number, entries: readonly BundleEntry[], p
   return { order, orderRef: `ServiceRequest/${id}` };
 }
 
+/** The coverage-assertion-id of the order's CRD coverage-information extension. */
+function assertionIdOf(order: ServiceRequest): string | undefined {
+  const extensions: unknown = order.extension;
+  for (const e of Array.isArray(extensions) ? (extensions as Extension[]) : []) {
+    if (e?.url !== COVERAGE_INFORMATION_URL || !Array.isArray(e.extension)) continue;
+    const id = e.extension.find((x) => x?.url === 'coverage-assertion-id')?.valueString;
+    if (typeof id === 'string' && id.length > 0 && id.length <= 128) return id;
+  }
+  return undefined;
+}
+
 /**
  * Reads a `Claim/$submit` (or `$inquire`) body: a PAS request Bundle with the Claim first. Anything
  * nonconformant is a 400 naming the element; what the payer decides about (an unknown service, no
@@ -177,7 +191,8 @@ export function readPasRequest(body: unknown): PasRequest {
   const items: PasItem[] = (claim.item ?? []).map((item, i) => {
     const { order, orderRef } = orderFor(item, i, entries, patientRef, claim);
     const cpt = lumbarMriIn([order.code, item.productOrService]);
-    return { sequence: item.sequence, item, order, orderRef, ...(cpt ? { cpt } : {}) };
+    const coverageAssertionId = assertionIdOf(order);
+    return { sequence: item.sequence, item, order, orderRef, ...(cpt ? { cpt } : {}), ...(coverageAssertionId ? { coverageAssertionId } : {}) };
   });
   const claimId = claim.identifier?.find((x) => typeof x?.value === 'string');
   const key = claimId ? `${claimId.system ?? ''}|${claimId.value}` : `${bundle.identifier.system ?? ''}|${bundle.identifier.value}`;

@@ -13,6 +13,8 @@ export interface PasContext {
   readonly store: PriorAuthStore;
   readonly questionnaireUrl: (policyId: string, version: string) => string;
   readonly now?: () => Date;
+  /** Told of each answered submission (decision records); must not throw. */
+  readonly onSubmission?: (record: PriorAuthRecord) => void;
 }
 
 /** What `$submit` answered, for the route and for tests that drive the pipeline without HTTP. */
@@ -47,10 +49,12 @@ export async function submit(body: unknown, ctx: PasContext): Promise<Submission
       ...(d.decision?.policy ? { policyId: d.decision.policy.policyId, policyVersion: d.decision.policy.version } : {}),
       ...(d.decision?.result?.decidedBy ? { criterion: d.decision.result.decidedBy.id } : {}),
       ...(d.error ? { errorCode: d.error.code } : {}),
+      ...(d.coverageAssertionId ? { coverageAssertionId: d.coverageAssertionId } : {}),
     })),
     response,
   };
   await ctx.store.save(record);
+  ctx.onSubmission?.(record);
   return { request, adjudication, response, record };
 }
 

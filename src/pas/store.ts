@@ -15,6 +15,8 @@ export interface PriorAuthItemRecord {
   readonly criterion?: string;
   /** X12 901 code when the item could not be adjudicated. */
   readonly errorCode?: string;
+  /** The CRD coverage-assertion-id the order carried, linking this submission to the hook's decision. */
+  readonly coverageAssertionId?: string;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FeedbackEvent, HookEvent, HookObserver } from '../pipeline/events.js';
 import type { CdsCard } from '../hooks/types.js';
+import { priorAuthCallRecord } from '../pas/decisionRecord.js';
 import type { ResilientRecorder } from '../store/resilientRecorder.js';
 import type { HookCallRecord, OrderDecisionRecord } from '../store/types.js';
 
@@ -52,6 +53,9 @@ export function recordingObserver(recorder: ResilientRecorder): HookObserver {
   return {
     onHook(e) {
       void recorder.record(hookCallRecord(e));
+    },
+    onPriorAuth(r) {
+      void recorder.record(priorAuthCallRecord(r));
     },
     onFeedback(e: FeedbackEvent) {
       for (const f of e.feedback) {
