@@ -60,6 +60,8 @@ export interface PasRequest {
   readonly priority: PasPriority;
   /** The request's key across submissions and inquiries: the Claim identifier (else the Bundle's). */
   readonly claimKey: string;
+  /** Keys of the claims this one updates (PAS Claim Update: `Claim.related.claim.identifier`). */
+  readonly relatedKeys: readonly string[];
   /** Every resource of the Bundle: the patient's record for the decision. */
   readonly resources: readonly Resource[];
 }
@@ -196,6 +198,10 @@ export function readPasRequest(body: unknown): PasRequest {
   });
   const claimId = claim.identifier?.find((x) => typeof x?.value === 'string');
   const key = claimId ? `${claimId.system ?? ''}|${claimId.value}` : `${bundle.identifier.system ?? ''}|${bundle.identifier.value}`;
+  const relatedKeys = (Array.isArray(claim.related) ? claim.related : [])
+    .map((r) => r?.claim?.identifier)
+    .filter((i): i is NonNullable<typeof i> => typeof i?.value === 'string')
+    .map((i) => `${patientRef}|${i.system ?? ''}|${i.value}`);
   return {
     version: versionOf(bundle, claim),
     bundle: { identifier: bundle.identifier, timestamp: bundle.timestamp },
@@ -207,6 +213,7 @@ export function readPasRequest(body: unknown): PasRequest {
     items,
     priority: priorityOf(claim),
     claimKey: `${patientRef}|${key}`,
+    relatedKeys,
     resources: entries.map((e) => e.resource).filter((r): r is Resource => r !== undefined),
   };
 }

@@ -32,9 +32,11 @@ export async function submit(body: unknown, ctx: PasContext): Promise<Submission
   const adjudication = adjudicate(request, { library: ctx.library, questionnaireUrl: ctx.questionnaireUrl, now: receivedAt });
   const decidedAt = ctx.now?.() ?? new Date();
   const response = responseBundle(request, claimResponse(request, adjudication, decidedAt), decidedAt);
+  // A Claim Update continues the claim it names, so `$inquire` on the original sees the new answer.
+  const updated = await firstStored(ctx.store, request.relatedKeys);
   const record: PriorAuthRecord = {
     id: randomUUID(),
-    claimKey: request.claimKey,
+    claimKey: updated ?? request.claimKey,
     patientRef: `Patient/${request.patient.id}`,
     coverageRef: `Coverage/${request.coverage.id ?? 'unknown'}`,
     priority: request.priority,
@@ -58,6 +60,11 @@ export async function submit(body: unknown, ctx: PasContext): Promise<Submission
   return { request, adjudication, response, record };
 }
 
+async function firstStored(store: PriorAuthStore, keys: readonly string[]): Promise<string | undefined> {
+  for (const k of keys) if (await store.latest(k)) return k;
+  return undefined;
+}
+
 /** `POST /fhir/Claim/$submit` and `POST /fhir/Claim/$inquire` (Da Vinci PAS 2.2.1; 2.0.1 where it differs). */
 export function pasRoutes(ctx: PasContext): express.Router {
   const router = express.Router();
@@ -71,7 +78,8 @@ export function pasRoutes(ctx: PasContext): express.Router {
       }
       if (operation === '$inquire') {
         const inquiry = readPasRequest(req.body);
-        const found = await ctx.store.latest(inquiry.claimKey);
+        const key = (await firstStored(ctx.store, [inquiry.claimKey, ...inquiry.relatedKeys])) ?? inquiry.claimKey;
+        const found = await ctx.store.latest(key);
         res.type('application/fhir+json').json(inquiryOutput(inquiry.version, found ? [found.response] : []));
         return;
       }

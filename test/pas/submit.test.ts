@@ -3,12 +3,12 @@
  * authorization number, denial A3 with the criterion, pended A4 naming the documentation, every item
  * sequence and fullUrl echoed, the X12 306 code system, and nonconformant Bundles answered 4xx.
  */
-import type { Claim, OperationOutcome, Parameters } from 'fhir/r4.js';
+import type { Claim, OperationOutcome, Parameters, Questionnaire } from 'fhir/r4.js';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { testConfig } from '../../src/config/config.js';
-import { claimResponseOf, itemsOf, pasFixture, X12_306, type PasBundle as Bundle } from './support.js';
+import { answer, claimResponseOf, itemsOf, orderAuthored, pasFixture, withResponse, X12_306, type PasBundle as Bundle } from './support.js';
 
 
 const { app } = createApp(testConfig());
@@ -164,6 +164,23 @@ describe('Claim/$inquire', () => {
     const res = await inquire(body);
     expect(res.body.resourceType).toBe('Bundle');
     expect(itemsOf(res.body as Bundle)[0]!.code).toBe('A3');
+  });
+
+  it('a PAS Claim Update (related.claim naming the pended claim) with the answers: $inquire on the original claim shows the approval', async () => {
+    const original = pasFixture(DOC_MA);
+    const pended = await submit(original);
+    const [asked] = itemsOf(pended.body as Bundle);
+    expect(asked!.code).toBe('A4');
+    const questionnaireUrl = /questionnaire (\S+) /.exec(asked!.notes[0]!)![1]!;
+    const q = (await request(app).get(new URL(questionnaireUrl).pathname)).body as Questionnaire;
+    const linkIds = (q.item ?? []).flatMap((g) => g.item ?? []).map((i) => i.linkId).filter((l) => ['new-or-worsening-symptoms', 'prior-indeterminate-finding', 'monitoring-need-established'].includes(l));
+    const update = withResponse(pasFixture(DOC_MA), answer(q, linkIds, true, 'qr-update', orderAuthored(original)));
+    const claim = claimOf(update);
+    claim.related = [{ claim: { identifier: claimOf(original).identifier![0] }, relationship: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/related-claim-relationship', code: 'prior' }] } }];
+    claim.identifier = [{ system: 'urn:trnorg:9012345678', value: 'LMRI-update-0001' }];
+    expect(itemsOf((await submit(update)).body as Bundle)[0]!.code).toBe('A1');
+    const res = await inquire(original);
+    expect(itemsOf((res.body as Parameters).parameter![0]!.resource as Bundle)[0]!.code).toBe('A1');
   });
 
   it('a claim never submitted: no responses', async () => {
