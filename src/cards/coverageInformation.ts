@@ -2,7 +2,7 @@ import type { Extension, ServiceRequest } from 'fhir/r4.js';
 import type { OrderDecision } from '../decision/decideOrder.js';
 import { CPT } from '../decision/decideOrder.js';
 import type { CrdVersion } from '../hooks/discovery.js';
-import { authorizationExpiry } from '../pas/authorizationNumber.js';
+import { authorizationExpiry } from '../decision/authorizationNumber.js';
 import { criterionLabel, policyLabel } from './wording.js';
 
 export const COVERAGE_INFORMATION_URL = 'http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information';

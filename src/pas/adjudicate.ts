@@ -1,9 +1,9 @@
 import { decideOrder, type OrderDecision } from '../decision/decideOrder.js';
-import { todayUtc } from '../facts/dates.js';
-import type { PolicyLibrary } from '../library.js';
+import { todayUtc } from '../fhir/dates.js';
+import type { PolicyLibrary } from '../library/library.js';
 import { PatientRecord } from '../record/PatientRecord.js';
 import { criterionLabel, missingItem, policyLabel } from '../cards/wording.js';
-import { authorizationExpiry, authorizationNumber } from './authorizationNumber.js';
+import { authorizationExpiry, authorizationNumber } from '../decision/authorizationNumber.js';
 import type { PasItem, PasRequest } from './request.js';
 
 /** X12 306 (Healthcare Services Review Decision, HCR01) codes this service answers with. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Bundle } from 'fhir/r4.js';
 import express from 'express';
 import { HttpError } from '../hooks/errors.js';
-import type { PolicyLibrary } from '../library.js';
+import type { PolicyLibrary } from '../library/library.js';
 import { adjudicate, type Adjudication } from './adjudicate.js';
 import { readPasRequest, type PasRequest } from './request.js';
 import { claimResponse, inquiryOutput, responseBundle } from './response.js';

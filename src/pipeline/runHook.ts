@@ -11,7 +11,7 @@ import { todayUtc } from '../fhir/dates.js';
 import type { PolicyLibrary } from '../library/library.js';
 import { loadRecord, type RecordAccessOptions } from '../record/loadRecord.js';
 import { answerProblemsCard } from '../cards/answerProblemsCard.js';
-import { authorizationNumber } from '../pas/authorizationNumber.js';
+import { authorizationNumber } from '../decision/authorizationNumber.js';
 import { EvaluationBudget, EvaluationBudgetExceeded } from './evaluationBudget.js';
 import type { CrdVersion } from '../hooks/discovery.js';
 import type { CdsAction, CdsCard, CdsResponse, HookRequest } from '../hooks/types.js';

@@ -11,7 +11,7 @@ import { createApp } from '../../src/app.js';
 import { testConfig } from '../../src/config/config.js';
 import { startFaultServer, type FaultServer } from '../../src/fhir-server/index.js';
 import type { CdsResponse } from '../../src/hooks/types.js';
-import { AUTHORIZATION_VALID_DAYS } from '../../src/pas/authorizationNumber.js';
+import { AUTHORIZATION_VALID_DAYS } from '../../src/decision/authorizationNumber.js';
 import { observedDecision } from '../support/outcome.js';
 import { hookFixture } from './support.js';
 

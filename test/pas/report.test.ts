@@ -10,7 +10,7 @@ import { createApp } from '../../src/app.js';
 import { main } from '../../src/cli/main.js';
 import { captureIO } from '../cli/io.js';
 import { testConfig } from '../../src/config/config.js';
-import { loadLibrary } from '../../src/library.js';
+import { loadLibrary } from '../../src/library/library.js';
 import { questionnaireCanonical } from '../../src/questionnaire/questionnaire.js';
 import { priorAuthReport, type PriorAuthReport } from '../../src/pas/report.js';
 import { submit } from '../../src/pas/routes.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { OrderDecision } from '../decision/decideOrder.js';
+import type { OrderDecision } from './decideOrder.js';
 
 /** How long an approval stays valid, counted from the day it is issued (neither seed states one). */
 export const AUTHORIZATION_VALID_DAYS = 90;
