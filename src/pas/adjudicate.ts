@@ -69,6 +69,8 @@ function determine(item: PasItem, req: PasRequest, record: PatientRecord, today:
   switch (decision.outcome) {
     case 'no-coverage':
       return { ...withDecision, error: { code: '75', display: 'Subscriber/Insured Not Found', text: decision.routing.kind === 'no-coverage' ? decision.routing.reason : 'No coverage this payer reviews' } };
+    case 'patient-deceased':
+      return { ...withDecision, error: { code: '61', display: 'Date of Death Precedes Date(s) of Service', text: 'The patient is recorded as deceased: no decision is made' } };
     case 'no-policy-version':
       return { ...withDecision, error: { code: '53', display: 'Inappropriate Date', text: `No version of the coverage's lumbar MRI policy is in force on ${decision.dateOfService}` } };
     case 'criteria-met':
