@@ -3,8 +3,10 @@
  * docs/architecture.md draws the same picture. CI runs this (npm run lint).
  *
  *   entry       server.ts, cli/
- *   http        app.ts, health.ts, metrics.ts, sharedState.ts, playground/, records/, questionnaire/routes.ts
+ *   http        app.ts, health.ts, metrics.ts, sharedState.ts, playground/, records/, questionnaire/routes.ts,
+ *               pas/routes.ts, pas/reportRoutes.ts
  *   pipeline    pipeline/            runHook: orders in scope, record, decisions, response
+ *               pas/                 Claim/$submit: the PAS Bundle, decisions per item, ClaimResponse; the report
  *   cards       cards/, questionnaire/ (forms)
  *   decision    decision/            one order: routing, facts, engine
  *   policy      routing/, facts/, library/
@@ -17,8 +19,8 @@
  */
 const LAYERS = [
   ['entry', '^src/(server\\.ts|cli/)'],
-  ['http', '^src/(app|health|metrics|sharedState)\\.ts$|^src/(playground|records)/|^src/questionnaire/routes\\.ts$'],
-  ['pipeline', '^src/pipeline/'],
+  ['http', '^src/(app|health|metrics|sharedState)\\.ts$|^src/(playground|records)/|^src/questionnaire/routes\\.ts$|^src/pas/(routes|reportRoutes)\\.ts$'],
+  ['pipeline', '^src/pipeline/|^src/pas/(?!(routes|reportRoutes)\\.ts$)'],
   ['cards', '^src/cards/|^src/questionnaire/(?!routes\\.ts$)'],
   ['decision', '^src/decision/'],
   ['policy', '^src/(routing|facts|library)/'],
@@ -56,7 +58,7 @@ module.exports = {
       name: 'core-reaches-adapters-by-type-only',
       comment: 'pipeline and the layers below use store/, security/ and fhir-server/ through types (the decision cache key-value port excepted).',
       severity: 'error',
-      from: { path: '^src/(pipeline|cards|questionnaire|decision|routing|facts|library|record|terminology|engine|hooks|config|fhir)/', pathNot: '^src/decision/decisionCache\\.ts$' },
+      from: { path: '^src/(pipeline|pas|cards|questionnaire|decision|routing|facts|library|record|terminology|engine|hooks|config|fhir)/', pathNot: '^src/decision/decisionCache\\.ts$' },
       to: { path: '^src/(store|security|fhir-server)/', dependencyTypesNot: ['type-only'] },
     },
     {

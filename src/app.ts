@@ -23,6 +23,9 @@ import {
   type DecisionCache,
 } from './decision/decisionCache.js';
 import { playgroundRouter } from './playground/playgroundRouter.js';
+import { pasRoutes } from './pas/routes.js';
+import { priorAuthReportRoutes } from './pas/reportRoutes.js';
+import { MemoryPriorAuthStore, type PriorAuthStore } from './pas/store.js';
 import { coverageAssertionRoutes } from './records/routes.js';
 import { isFhirServerAllowed } from './security/middleware.js';
 import { clientRateLimit } from './security/setup.js';
@@ -57,6 +60,8 @@ export interface AppDeps {
   readonly records?: DecisionRecordStore;
   /** Keeps each decision's record before its answer is sent (a 503 instead of a 200 it cannot keep). */
   readonly recorder?: DecisionRecorder;
+  /** PAS submissions, for `$inquire` and the CMS-0057-F report (default: in memory). */
+  readonly priorAuth?: PriorAuthStore;
   /** Decisions order-select computed, for order-sign (default: in memory, bounded by config). */
   readonly decisionCache?: DecisionCache;
   /** What order-select showed per draft order (default: in this process; server.ts shares it through Redis when configured). */
@@ -262,6 +267,26 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   if (deps.records) {
     app.use('/coverage-assertions', coverageAssertionRoutes(deps.records, { adminToken: config.adminToken, failuresPerMinute: config.adminFailuresPerMinute }));
   }
+  const priorAuth = deps.priorAuth ?? new MemoryPriorAuthStore();
+  app.use('/fhir/Claim', guard, limiter, requireJson, json, withinLimits);
+  app.use(
+    pasRoutes({
+      library,
+      store: priorAuth,
+      questionnaireUrl: hookContext.questionnaireUrl,
+      now: deps.now,
+      onSubmission: async (r) => {
+        try {
+          await deps.recorder?.recordPriorAuth(r);
+        } catch (err) {
+          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'prior-authorization record could not be kept: answering 503');
+          throw new HttpError(503, 'transient', 'The decision could not be recorded; try again');
+        }
+        notify((o) => o.onPriorAuth?.(r));
+      },
+    }),
+  );
+  app.use('/prior-authorization-report', priorAuthReportRoutes(priorAuth, { adminToken: config.adminToken, failuresPerMinute: config.adminFailuresPerMinute }, deps.now));
   // A test EHR page for people trying the service (static files and the fixtures; README "Playground").
   // Off by default with authentication on: it lists the fixtures and calls without a JWT.
   if (config.playground) app.use('/playground', playgroundRouter());

@@ -1,6 +1,8 @@
 import type { Extension, ServiceRequest } from 'fhir/r4.js';
 import type { OrderDecision } from '../decision/decideOrder.js';
 import { CPT } from '../decision/decideOrder.js';
+import type { CrdVersion } from '../hooks/discovery.js';
+import { authorizationExpiry } from '../decision/authorizationNumber.js';
 import { criterionLabel, policyLabel } from './wording.js';
 
 export const COVERAGE_INFORMATION_URL = 'http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information';
@@ -22,6 +24,8 @@ export function coverageInformation(
   today: string,
   questionnaireUrl: string | undefined,
   hook: 'order-select' | 'order-sign',
+  /** CRD 2.2 when the client asked for it: `expiry-date` on approvals (2.0.1 has no such element). */
+  crdVersion: CrdVersion = '2.0',
 ): Extension | undefined {
   if (!d.coverage || !d.policy) return undefined;
   const sub: Extension[] = [{ url: 'coverage', valueReference: { reference: `Coverage/${d.coverage.id ?? 'unknown'}` } }];
@@ -34,7 +38,8 @@ export function coverageInformation(
   switch (d.outcome) {
     case 'criteria-met':
       add('covered', { valueCode: 'covered' });
-      add('pa-needed', { valueCode: 'satisfied' });
+      // A "what-if" call (unsolicited-determ false) gets no number, so no satisfied (q5): PA is still needed.
+      add('pa-needed', { valueCode: ids.satisfiedPaId ? 'satisfied' : 'auth-needed' });
       break;
     case 'no-review-required':
       add('covered', { valueCode: 'covered' });
@@ -60,7 +65,10 @@ export function coverageInformation(
   if (d.outcome === 'documentation-missing' && docAllowed && questionnaireUrl) add('questionnaire', { valueCanonical: questionnaireUrl });
   add('date', { valueDate: today });
   add('coverage-assertion-id', { valueString: ids.coverageAssertionId });
-  if (d.outcome === 'criteria-met' && ids.satisfiedPaId) add('satisfied-pa-id', { valueString: ids.satisfiedPaId });
+  if (d.outcome === 'criteria-met' && ids.satisfiedPaId) {
+    add('satisfied-pa-id', { valueString: ids.satisfiedPaId });
+    if (crdVersion === '2.2') add('expiry-date', { valueDate: authorizationExpiry(today) });
+  }
   return { url: COVERAGE_INFORMATION_URL, extension: sub };
 }
 

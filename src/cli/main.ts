@@ -4,6 +4,7 @@
  *   request <bundle>       the order-sign request to send to a CDS service with curl
  *   serve-fhir <paths...>  the bundles as a FHIR R4 server on loopback
  *   upload <paths...>      fixture files into a FHIR server (HAPI), as transaction Bundles
+ *   pa-report              the CMS-0057-F prior authorization report of a running service
  *   token                  a signed CDS client JWT from a private JWK (local testing)
  * Exit codes: 0 every input read; 1 an input could not be read; 2 wrong usage.
  */
@@ -271,6 +272,28 @@ export async function main(argv: readonly string[], io: CliIO = processIO, libra
       io.out(`${report.resources} resources from ${report.files} file(s) uploaded to ${opts.fhirServer}`);
       for (const e of report.errors) io.err(`unreadable: ${e.file}: ${e.reason}`);
       code = report.errors.length > 0 ? EXIT.unreadable : EXIT.ok;
+    });
+
+  program
+    .command('pa-report')
+    .description('Print the CMS-0057-F prior authorization report of a running service (GET /prior-authorization-report, operator token in ADMIN_TOKEN)')
+    .requiredOption('--service <url>', 'the service base URL, e.g. http://localhost:3000', urlArg)
+    .option('--from <YYYY-MM-DD>', 'requests first submitted on or after this day', dayArg)
+    .option('--to <YYYY-MM-DD>', 'requests first submitted before this day', dayArg)
+    .addOption(new Option('--granularity <period>', 'one row per').choices(['year', 'quarter', 'month']).default('year'))
+    .option('--json', 'print JSON instead of CSV')
+    .action(async (opts: { service: string; from?: string; to?: string; granularity: string; json?: boolean }) => {
+      const token = process.env.ADMIN_TOKEN;
+      if (!token) throw new UsageError('set ADMIN_TOKEN to the service\'s operator token');
+      const q = new URLSearchParams({ granularity: opts.granularity, format: opts.json ? 'json' : 'csv', ...(opts.from ? { from: opts.from } : {}), ...(opts.to ? { to: opts.to } : {}) });
+      const res = await fetch(`${opts.service}/prior-authorization-report?${q}`, { headers: { authorization: `Bearer ${token}` } });
+      const text = await res.text();
+      if (!res.ok) {
+        io.err(`error: ${res.status} from the service: ${text.slice(0, 300)}`);
+        code = EXIT.unreadable;
+        return;
+      }
+      io.out(text.trimEnd());
     });
 
   program

@@ -49,8 +49,13 @@ const CONFIGURATION_OPTIONS = [
   { code: 'coverage-info', type: 'boolean', name: 'Coverage information', description: 'Return the coverage-information system action (and its cards) for each lumbar MRI order.', default: true },
   { code: 'therapy-alternatives-opt', type: 'boolean', name: 'Alternative imaging', description: 'Suggest the imaging (or no imaging) the policy prefers: contrast, radiographs first, CT when MRI is contraindicated, physical therapy.', default: true },
   { code: 'guideline', type: 'boolean', name: 'Policy notes', description: 'Informational notes from the policy (e.g. claustrophobia, pregnancy: at the provider\'s discretion).', default: true },
+  { code: 'unsolicited-determ', type: 'boolean', name: 'Authorization numbers', description: 'Issue a prior-authorization number (satisfied-pa-id) when the criteria are met; false asks "what if" only, and no number is issued.', default: true },
   { code: 'max-cards', type: 'integer', name: 'Maximum cards', description: 'The most cards to return per request.', default: 10 },
 ] as const;
+
+/** CRD versions answered: `2.0` (2.0.1, the default) and `2.2` (on `davinci-crd.requestedVersion`). */
+export const CRD_VERSIONS = ['2.0', '2.2'] as const;
+export type CrdVersion = (typeof CRD_VERSIONS)[number];
 
 export const SERVICE_IDS: Readonly<Record<HookName, string>> = {
   'order-select': 'lumbar-mri-order-select',
@@ -58,7 +63,8 @@ export const SERVICE_IDS: Readonly<Record<HookName, string>> = {
 };
 
 export function serviceDefinitions(): CdsServiceDefinition[] {
-  const extension = { 'davinci-crd.configuration-options': CONFIGURATION_OPTIONS };
+  // CRD 2.2 discovery SHALL list the versions; 2.0.1 output is the default, 2.2 when a request asks for it.
+  const extension = { 'davinci-crd.configuration-options': CONFIGURATION_OPTIONS, 'davinci-crd.version': CRD_VERSIONS };
   return [
     {
       hook: 'order-select',

@@ -5,6 +5,7 @@
 import type { HookOutcome } from './runHook.js';
 import type { CdsFeedback, HookRequest } from '../hooks/types.js';
 import type { AuthenticatedClient } from '../security/clientAuth.js';
+import type { PriorAuthRecord } from '../pas/store.js';
 
 /** Storage for feedback; in memory unless the decision-record store is configured. */
 export interface FeedbackSink {
@@ -45,4 +46,6 @@ export interface FeedbackEvent {
 export interface HookObserver {
   onHook?(event: HookEvent): void;
   onFeedback?(event: FeedbackEvent): void;
+  /** A PAS `Claim/$submit` answered. */
+  onPriorAuth?(record: PriorAuthRecord): void;
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ServiceRequest } from 'fhir/r4.js';
 import { decisionCards, recordProblemsCard, unfinishedCard } from '../cards/cards.js';
 import { coverageInformation, withCoverageInformation } from '../cards/coverageInformation.js';
+import { unresolvedCoverageInformation, unresolvedCoverageRef, unresolvedReason } from '../cards/unresolvedCoverage.js';
 import { describeEvidence } from '../cards/evidence.js';
 import { withOverrideReasons } from '../cards/overrideReasons.js';
 import { pamaSystemActions, withRatedSuggestions } from '../cards/pamaRating.js';
@@ -14,7 +15,9 @@ import type { PolicyLibrary } from '../library/library.js';
 import { loadRecord, type RecordAccessOptions } from '../record/loadRecord.js';
 import { answerProblemsCard } from '../cards/answerProblemsCard.js';
 import type { TerminologyServer } from '../terminology/terminologyServer.js';
+import { authorizationNumber } from '../decision/authorizationNumber.js';
 import { EvaluationBudget, EvaluationBudgetExceeded } from './evaluationBudget.js';
+import type { CrdVersion } from '../hooks/discovery.js';
 import type { CdsAction, CdsCard, CdsResponse, HookRequest } from '../hooks/types.js';
 
 export interface HookContext {
@@ -130,12 +133,19 @@ export async function runHook(req: HookRequest, ctx: HookContext): Promise<HookO
     if (unusedAnswers) cards.push(unusedAnswers);
     // CRD: the same coverage gets the same assertion id within a response; a new one per coverage.
     const coverageKey = d.coverage ? `Coverage/${d.coverage.id}` : undefined;
-    if (!coverageKey) continue;
-    const id = assertionIdFor(req.hookInstance, coverageKey, d.orderRef);
-    const ids = { coverageAssertionId: id, ...(d.outcome === 'criteria-met' ? { satisfiedPaId: `PA-${id.slice(0, 18)}` } : {}) };
+    // CRD 2.2: an order that could not be routed still gets coverage information, with the reason.
+    const unresolved = !coverageKey && configuration.crdVersion === '2.2' ? unresolvedReason(d, loaded.record, ctx.library.router.activeCoverages(loaded.record, d.dateOfService)) : undefined;
+    const unresolvedRef = unresolved ? unresolvedCoverageRef(d) : undefined;
+    const assertedCoverage = coverageKey ?? unresolvedRef;
+    if (!assertedCoverage) continue;
+    const id = assertionIdFor(req.hookInstance, assertedCoverage, d.orderRef);
+    const paId = configuration.unsolicitedDeterm ? authorizationNumber(req.context.patientId, d) : undefined;
+    const ids = { coverageAssertionId: id, ...(paId ? { satisfiedPaId: paId } : {}) };
     assertions.set(d.orderRef, ids);
     if (req.hook !== 'order-sign' || configuration.coverageInfo === false) continue;
-    const ext = coverageInformation(d, ids, today, questionnaire(d), req.hook);
+    const ext = unresolved && unresolvedRef
+      ? unresolvedCoverageInformation(d, unresolved, unresolvedRef, ids, today, d.routing.kind === 'no-coverage' ? d.routing.reason : unresolved)
+      : coverageInformation(d, ids, today, questionnaire(d), req.hook, configuration.crdVersion);
     if (!ext) continue;
     systemActions.push({
       type: 'update',
@@ -186,13 +196,18 @@ function assertionIdFor(hookInstance: string, coverage: string, order: string): 
 }
 
 /** CRD `davinci-crd.configuration`: honour what we support, ignore unknown codes and odd values. */
-function readConfiguration(req: HookRequest): { coverageInfo: boolean; maxCards: number; enabled: (code?: string) => boolean } {
+function readConfiguration(req: HookRequest): { coverageInfo: boolean; unsolicitedDeterm: boolean; crdVersion: CrdVersion; maxCards: number; enabled: (code?: string) => boolean } {
   const raw = req.extension?.['davinci-crd.configuration'];
   const cfg = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
   const bool = (k: string): boolean => cfg[k] !== false;
   const max = typeof cfg['max-cards'] === 'number' && Number.isInteger(cfg['max-cards']) && cfg['max-cards'] >= 0 ? cfg['max-cards'] : 10;
+  // CRD 2.2 `davinci-crd.requestedVersion` ("2.2" or a list); anything else keeps the 2.0.1 answer.
+  const requested: unknown = req.extension?.['davinci-crd.requestedVersion'];
+  const asked = (Array.isArray(requested) ? requested : [requested]).some((v) => typeof v === 'string' && /^2\.2(\.|$)/.test(v));
   return {
     coverageInfo: bool('coverage-info'),
+    unsolicitedDeterm: bool('unsolicited-determ'),
+    crdVersion: asked ? '2.2' : '2.0',
     maxCards: max,
     enabled: (code) => (code === undefined || code === 'clinical-reminder' ? true : bool(code)),
   };

@@ -60,12 +60,21 @@ export interface OperatorApiOptions {
   readonly failuresPerMinute: number;
 }
 
+/** One query parameter read as a FHIR date or instant with a four-digit year (ISO out); 400 naming it otherwise. */
+export function instantParam(query: Record<string, unknown>, name: string): string | undefined {
+  const v = query[name];
+  if (v === undefined || v === '') return undefined;
+  if (typeof v !== 'string') throw new HttpError(400, 'invalid', `${name}: give this parameter once, as plain text`, name);
+  const parsed = instant.safeParse(v);
+  if (!parsed.success) throw new HttpError(400, 'invalid', `${name}: ${parsed.error.issues[0]?.message ?? 'not a date'}`, name);
+  return parsed.data;
+}
+
 /**
- * `GET /coverage-assertions/{id}` and `GET /coverage-assertions?patient=&from=&to=&limit=`: the record
- * behind a coverage-assertion-id, for dispute resolution. Operators only: `Authorization: Bearer
- * <ADMIN_TOKEN>`, never a CDS client's JWT; wrong tokens are throttled per address.
+ * Operators only: `Authorization: Bearer <ADMIN_TOKEN>`, wrong tokens throttled per address; 403
+ * when no token is configured. The operator API and the prior-authorization report share it.
  */
-export function coverageAssertionRoutes(store: DecisionRecordStore, options: OperatorApiOptions): express.Router {
+export function operatorOnly(options: OperatorApiOptions): express.Router {
   const router = express.Router();
   const { adminToken } = options;
   if (!adminToken) {
@@ -76,6 +85,17 @@ export function coverageAssertionRoutes(store: DecisionRecordStore, options: Ope
   }
   router.use(failureLimit({ perMinute: options.failuresPerMinute, what: 'operator token' }));
   router.use(requireBearer(adminToken, 'operator token required'));
+  return router;
+}
+
+/**
+ * `GET /coverage-assertions/{id}` and `GET /coverage-assertions?patient=&from=&to=&limit=`: the record
+ * behind a coverage-assertion-id, for dispute resolution. Operators only: `Authorization: Bearer
+ * <ADMIN_TOKEN>`, never a CDS client's JWT; wrong tokens are throttled per address.
+ */
+export function coverageAssertionRoutes(store: DecisionRecordStore, options: OperatorApiOptions): express.Router {
+  const router = express.Router();
+  router.use(operatorOnly(options));
   router.get('/:id', async (req, res) => {
     const found = await store.findByAssertionId(String(req.params.id));
     if (!found) throw notFound(`No coverage assertion ${req.params.id}`);

@@ -1,0 +1,180 @@
+import { LUMBAR_MRI_CPT } from '../decision/decideOrder.js';
+import type { PasPriority } from './request.js';
+import type { PriorAuthRecord } from './store.js';
+
+/**
+ * The CMS-0057-F prior authorization metrics (42 CFR 422.122(c) and the parallel rules), from the
+ * PAS decision records. One request is one order (patient, ServiceRequest, code) that needed prior
+ * authorization: its first submission opens it; later submissions (resubmission with documentation,
+ * appeal) continue it.
+ */
+
+export type ReportGranularity = 'year' | 'quarter' | 'month';
+
+export interface Figures {
+  readonly requests: number;
+  /** Approved on the first determination. */
+  readonly approved: number;
+  readonly approvedPct: number;
+  /** Denied and not approved since. */
+  readonly denied: number;
+  readonly deniedPct: number;
+  /** Approved after an earlier denial (A3) or pend (A4) for the same order. */
+  readonly approvedAfterResubmission: number;
+  readonly approvedAfterResubmissionPct: number;
+  /** Pended and not yet decided. */
+  readonly pending: number;
+  readonly pendingPct: number;
+  /** Hours from the first submission to the first determination (approval or denial); null when none. */
+  readonly averageHoursToDecision: number | null;
+  readonly medianHoursToDecision: number | null;
+  readonly byCode: Readonly<Record<string, number>>;
+}
+
+export interface PeriodReport {
+  readonly period: string;
+  readonly all: Figures;
+  readonly standard: Figures;
+  readonly expedited: Figures;
+}
+
+export interface PriorAuthReport {
+  readonly generatedAt: string;
+  readonly granularity: ReportGranularity;
+  readonly from?: string;
+  readonly to?: string;
+  /** The items this service requires (and decides) prior authorization for. */
+  readonly itemsRequiringPriorAuthorization: readonly { readonly system: string; readonly code: string }[];
+  readonly periods: readonly PeriodReport[];
+}
+
+type Status = 'approved' | 'denied' | 'approved-after-resubmission' | 'pending';
+
+interface RequestHistory {
+  readonly priority: PasPriority;
+  readonly code: string;
+  readonly openedAt: string;
+  readonly status: Status;
+  readonly hoursToDecision?: number;
+}
+
+function periodOf(iso: string, g: ReportGranularity): string {
+  const year = iso.slice(0, 4);
+  const month = Number(iso.slice(5, 7));
+  if (g === 'year') return year;
+  if (g === 'quarter') return `${year}-Q${Math.ceil(month / 3)}`;
+  return iso.slice(0, 7);
+}
+
+/** Each order's submissions in order of receipt, reduced to how its request ended (so far). */
+function histories(records: readonly PriorAuthRecord[]): RequestHistory[] {
+  const byOrder = new Map<string, { priority: PasPriority; code: string; steps: { at: string; decidedAt: string; action: string }[] }>();
+  for (const r of [...records].sort((a, b) => a.receivedAt.localeCompare(b.receivedAt))) {
+    for (const item of r.items) {
+      // An approval without a number is "no review required": no prior authorization was needed.
+      if (!item.reviewAction || !item.billingCode || (item.reviewAction === 'A1' && !item.authorizationNumber)) continue;
+      const key = `${r.patientRef}|${item.orderRef}|${item.billingCode}`;
+      const h = byOrder.get(key) ?? { priority: r.priority, code: item.billingCode, steps: [] };
+      h.steps.push({ at: r.receivedAt, decidedAt: r.decidedAt, action: item.reviewAction });
+      byOrder.set(key, h);
+    }
+  }
+  return [...byOrder.values()].map((h) => {
+    const openedAt = h.steps[0]!.at;
+    const firstDetermination = h.steps.find((s) => s.action === 'A1' || s.action === 'A3');
+    const approvedAt = h.steps.findIndex((s) => s.action === 'A1');
+    const status: Status =
+      approvedAt === 0 ? 'approved' : approvedAt > 0 ? 'approved-after-resubmission' : h.steps.some((s) => s.action === 'A3') ? 'denied' : 'pending';
+    const hours = firstDetermination ? (Date.parse(firstDetermination.decidedAt) - Date.parse(openedAt)) / 3_600_000 : undefined;
+    return { priority: h.priority, code: h.code, openedAt, status, ...(hours !== undefined ? { hoursToDecision: hours } : {}) };
+  });
+}
+
+const pct = (n: number, d: number): number => (d === 0 ? 0 : Math.round((n / d) * 1000) / 10);
+const round = (x: number): number => Math.round(x * 100) / 100;
+
+function median(xs: readonly number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return round(s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2);
+}
+
+function figures(hs: readonly RequestHistory[]): Figures {
+  const count = (s: Status) => hs.filter((h) => h.status === s).length;
+  const n = hs.length;
+  const times = hs.map((h) => h.hoursToDecision).filter((x): x is number => x !== undefined);
+  const byCode: Record<string, number> = {};
+  for (const h of hs) byCode[h.code] = (byCode[h.code] ?? 0) + 1;
+  const approved = count('approved');
+  const denied = count('denied');
+  const after = count('approved-after-resubmission');
+  const pending = count('pending');
+  return {
+    requests: n,
+    approved,
+    approvedPct: pct(approved, n),
+    denied,
+    deniedPct: pct(denied, n),
+    approvedAfterResubmission: after,
+    approvedAfterResubmissionPct: pct(after, n),
+    pending,
+    pendingPct: pct(pending, n),
+    averageHoursToDecision: times.length ? round(times.reduce((a, b) => a + b, 0) / times.length) : null,
+    medianHoursToDecision: median(times),
+    byCode,
+  };
+}
+
+/**
+ * The report over the records given: requests first submitted in [from, to) (earlier submissions
+ * are read too, so a resubmission is never taken for a new request), grouped by the period their
+ * first submission falls in, standard and expedited apart.
+ */
+export function priorAuthReport(
+  records: readonly PriorAuthRecord[],
+  opts: { granularity?: ReportGranularity; from?: string; to?: string; now?: Date } = {},
+): PriorAuthReport {
+  const granularity = opts.granularity ?? 'year';
+  const byPeriod = new Map<string, RequestHistory[]>();
+  for (const h of histories(records)) {
+    if ((opts.from && h.openedAt < opts.from) || (opts.to && h.openedAt >= opts.to)) continue;
+    const p = periodOf(h.openedAt, granularity);
+    byPeriod.set(p, [...(byPeriod.get(p) ?? []), h]);
+  }
+  return {
+    generatedAt: (opts.now ?? new Date()).toISOString(),
+    granularity,
+    ...(opts.from ? { from: opts.from } : {}),
+    ...(opts.to ? { to: opts.to } : {}),
+    itemsRequiringPriorAuthorization: LUMBAR_MRI_CPT.map((code) => ({ system: 'http://www.ama-assn.org/go/cpt', code })),
+    periods: [...byPeriod.keys()].sort().map((period) => {
+      const hs = byPeriod.get(period)!;
+      return { period, all: figures(hs), standard: figures(hs.filter((h) => h.priority === 'standard')), expedited: figures(hs.filter((h) => h.priority === 'expedited')) };
+    }),
+  };
+}
+
+const CSV_COLUMNS = [
+  'period', 'priority', 'requests', 'approved', 'approved_pct', 'denied', 'denied_pct',
+  'approved_after_resubmission', 'approved_after_resubmission_pct', 'pending', 'pending_pct',
+  'average_hours_to_decision', 'median_hours_to_decision', ...LUMBAR_MRI_CPT.map((c) => `requests_${c}`),
+] as const;
+
+/** One row per period and priority (all, standard, expedited). */
+export function reportCsv(report: PriorAuthReport): string {
+  const rows: string[] = [CSV_COLUMNS.join(',')];
+  for (const p of report.periods) {
+    for (const priority of ['all', 'standard', 'expedited'] as const) {
+      const f = p[priority];
+      rows.push(
+        [
+          p.period, priority, f.requests, f.approved, f.approvedPct, f.denied, f.deniedPct,
+          f.approvedAfterResubmission, f.approvedAfterResubmissionPct, f.pending, f.pendingPct,
+          f.averageHoursToDecision ?? '', f.medianHoursToDecision ?? '', ...LUMBAR_MRI_CPT.map((c) => f.byCode[c] ?? 0),
+        ].join(','),
+      );
+    }
+  }
+  return `${rows.join('\n')}\n`;
+}

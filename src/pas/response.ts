@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import type { Bundle, BundleEntry, ClaimResponse, ClaimResponseItem, Extension, Parameters } from 'fhir/r4.js';
+import type { Adjudication, ItemDetermination } from './adjudicate.js';
+import { REVIEW_ACTION_DISPLAY } from './adjudicate.js';
+import { PAS_EXT, type PasRequest } from './request.js';
+
+export const X12_306 = 'https://codesystem.x12.org/005010/306';
+export const X12_901 = 'https://codesystem.x12.org/005010/901';
+const ADJUDICATION = 'http://terminology.hl7.org/CodeSystem/adjudication';
+
+function reviewActionExtension(d: ItemDetermination): Extension[] {
+  if (!d.reviewAction) return [];
+  return [
+    {
+      url: `${PAS_EXT}/extension-reviewAction`,
+      extension: [
+        { url: `${PAS_EXT}/extension-reviewActionCode`, valueCodeableConcept: { coding: [{ system: X12_306, code: d.reviewAction, display: REVIEW_ACTION_DISPLAY[d.reviewAction] }] } },
+        ...(d.authorizationNumber ? [{ url: 'number', valueString: d.authorizationNumber }] : []),
+      ],
+    },
+  ];
+}
+
+function responseItem(d: ItemDetermination, noteNumber: number | undefined, issued: string): ClaimResponseItem {
+  const ext: Extension[] = [];
+  if (d.authorizationNumber && d.period) {
+    ext.push({ url: `${PAS_EXT}/extension-itemPreAuthIssueDate`, valueDate: issued });
+    ext.push({ url: `${PAS_EXT}/extension-itemPreAuthPeriod`, valuePeriod: { start: d.period.start, end: d.period.end } });
+  }
+  return {
+    ...(ext.length ? { extension: ext } : {}),
+    itemSequence: d.sequence,
+    ...(noteNumber !== undefined ? { noteNumber: [noteNumber] } : {}),
+    adjudication: [{ category: { coding: [{ system: ADJUDICATION, code: 'submitted' }] }, ...(d.reviewAction ? { extension: reviewActionExtension(d) } : {}) }],
+  };
+}
+
+/** The ClaimResponse for a submission: every item echoed by sequence, its review action, notes and errors. */
+export function claimResponse(req: PasRequest, adj: Adjudication, now: Date, id: string = randomUUID()): ClaimResponse {
+  const notes: NonNullable<ClaimResponse['processNote']> = [];
+  const items = adj.items.map((d) => {
+    let n: number | undefined;
+    if (d.note) {
+      n = notes.length + 1;
+      notes.push({ number: n, type: 'display', text: d.note });
+    }
+    return responseItem(d, n, adj.decidedOn);
+  });
+  const errors = adj.items.filter((d) => d.error);
+  const decided = adj.items.filter((d) => d.reviewAction);
+  const approved = adj.items.filter((d) => d.authorizationNumber && d.period);
+  return {
+    resourceType: 'ClaimResponse',
+    id,
+    ...(req.claim.identifier ? { identifier: req.claim.identifier } : {}),
+    status: 'active',
+    type: req.claim.type,
+    use: 'preauthorization',
+    patient: req.claim.patient,
+    created: now.toISOString(),
+    ...(req.claim.insurer ? { insurer: req.claim.insurer } : { insurer: { display: 'Payer' } }),
+    ...(req.claim.provider ? { requestor: req.claim.provider } : {}),
+    request: { reference: req.claimFullUrl },
+    outcome: decided.length === 0 ? 'error' : errors.length > 0 ? 'partial' : 'complete',
+    // A single approval for the whole request: the claim-level number and period too.
+    ...(approved.length === adj.items.length && approved.length === 1 ? { preAuthRef: approved[0]!.authorizationNumber, preAuthPeriod: approved[0]!.period } : {}),
+    item: items,
+    ...(notes.length ? { processNote: notes } : {}),
+    ...(errors.length
+      ? {
+          error: errors.map((d) => ({
+            itemSequence: d.sequence,
+            code: { coding: [{ system: X12_901, code: d.error!.code, display: d.error!.display }], text: d.error!.text },
+          })),
+        }
+      : {}),
+  };
+}
+
+/**
+ * The PAS response Bundle: the ClaimResponse first, then the request's entries echoed with their
+ * fullUrls and ids (the Claim and what it references), so the client can match every reference.
+ */
+export function responseBundle(req: PasRequest, response: ClaimResponse, now: Date): Bundle {
+  const echoed: BundleEntry[] = req.entries.map((e) => ({ fullUrl: e.fullUrl, ...(e.resource ? { resource: e.resource } : {}) }));
+  return {
+    resourceType: 'Bundle',
+    id: randomUUID(),
+    identifier: req.bundle.identifier,
+    type: 'collection',
+    timestamp: now.toISOString(),
+    entry: [{ fullUrl: `urn:uuid:${response.id}`, resource: response }, ...echoed],
+  };
+}
+
+/** `$inquire` output: 2.2.1 wraps the responses in Parameters (`return`); 2.0.1 answers the Bundle itself. */
+export function inquiryOutput(version: PasRequest['version'], bundles: readonly Bundle[]): Bundle | Parameters {
+  if (version === '2.0.1') return bundles[0] ?? { resourceType: 'Bundle', type: 'collection', timestamp: new Date().toISOString(), entry: [] };
+  return { resourceType: 'Parameters', parameter: bundles.map((b) => ({ name: 'return', resource: b })) };
+}
