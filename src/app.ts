@@ -16,6 +16,9 @@ import { documentationFindingCodeSystem } from './facts/documentationFindings.js
 import { questionnaireRoutes } from './questionnaire/routes.js';
 import { createDecisionCache, observedDecisionCache, type DecisionCache } from './decision/decisionCache.js';
 import { playgroundRouter } from './playground/playgroundRouter.js';
+import { KnownAnswerStore } from './dtr/knownAnswers.js';
+import { dtrRoutes } from './dtr/routes.js';
+import { MemorySharedCache, type SharedCache } from './store/kv.js';
 import { coverageAssertionRoutes } from './records/routes.js';
 import { isFhirServerAllowed } from './security/middleware.js';
 import { clientRateLimit } from './security/setup.js';
@@ -41,6 +44,8 @@ export interface AppDeps {
   readonly records?: DecisionRecordStore;
   /** Decisions order-select computed, for order-sign (default: in memory, bounded by config). */
   readonly decisionCache?: DecisionCache;
+  /** Findings each documentation-missing decision already read, for the DTR draft response (default: in memory). */
+  readonly dtrAnswers?: SharedCache;
 }
 
 export interface App {
@@ -56,7 +61,12 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const logger = deps.logger ?? createLogger(config.logLevel);
   const feedback = deps.feedback ?? new MemoryFeedbackSink();
   const metrics = deps.metrics ?? createMetrics();
-  const observers = [metrics.observer, ...(deps.observers ?? [])];
+  const knownAnswers = new KnownAnswerStore(deps.dtrAnswers ?? new MemorySharedCache({ maxKeys: 10_000 }));
+  const observers = [
+    metrics.observer,
+    knownAnswers.observer(library.facts, (err) => logger.warn({ err: err.message }, 'DTR known answers not kept')),
+    ...(deps.observers ?? []),
+  ];
   const notify = (fn: (o: HookObserver) => void): void => {
     for (const o of observers) {
       try {
@@ -121,6 +131,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     res.type('application/fhir+json').json(documentationFindingCodeSystem(library.facts, library.findings));
   });
   app.use(questionnaireRoutes(library, config.publicBaseUrl));
+  app.use(dtrRoutes({ library, config, records: deps.records, known: knownAnswers, logger, now: () => deps.now?.() ?? new Date() }));
 
   const hookContext: HookContext = hookContextFromConfig(config, library, {
     decisionCache: withCacheMetrics(deps.decisionCache ?? createDecisionCache(config), metrics),

@@ -43,7 +43,15 @@ export interface Config {
   /** FHIR terminology server for optional value set membership checks (`$validate-code`); local expansions when absent or down. */
   readonly terminologyServerUrl?: string;
   readonly terminologyTimeoutMs: number;
+  /** DTR version answered when the client does not ask for one (`$questionnaire-package`). */
+  readonly dtrVersion: DtrVersion;
+  /** SMART launch URL of the DTR app a documentation card links to; no link when unset. */
+  readonly dtrAppUrl?: string;
 }
+
+/** Da Vinci DTR versions whose `$questionnaire-package` shape this service answers in. */
+export const DTR_VERSIONS = ['2.0.1', '2.2.0'] as const;
+export type DtrVersion = (typeof DTR_VERSIONS)[number];
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
@@ -64,6 +72,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = int(env, 'PORT', 3000);
   const auth = env.CDS_AUTH ?? 'off';
   if (auth !== 'required' && auth !== 'off') throw new Error(`CDS_AUTH must be "required" or "off", got "${auth}"`);
+  const dtrVersion = DTR_VERSIONS.find((v) => v === (env.DTR_VERSION ?? '2.2.0'));
+  if (!dtrVersion) throw new Error(`DTR_VERSION must be one of ${DTR_VERSIONS.join(', ')}, got "${env.DTR_VERSION}"`);
   return {
     port,
     host: env.HOST ?? '0.0.0.0',
@@ -95,6 +105,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken: env.ADMIN_TOKEN || undefined,
     terminologyServerUrl: env.TERMINOLOGY_SERVER_URL || undefined,
     terminologyTimeoutMs: int(env, 'TERMINOLOGY_TIMEOUT_MS', 800),
+    dtrVersion,
+    dtrAppUrl: env.DTR_APP_URL || undefined,
   };
 }
 

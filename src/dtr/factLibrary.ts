@@ -59,6 +59,11 @@ export interface FactLibrary {
   readonly uncovered: ReadonlyMap<string, string>;
   /** Value sets the definitions read. */
   readonly valueSets: ReadonlySet<string>;
+  /**
+   * Documentation-finding code -> the definition that pre-populates its item: a covered fact that
+   * reads the finding or coded data for the same finding (`any` of sources), else the finding as documented.
+   */
+  readonly answerFor: ReadonlyMap<string, string>;
 }
 
 class NotExpressible extends Error {}
@@ -318,6 +323,21 @@ export function factLibrary(facts: FactCatalogue, version = '1.0.0'): FactLibrar
   };
   for (const id of Object.keys(facts.definitions)) define(id);
 
+  const answerFor = new Map<string, string>();
+  const isSourceOf = (e: FactExpr, code: string): boolean =>
+    ('source' in e && e.source === 'finding' && e.code === code) ||
+    ('any' in e && e.any.some((x) => 'source' in x && x.source === 'finding' && x.code === code) && e.any.every((x) => 'source' in x));
+  for (const code of [...facts.findingCodes()].sort()) {
+    const direct = [...covered].find((id) => isSourceOf(facts.get(id)?.derive ?? { fact: id }, code));
+    if (direct) {
+      answerFor.set(code, direct);
+      continue;
+    }
+    const name = `Documented ${code}`;
+    statements.push({ name, body: findingSource({ source: 'finding', code, absent: 'unknown', withinDays: 180 }, build) });
+    answerFor.set(code, name);
+  }
+
   const patient: Cql = first(retrieve('Patient'));
   const cql = [
     `library ${FACT_LIBRARY_NAME} version '${version}'`,
@@ -359,7 +379,7 @@ export function factLibrary(facts: FactCatalogue, version = '1.0.0'): FactLibrar
       statements: { def: [def('Patient', patient.elm), ...[...sharedDefs].map(([name, body]) => def(name, body.elm)), ...statements.map((s) => def(s.name, s.body.elm))] },
     },
   };
-  const built: FactLibrary = { name: FACT_LIBRARY_NAME, version, cql, elm, covered, uncovered, valueSets: usedValueSets };
+  const built: FactLibrary = { name: FACT_LIBRARY_NAME, version, cql, elm, covered, uncovered, valueSets: usedValueSets, answerFor };
   BUILT.set(facts, built);
   return built;
 }
@@ -381,7 +401,7 @@ export function factLibraryResource(lib: FactLibrary, publicBaseUrl: string, val
     relatedArtifact: [...lib.valueSets].sort().map((id) => ({ type: 'depends-on' as const, resource: `${valueSetUrl(id)}|${lib.version}` })),
     parameter: [
       { name: DATE_OF_SERVICE, use: 'in', min: 0, max: '1', type: 'date' },
-      ...[...lib.covered].map((name) => ({ name, use: 'out' as const, min: 0, max: '1', type: 'boolean' as const })),
+      ...[...new Set([...lib.covered, ...lib.answerFor.values()])].map((name) => ({ name, use: 'out' as const, min: 0, max: '1', type: 'boolean' as const })),
     ],
     dataRequirement: (['Patient', 'Condition', 'Observation', 'Procedure', 'ImagingStudy', 'DiagnosticReport', 'MedicationRequest', 'MedicationStatement', 'Device'] as const).map((type) => ({ type })),
     content: [

@@ -11,6 +11,7 @@ import type { PolicyLibrary } from '../library/library.js';
 import { loadRecord, type RecordAccessOptions } from '../record/loadRecord.js';
 import { answerProblemsCard } from '../cards/answerProblemsCard.js';
 import type { TerminologyServer } from '../terminology/terminologyServer.js';
+import { dtrLaunchLink, withLaunchLink } from '../dtr/launchLink.js';
 import { EvaluationBudget, EvaluationBudgetExceeded } from './evaluationBudget.js';
 import type { CdsAction, CdsCard, CdsResponse, HookRequest } from '../hooks/types.js';
 
@@ -26,6 +27,8 @@ export interface HookContext {
   readonly decisionCache?: DecisionCache;
   /** Optional value set membership checks for codes the local sets do not list (TERMINOLOGY_SERVER_URL). */
   readonly terminology?: TerminologyServer;
+  /** SMART launch URL of a DTR app: documentation cards on order-sign link it (absent: no link). */
+  readonly dtrAppUrl?: string;
 }
 
 export interface HookOutcome {
@@ -121,6 +124,11 @@ export async function runHook(req: HookRequest, ctx: HookContext): Promise<HookO
     const id = assertionIdFor(req.hookInstance, coverageKey, d.orderRef);
     const ids = { coverageAssertionId: id, ...(d.outcome === 'criteria-met' ? { satisfiedPaId: `PA-${id.slice(0, 18)}` } : {}) };
     assertions.set(d.orderRef, ids);
+    const form = questionnaire(d);
+    // Only order-sign assertions are kept, so only they can be resumed by a DTR app.
+    if (ctx.dtrAppUrl && form && req.hook === 'order-sign' && d.outcome === 'documentation-missing') {
+      withLaunchLink(cards, d.orderRef, form, dtrLaunchLink(ctx.dtrAppUrl, { coverageAssertionId: id, orderRef: d.orderRef, coverageRef: coverageKey, questionnaire: form }));
+    }
     if (req.hook !== 'order-sign' || configuration.coverageInfo === false) continue;
     const ext = coverageInformation(d, ids, today, questionnaire(d), req.hook);
     if (!ext) continue;
