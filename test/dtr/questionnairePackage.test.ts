@@ -4,59 +4,19 @@
  * parameter names by version, Libraries with CQL and ELM, pre-expanded ValueSets, one draft
  * QuestionnaireResponse, 4xx on what cannot be answered).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Bundle, Coverage, Extension, Library, Observation, Parameters, Questionnaire, QuestionnaireItem, QuestionnaireResponse, QuestionnaireResponseItem, ValueSet } from 'fhir/r4.js';
+import type { Bundle, Extension, Library, Observation, Parameters, Questionnaire, QuestionnaireItem, QuestionnaireResponse, QuestionnaireResponseItem, ValueSet } from 'fhir/r4.js';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
-import { testConfig, type Config } from '../../src/config/config.js';
 import { NEEDED_GROUP } from '../../src/dtr/form.js';
-import { setupDecisionRecords, type DecisionRecords } from '../../src/records/setup.js';
 import type { CdsResponse } from '../../src/hooks/types.js';
-import { captureLogger } from '../helpers/logs.js';
+import { coverageOf, dtrApp, loadFixture, packageRequest } from './helpers.js';
 import { observedDecision } from '../support/outcome.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const DTR = 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition';
 const INITIAL = 'http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression';
 /** KP WA 2024: urinary retention coded, saddle sensation not documented either way (I.B.2 shortest path). */
 const SADDLE = 'kp-wa-lumbar-mri/I.B.2-urinary-retention-saddle-sensation-undocumented-missing-doc.json';
 const MET = 'kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json';
-
-interface HookBody {
-  hookInstance: string;
-  context: { draftOrders: Bundle };
-  prefetch: Record<string, Bundle | undefined>;
-}
-
-export const loadFixture = (name: string): HookBody => JSON.parse(readFileSync(join(ROOT, 'fixtures', name), 'utf8')) as HookBody;
-
-/** The fixture's Coverage, as the EHR sends it to the payer. */
-export function coverageOf(body: HookBody): Coverage {
-  const found = Object.values(body.prefetch)
-    .flatMap((b) => b?.entry ?? [])
-    .map((e) => e.resource)
-    .find((r): r is Coverage => r?.resourceType === 'Coverage');
-  if (!found) throw new Error('fixture without Coverage');
-  return found;
-}
-
-export async function dtrApp(overrides: Partial<Config> = {}) {
-  const config = testConfig(overrides);
-  const { logger, lines } = captureLogger('warn');
-  const records = await setupDecisionRecords(config, logger);
-  const { app } = createApp(config, { records: records.store, observers: [records.observer], logger });
-  return { app, records, lines };
-}
-
-export function packageRequest(coverage: Coverage, context?: string, extra: Parameters['parameter'] = [], profile?: string): Parameters {
-  return {
-    resourceType: 'Parameters',
-    ...(profile ? { meta: { profile: [profile] } } : {}),
-    parameter: [{ name: 'coverage', resource: coverage }, ...(context ? [{ name: 'context', valueString: context }] : []), ...extra],
-  };
-}
 
 const ext = (e: { extension?: Extension[] } | undefined, url: string) => e?.extension?.find((x) => x.url === url);
 const items = (list: readonly QuestionnaireItem[] | undefined): QuestionnaireItem[] => (list ?? []).flatMap((i) => [i, ...items(i.item)]);
@@ -173,13 +133,13 @@ describe('$questionnaire-package', () => {
     const order = body.context.draftOrders.entry![0].resource!;
     expect(ext(qr, `${DTR}/qr-context`)?.valueReference?.reference).toBe(`ServiceRequest/${order.id}`);
     expect(ext(qr, `${DTR}/qr-coverage`)?.valueReference?.reference).toBe(`Coverage/${coverageOf(body).id}`);
-    expect(qr.subject?.reference).toBe(`Patient/${(body as unknown as { context: { patientId: string } }).context.patientId}`);
+    expect(qr.subject?.reference).toBe(`Patient/${body.context.patientId}`);
   });
 
   it('carries the findings the CRD call already read as auto-server answers', async () => {
     // The saddle finding documented absent on an earlier note: the order still needs documentation for another path.
     const body = loadFixture(SADDLE);
-    const patientId = (body as unknown as { context: { patientId: string } }).context.patientId;
+    const patientId = body.context.patientId;
     const note: Observation = {
       resourceType: 'Observation',
       id: 'obs-slr-note',
