@@ -38,7 +38,7 @@ describe('$questionnaire-package', () => {
 
   beforeAll(async () => {
     dtr = await dtrApp();
-  });
+  }, 120_000);
   afterAll(async () => {
     await dtr.records.close();
   });

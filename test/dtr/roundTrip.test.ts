@@ -41,7 +41,7 @@ describe('DTR round trip per policy and section', () => {
   let dtr: Awaited<ReturnType<typeof dtrApp>>;
   beforeAll(async () => {
     dtr = await dtrApp();
-  });
+  }, 120_000);
   afterAll(async () => {
     await dtr.records.close();
   });
