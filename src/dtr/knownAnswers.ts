@@ -1,5 +1,6 @@
 import type { HookObserver } from '../app.js';
 import type { OrderDecision } from '../decision/decideOrder.js';
+import type { NodeResult } from '../engine/evaluate.js';
 import type { FactCatalogue } from '../facts/catalogue.js';
 import type { SharedCache } from '../store/kv.js';
 import type { KnownAnswers } from './form.js';
@@ -19,12 +20,27 @@ function findingFacts(facts: FactCatalogue): [factId: string, code: string][] {
 
 export function knownAnswersOf(d: OrderDecision, facts: FactCatalogue): KnownAnswers {
   const out: Record<string, boolean> = {};
-  if (!d.facts) return out;
-  for (const [id, code] of findingFacts(facts)) {
-    const v = d.facts.fact(id);
-    // Evidence names where it came from: an absent-means-false default is not an answer anyone gave.
-    if (typeof v.value === 'boolean' && v.evidence.length > 0) out[code] = v.value;
+  // Evidence names where a value came from: an absent-means-false default is not an answer anyone gave.
+  const keep = (code: string, value: unknown, evidence: readonly string[]): void => {
+    if (typeof value === 'boolean' && evidence.length > 0) out[code] = value;
+  };
+  if (d.facts) {
+    for (const [id, code] of findingFacts(facts)) {
+      const v = d.facts.fact(id);
+      keep(code, v.value, v.evidence);
+    }
+    return out;
   }
+  // A decision order-select cached has no fact context: its criteria trace holds the leaves it read.
+  const codeOf = new Map(findingFacts(facts));
+  const walk = (nodes: readonly NodeResult[]): void => {
+    for (const n of nodes) {
+      const code = n.fact ? codeOf.get(n.fact) : undefined;
+      if (code) keep(code, n.value, n.evidence);
+      walk(n.children ?? []);
+    }
+  };
+  walk(d.result?.trace ?? []);
   return out;
 }
 

@@ -136,28 +136,46 @@ describe('$questionnaire-package', () => {
     expect(qr.subject?.reference).toBe(`Patient/${body.context.patientId}`);
   });
 
-  it('carries the findings the CRD call already read as auto-server answers', async () => {
-    // The saddle finding documented absent on an earlier note: the order still needs documentation for another path.
+  /** The saddle fixture with a positive straight-leg raise documented on an earlier note (still documentation missing). */
+  const withSlrNote = () => {
     const body = loadFixture(SADDLE);
-    const patientId = body.context.patientId;
     const note: Observation = {
       resourceType: 'Observation',
       id: 'obs-slr-note',
       status: 'final',
       code: { coding: [{ system: 'http://lumbar-mri-cds.org/fhir/CodeSystem/documentation-finding', code: 'straight-leg-raise-positive', display: 'Positive straight-leg raise' }] },
-      subject: { reference: `Patient/${patientId}` },
+      subject: { reference: `Patient/${body.context.patientId}` },
       effectiveDateTime: '2024-03-01',
       valueBoolean: true,
     };
-    const observations = Object.entries(body.prefetch).find(([, b]) => b?.entry?.some((e) => e.resource?.resourceType === 'Observation'))?.[0] ?? 'observations';
-    body.prefetch[observations] = { resourceType: 'Bundle', type: 'searchset', entry: [...(body.prefetch[observations]?.entry ?? []), { resource: note }] };
-    const { id, seen } = await sign(SADDLE, body);
-    expect(seen.outcome).toBe('documentation-missing');
+    const key = Object.entries(body.prefetch).find(([, b]) => b?.entry?.some((e) => e.resource?.resourceType === 'Observation'))?.[0] ?? 'observations';
+    body.prefetch[key] = { resourceType: 'Bundle', type: 'searchset', entry: [...(body.prefetch[key]?.entry ?? []), { resource: note }] };
+    return body;
+  };
+  const slrAnswer = async (id: string, body: ReturnType<typeof loadFixture>) => {
     const bundle = (await post(packageRequest(coverageOf(body), id))).body.parameter[0].resource as Bundle;
     const qr = bundle.entry!.at(-1)!.resource as QuestionnaireResponse;
-    const answered = responseItems(qr.item).find((i) => i.linkId === 'straight-leg-raise-positive');
-    expect(answered?.answer?.[0].valueBoolean).toBe(true);
-    expect(ext(answered?.answer?.[0], `${DTR}/information-origin`)?.extension).toEqual([{ url: 'source', valueCode: 'auto-server' }]);
+    return responseItems(qr.item).find((i) => i.linkId === 'straight-leg-raise-positive')?.answer?.[0];
+  };
+
+  it('carries the findings the CRD call already read as auto-server answers', async () => {
+    const { id, seen, body } = await sign(SADDLE, withSlrNote());
+    expect(seen.outcome).toBe('documentation-missing');
+    const answer = await slrAnswer(id, body);
+    expect(answer?.valueBoolean).toBe(true);
+    expect(ext(answer, `${DTR}/information-origin`)?.extension).toEqual([{ url: 'source', valueCode: 'auto-server' }]);
+  });
+
+  it('carries them too when order-sign reuses the decision order-select cached', async () => {
+    const body = withSlrNote();
+    const order = body.context.draftOrders.entry![0].resource!;
+    const select = await request(dtr.app)
+      .post('/cds-services/lumbar-mri-order-select')
+      .send({ ...body, hook: 'order-select', hookInstance: 'a1b2c3d4-0000-4000-8000-00000000c0de', context: { ...body.context, selections: [`ServiceRequest/${order.id}`] } });
+    expect(select.status).toBe(200);
+    const { id, seen } = await sign(SADDLE, body);
+    expect(seen.outcome).toBe('documentation-missing');
+    expect((await slrAnswer(id, body))?.valueBoolean).toBe(true);
   });
 
   it('names the output parameter by DTR version: PackageBundle in 2.0.1 (asked on the input profile)', async () => {
