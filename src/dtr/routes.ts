@@ -39,7 +39,8 @@ export function dtrRoutes(deps: DtrRouteDeps): express.Router {
   const { library, config } = deps;
   const base = config.publicBaseUrl;
   const artifactsDate = deps.now().toISOString();
-  const lib = factLibrary(library.facts);
+  // Built on first use: most apps (and tests) never serve a DTR client.
+  const lib = () => factLibrary(library.facts);
   const router = express.Router();
   const json = express.json({ limit: config.bodyLimit, type: ['application/json', 'application/*+json'] });
   const requireJson = (req: Request, _res: Response, next: NextFunction): void => {
@@ -89,7 +90,7 @@ export function dtrRoutes(deps: DtrRouteDeps): express.Router {
   });
 
   const valueSet = (id: string) => {
-    const vs = lib.valueSets.has(id) ? fhirValueSet(library.valueSets, id, base, lib.version) : undefined;
+    const vs = lib().valueSets.has(id) ? fhirValueSet(library.valueSets, id, base, lib().version) : undefined;
     if (!vs) throw notFound(`No ValueSet "${id}" is used by the documentation forms (see the Library ${FACT_LIBRARY_NAME})`);
     return vs;
   };
@@ -142,7 +143,7 @@ export function dtrRoutes(deps: DtrRouteDeps): express.Router {
       next(notFound(`No Library "${req.params.id}" (the forms use ${FACT_LIBRARY_NAME})`));
       return;
     }
-    res.type(FHIR_JSON).json(factLibraryResource(lib, base, (id) => valueSetUrl(base, id)));
+    res.type(FHIR_JSON).json(factLibraryResource(lib(), base, (id) => valueSetUrl(base, id)));
   });
 
   return router;
