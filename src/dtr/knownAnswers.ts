@@ -1,4 +1,4 @@
-import type { HookObserver } from '../app.js';
+import type { HookObserver } from '../pipeline/events.js';
 import type { OrderDecision } from '../decision/decideOrder.js';
 import type { NodeResult } from '../engine/evaluate.js';
 import type { FactCatalogue } from '../facts/catalogue.js';

@@ -3,7 +3,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
 import { HttpError, notFound } from '../hooks/errors.js';
-import type { PolicyLibrary } from '../library.js';
+import type { PolicyLibrary } from '../library/library.js';
 import type { Logger } from '../log.js';
 import type { DecisionRecordStore } from '../store/types.js';
 import { FACT_LIBRARY_NAME, factLibrary, factLibraryResource } from './factLibrary.js';

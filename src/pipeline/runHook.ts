@@ -11,7 +11,7 @@ import type { PolicyLibrary } from '../library/library.js';
 import { loadRecord, type RecordAccessOptions } from '../record/loadRecord.js';
 import { answerProblemsCard } from '../cards/answerProblemsCard.js';
 import type { TerminologyServer } from '../terminology/terminologyServer.js';
-import { dtrLaunchLink, withLaunchLink } from '../dtr/launchLink.js';
+import { dtrLaunchLink, withLaunchLink } from '../cards/dtrLaunchLink.js';
 import { EvaluationBudget, EvaluationBudgetExceeded } from './evaluationBudget.js';
 import type { CdsAction, CdsCard, CdsResponse, HookRequest } from '../hooks/types.js';
 

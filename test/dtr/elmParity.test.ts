@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { dateOfService } from '../../src/decision/decideOrder.js';
 import { factLibrary, DATE_OF_SERVICE } from '../../src/dtr/factLibrary.js';
 import { FactContext } from '../../src/facts/FactContext.js';
-import { loadLibrary } from '../../src/library.js';
+import { loadLibrary } from '../../src/library/library.js';
 import { PatientRecord } from '../../src/record/PatientRecord.js';
 
 /**
