@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Extension, Questionnaire, QuestionnaireItem, QuestionnaireResponse, QuestionnaireResponseItem } from 'fhir/r4.js';
 import type { PolicyVersion } from '../engine/types.js';
 import type { FactCatalogue } from '../facts/catalogue.js';
+import type { FindingLexicon } from '../facts/findingWords.js';
 import { findingsOfFact, policyQuestionnaire } from '../questionnaire/questionnaire.js';
 import type { FactLibrary } from './factLibrary.js';
 
@@ -28,24 +29,25 @@ function initialExpression(lib: FactLibrary, code: string): Extension[] {
 }
 
 /** Finding codes that answer the missing facts, in the order the card lists them. */
-function neededCodes(missing: readonly string[], facts: FactCatalogue): string[] {
-  return [...new Set(missing.flatMap((id) => findingsOfFact(id, facts).map((f) => f.code)))];
+function neededCodes(missing: readonly string[], facts: FactCatalogue, words: FindingLexicon): string[] {
+  return [...new Set(missing.flatMap((id) => findingsOfFact(id, facts, words).map((f) => f.code)))];
 }
 
 export function dtrQuestionnaire(
   policy: PolicyVersion,
   facts: FactCatalogue,
+  words: FindingLexicon,
   lib: FactLibrary,
   publicBaseUrl: string,
   libraryUrl: string,
   ctx: FormContext = {},
   date?: string,
 ): Questionnaire {
-  const base = policyQuestionnaire(policy, facts, publicBaseUrl);
+  const base = policyQuestionnaire(policy, facts, words, publicBaseUrl);
   const withExpression = (item: QuestionnaireItem): QuestionnaireItem => ({ ...item, extension: [...(item.extension ?? []), ...initialExpression(lib, item.linkId)] });
   const groups = (base.item ?? []).map((g) => ({ ...g, item: (g.item ?? []).map(withExpression) }));
   const all = groups.flatMap((g) => g.item);
-  const needed = neededCodes(ctx.missingFacts ?? [], facts).map((code) => all.find((i) => i.linkId === code)).filter((i): i is QuestionnaireItem => i !== undefined);
+  const needed = neededCodes(ctx.missingFacts ?? [], facts, words).map((code) => all.find((i) => i.linkId === code)).filter((i): i is QuestionnaireItem => i !== undefined);
   let item: QuestionnaireItem[] = groups;
   if (needed.length > 0) {
     const neededIds = new Set(needed.map((i) => i.linkId));

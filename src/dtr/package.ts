@@ -194,7 +194,7 @@ function packageBundle(f: FormRequest, deps: PackageDeps, warnings: OperationOut
   const now = deps.now();
   const lib = factLibrary(deps.library.facts);
   const libraryResource = factLibraryResource(lib, deps.publicBaseUrl, (id) => valueSetUrl(deps.publicBaseUrl, id));
-  const questionnaire = dtrQuestionnaire(f.policy, deps.library.facts, lib, deps.publicBaseUrl, libraryResource.url ?? '', { missingFacts: f.missingFacts }, deps.artifactsDate);
+  const questionnaire = dtrQuestionnaire(f.policy, deps.library.facts, deps.library.findings, lib, deps.publicBaseUrl, libraryResource.url ?? '', { missingFacts: f.missingFacts }, deps.artifactsDate);
   const valueSets = [...lib.valueSets]
     .sort()
     .map((id) => fhirValueSet(deps.library.valueSets, id, deps.publicBaseUrl, lib.version))
