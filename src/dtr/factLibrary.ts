@@ -311,7 +311,10 @@ export function factLibrary(facts: FactCatalogue, version = '1.0.0'): FactLibrar
     if (!def) return;
     visiting.add(id);
     try {
-      statements.push({ name: id, body: expr(def.derive) });
+      const coded = expr(def.derive);
+      // A fact with its own finding is also read from a note, as FactContext does (unknown when absent).
+      const body = def.finding ? or(coded, findingSource({ source: 'finding', code: def.finding, absent: 'unknown', withinDays: 180 }, build)) : coded;
+      statements.push({ name: id, body });
       covered.add(id);
       valueSetsOf(def.derive, usedValueSets);
     } catch (err) {
@@ -328,7 +331,7 @@ export function factLibrary(facts: FactCatalogue, version = '1.0.0'): FactLibrar
     ('source' in e && e.source === 'finding' && e.code === code) ||
     ('any' in e && e.any.some((x) => 'source' in x && x.source === 'finding' && x.code === code) && e.any.every((x) => 'source' in x));
   for (const code of [...facts.findingCodes()].sort()) {
-    const direct = [...covered].find((id) => isSourceOf(facts.get(id)?.derive ?? { fact: id }, code));
+    const direct = [...covered].find((id) => isSourceOf(facts.get(id)?.derive ?? { fact: id }, code) || (facts.get(id)?.finding === code && 'source' in (facts.get(id)?.derive ?? {})));
     if (direct) {
       answerFor.set(code, direct);
       continue;
