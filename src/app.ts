@@ -26,6 +26,9 @@ import { playgroundRouter } from './playground/playgroundRouter.js';
 import { pasRoutes } from './pas/routes.js';
 import { priorAuthReportRoutes } from './pas/reportRoutes.js';
 import { MemoryPriorAuthStore, type PriorAuthStore } from './pas/store.js';
+import { KnownAnswerStore } from './dtr/knownAnswers.js';
+import { dtrRoutes } from './dtr/routes.js';
+import { MemorySharedCache, type SharedCache } from './store/kv.js';
 import { coverageAssertionRoutes } from './records/routes.js';
 import { isFhirServerAllowed } from './security/middleware.js';
 import { clientRateLimit } from './security/setup.js';
@@ -66,6 +69,8 @@ export interface AppDeps {
   readonly decisionCache?: DecisionCache;
   /** What order-select showed per draft order (default: in this process; server.ts shares it through Redis when configured). */
   readonly shownDecisions?: ShownDecisions;
+  /** Findings each documentation-missing decision already read, for the DTR draft response (default: in memory). */
+  readonly dtrAnswers?: SharedCache;
 }
 
 export interface App {
@@ -81,7 +86,12 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const logger = deps.logger ?? createLogger(config.logLevel);
   const feedback = deps.feedback ?? new MemoryFeedbackSink();
   const metrics = deps.metrics ?? createMetrics();
-  const observers = [metrics.observer, ...(deps.observers ?? [])];
+  const knownAnswers = new KnownAnswerStore(deps.dtrAnswers ?? new MemorySharedCache({ maxKeys: 10_000 }));
+  const observers = [
+    metrics.observer,
+    knownAnswers.observer(library.facts, (err) => logger.warn({ err: err.message }, 'DTR known answers not kept')),
+    ...(deps.observers ?? []),
+  ];
   const notify = (fn: (o: HookObserver) => void): void => {
     for (const o of observers) {
       try {
@@ -171,6 +181,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     res.type('application/fhir+json').json(documentationFindingCodeSystem(library.facts, library.findings));
   });
   app.use(questionnaireRoutes(library, config.publicBaseUrl));
+  app.use(dtrRoutes({ library, config, records: deps.records, known: knownAnswers, logger, now: () => deps.now?.() ?? new Date() }));
 
   const shownStore = deps.shownDecisions ? undefined : createDecisionCache(config);
   /** Runs a record write; if the record cannot be kept, the call fails 503 (CRD: a decision answered is a decision recorded). */

@@ -68,6 +68,10 @@ export interface Config {
   readonly maxFhirRecordBytes: number;
   /** FHIR calls one hook request may make (every search and page together). */
   readonly maxFhirCalls: number;
+  /** DTR version answered when the client does not ask for one (`$questionnaire-package`). */
+  readonly dtrVersion: DtrVersion;
+  /** SMART launch URL of the DTR app a documentation card links to; no link when unset. */
+  readonly dtrAppUrl?: string;
 }
 
 /** A configuration value that stops the service at start-up; its message is one line for the operator. */
@@ -94,6 +98,10 @@ function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean
   if (v === 'off') return false;
   throw new ConfigError(`${name} must be "on" or "off", got "${v}"`);
 }
+
+/** Da Vinci DTR versions whose `$questionnaire-package` shape this service answers in. */
+export const DTR_VERSIONS = ['2.0.1', '2.2.0'] as const;
+export type DtrVersion = (typeof DTR_VERSIONS)[number];
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
@@ -135,6 +143,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const orderSignCards = env.ORDER_SIGN_CARDS || 'changed';
   if (orderSignCards !== 'changed' && orderSignCards !== 'all') throw new ConfigError(`ORDER_SIGN_CARDS must be "changed" or "all", got "${orderSignCards}"`);
+  const dtrVersion = DTR_VERSIONS.find((v) => v === (env.DTR_VERSION ?? '2.2.0'));
+  if (!dtrVersion) throw new ConfigError(`DTR_VERSION must be one of ${DTR_VERSIONS.join(', ')}, got "${env.DTR_VERSION}"`);
   return {
     port,
     // Without authentication anyone who can reach the port can call the hooks: loopback unless told otherwise.
@@ -180,6 +190,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwksTimeoutMs: int(env, 'JWKS_TIMEOUT_MS', 1500),
     maxFhirRecordBytes: int(env, 'FHIR_MAX_RECORD_BYTES', 16 * 1024 * 1024),
     maxFhirCalls: int(env, 'FHIR_MAX_CALLS', 60),
+    dtrVersion,
+    dtrAppUrl: env.DTR_APP_URL || undefined,
   };
 }
 

@@ -28,6 +28,7 @@ export function hookContextFromConfig(
     evaluationBudgetMs: config.evaluationBudgetMs,
     questionnaireUrl: (policyId, version) => questionnaireCanonical(config.publicBaseUrl, { policyId, version }),
     ...(config.terminologyServerUrl ? { terminology: new TerminologyServer({ baseUrl: config.terminologyServerUrl, timeoutMs: config.terminologyTimeoutMs }) } : {}),
+    dtrAppUrl: config.dtrAppUrl,
     ...extra,
   };
 }

@@ -16,6 +16,7 @@ import { loadRecord, type RecordAccessOptions } from '../record/loadRecord.js';
 import { answerProblemsCard } from '../cards/answerProblemsCard.js';
 import type { TerminologyServer } from '../terminology/terminologyServer.js';
 import { authorizationNumber } from '../decision/authorizationNumber.js';
+import { dtrLaunchLink, withLaunchLink } from '../cards/dtrLaunchLink.js';
 import { EvaluationBudget, EvaluationBudgetExceeded } from './evaluationBudget.js';
 import type { CrdVersion } from '../hooks/discovery.js';
 import type { CdsAction, CdsCard, CdsResponse, HookRequest } from '../hooks/types.js';
@@ -36,6 +37,8 @@ export interface HookContext {
   readonly shownDecisions?: ShownDecisions;
   /** `changed` (default): order-sign shows an order's cards only if its decision changed since order-select. */
   readonly orderSignCards?: OrderSignCards;
+  /** SMART launch URL of a DTR app: documentation cards on order-sign link it (absent: no link). */
+  readonly dtrAppUrl?: string;
 }
 
 export interface HookOutcome {
@@ -142,6 +145,11 @@ export async function runHook(req: HookRequest, ctx: HookContext): Promise<HookO
     const paId = configuration.unsolicitedDeterm ? authorizationNumber(req.context.patientId, d) : undefined;
     const ids = { coverageAssertionId: id, ...(paId ? { satisfiedPaId: paId } : {}) };
     assertions.set(d.orderRef, ids);
+    const form = questionnaire(d);
+    // Only order-sign assertions are kept, so only they can be resumed by a DTR app.
+    if (ctx.dtrAppUrl && form && req.hook === 'order-sign' && d.outcome === 'documentation-missing') {
+      withLaunchLink(cards, d.orderRef, form, dtrLaunchLink(ctx.dtrAppUrl, { coverageAssertionId: id, orderRef: d.orderRef, coverageRef: assertedCoverage, questionnaire: form }));
+    }
     if (req.hook !== 'order-sign' || configuration.coverageInfo === false) continue;
     const ext = unresolved && unresolvedRef
       ? unresolvedCoverageInformation(d, unresolved, unresolvedRef, ids, today, d.routing.kind === 'no-coverage' ? d.routing.reason : unresolved)

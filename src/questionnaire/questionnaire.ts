@@ -26,7 +26,7 @@ export interface AskedFinding {
 }
 
 /** Finding codes one fact reads, directly or through the facts it refers to, each in its own words. */
-function findingsOfFact(factId: string, facts: FactCatalogue, words: FindingLexicon, seen: Set<string> = new Set()): AskedFinding[] {
+export function findingsOfFact(factId: string, facts: FactCatalogue, words: FindingLexicon, seen: Set<string> = new Set()): AskedFinding[] {
   const def = facts.get(factId);
   if (!def || seen.has(factId)) return [];
   seen.add(factId);

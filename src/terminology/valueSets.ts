@@ -12,7 +12,7 @@ export const SYSTEMS = {
   finding: 'http://lumbar-mri-cds.org/fhir/CodeSystem/documentation-finding',
 } as const;
 
-const SYSTEM_ALIASES: Record<string, string> = {
+export const SYSTEM_ALIASES: Readonly<Record<string, string>> = {
   'urn:oid:2.16.840.1.113883.3.221.5': SYSTEMS.sopt,
   'http://www.nahdo.org/sopt': SYSTEMS.sopt,
   'urn:oid:2.16.840.1.113883.6.96': SYSTEMS.snomed,
