@@ -18,6 +18,8 @@ export interface FactProvider {
   isSpecific(id: string): boolean;
   /** Context no care can change before this order (episode duration, age); optional. */
   isFixed?(id: string): boolean;
+  /** Care completed on record that, when true, points down the paths it serves (not a diagnosis); optional. */
+  pointsToPath?(id: string): boolean;
 }
 
 /** One node's value, mirroring the policy tree (json-rules-engine style). */
@@ -225,7 +227,9 @@ export function evaluatePolicy(
   const open = policy.indications
     .flatMap((section) => ev.paths(section, 'viable').map((p) => toCandidate(section.id, p)))
     .filter((c) => c.failed.length === 0 && c.unknown.length > 0);
-  const pointed = open.filter((c) => c.steps.some((s) => s.value === true && s.fact !== undefined && facts.isSpecific(s.fact)));
+  const pointed = open.filter((c) =>
+    c.steps.some((s) => s.value === true && s.fact !== undefined && (facts.isSpecific(s.fact) || (facts.pointsToPath?.(s.fact) ?? false))),
+  );
   // With a red flag and no path its record points down, a path that needs no other red flag (e.g. the
   // urgent-surgery path of KP II.A): the flag is never denied for want of paperwork.
   const candidates =

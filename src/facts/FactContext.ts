@@ -68,6 +68,10 @@ export class FactContext implements FactProvider {
     return this.catalogue.get(id)?.fixed ?? false;
   }
 
+  pointsToPath(id: string): boolean {
+    return this.catalogue.get(id)?.pointsToPath ?? false;
+  }
+
   isSpecific(id: string): boolean {
     return this.catalogue.get(id)?.specific ?? false;
   }

@@ -139,6 +139,8 @@ const factSchema = z
     specific: z.boolean(),
     /** A fact no care can change before this order (the episode's duration, age): a path it fails is not offered as "what would change the answer". */
     fixed: z.boolean().optional(),
+    /** Care completed on record (a treatment course): not a diagnosis, but when true it points down the paths it serves. */
+    pointsToPath: z.boolean().optional(),
     /**
      * The documentation-finding code (contract section 7) that documents this fact in a note: the fact
      * reads it as well as its coded sources (true when either says so; unknown, not false, when the

@@ -97,8 +97,9 @@ describe('DTR payer endpoints', () => {
     expect(missing.body.resourceType).toBe('OperationOutcome');
   });
 
+  // CPT codes are exact; ICD-10-CM sets match by hierarchy (a category covers its subcodes), so they are not expanded.
   it('ValueSet/$expand expands a value set the forms use, by url or id, and refuses a hierarchical one with 422', async () => {
-    const byId = await request(dtr.app).get('/fhir/ValueSet/cauda-equina/$expand');
+    const byId = await request(dtr.app).get('/fhir/ValueSet/advanced-lumbar-imaging/$expand');
     expect(byId.status).toBe(200);
     const vs = byId.body as ValueSet;
     expect(vs.expansion?.total).toBe(vs.expansion?.contains?.length);

@@ -50,10 +50,10 @@ describe('public Synthea sample under KP WA commercial coverage (text effective 
     expect(r.wouldChange[0]).toMatch(/^III\.A\.\d: not on record: At least 4 weeks of physical therapy/);
   });
 
-  it('active colon cancer (SNOMED 109838007) on FOLFOX, age 72: a red flag is never denied; documentation missing for I.D ("History or strong clinical suspicion of cancer with new onset of low back pain and non-diagnostic plain films and TWO or more of ... Age over 50")', () => {
+  it('active colon cancer (SNOMED 109838007) on FOLFOX, age 72, no back pain on record: a red flag is never denied (contract section 6), and with no low back pain episode to date I.D ("new onset of low back pain") the case goes to a physician reviewer citing the red flag', () => {
     const r = row('active-colon-cancer-overlapping-neoplasm', 'kp');
-    expect(r.outcome).toBe('documentation-missing');
-    expect(r.missing.some((m) => /\(serves I\.D\)/.test(m))).toBe(true);
+    expect(r.outcome).toBe('physician-review');
+    expect(r.criterion).toBe('RED-FLAG');
   });
 });
 
