@@ -143,6 +143,7 @@ export class FactContext implements FactProvider {
           if (m.status === 'active') return true;
           return d !== undefined && daysBetween(d, this.dateOfService) <= s.activeOrWithinDays;
         });
+        if (s.minCourseDays !== undefined && !this.chronicCourse(hits, s.minCourseDays)) return this.absent(['MedicationRequest', 'MedicationStatement']);
         return this.found(['MedicationRequest', 'MedicationStatement'], hits);
       }
       case 'device':
@@ -203,6 +204,18 @@ export class FactContext implements FactProvider {
       ]).filter((m) => !['entered-in-error', 'cancelled', 'draft', 'not-taken'].includes(m.status) && after(m)),
     ];
     return this.found(['Procedure', 'MedicationRequest', 'MedicationStatement'], [...new Set(hits)]);
+  }
+
+  /**
+   * A course of at least `minDays`: the orders span that long (first to last), or one still active
+   * began that long before the date of service. A single short burst (five days of prednisone) is not.
+   */
+  private chronicCourse(hits: readonly (MedicationRequest | MedicationStatement)[], minDays: number): boolean {
+    const dated = hits.map((m) => ({ m, d: clinicalDate(m) })).filter((x): x is { m: MedicationRequest | MedicationStatement; d: string } => x.d !== undefined);
+    if (dated.length === 0) return false;
+    const days = dated.map((x) => x.d).sort();
+    if (daysBetween(days[0], days[days.length - 1]) >= minDays) return true;
+    return dated.some((x) => x.m.status === 'active' && daysBetween(x.d, this.dateOfService) >= minDays);
   }
 
   /** Conditions in a value set, filtered by clinical and verification status at the date of service. */

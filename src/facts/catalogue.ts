@@ -53,6 +53,8 @@ const sourceSchema = z.discriminatedUnion('source', [
       valueSet: z.string(),
       /** Active at the date of service, or authored within this many days. */
       activeOrWithinDays: z.number().int().positive().default(180),
+      /** Chronic use only: the orders found span at least this many days, or one still active began that long ago. */
+      minCourseDays: z.number().int().positive().optional(),
     })
     .strict(),
   z.object({ source: z.literal('device'), valueSet: z.string() }).strict(),

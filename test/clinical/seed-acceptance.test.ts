@@ -278,6 +278,24 @@ describe('terminology on real data', () => {
     expect(seen.outcome).not.toBe('criteria-met');
   });
 
+  it('MA: a five-day prednisone burst a week ago is not a history of immune suppression; prednisone taken for four months is', async () => {
+    const burst = await sign(
+      ma('ma-prednisone-burst', {
+        conditions: [{ ...LBP, onsetDaysAgo: 20 }],
+        medications: [{ system: 'rxnorm', code: '312617', display: 'predniSONE 5 MG Oral Tablet', daysAgo: 7, status: 'stopped' }],
+      }),
+    );
+    expect(burst.outcome).not.toBe('criteria-met');
+    const chronic = await sign(
+      ma('ma-prednisone-chronic', {
+        conditions: [{ ...LBP, onsetDaysAgo: 20 }],
+        medications: [{ system: 'rxnorm', code: '312617', display: 'predniSONE 5 MG Oral Tablet', daysAgo: 120, status: 'active' }],
+      }),
+    );
+    expect(chronic.outcome).toBe('criteria-met');
+    expect(chronic.criterion).toBe('IND.1.13');
+  });
+
   it('MA: Synthea colon cancer (SNOMED 363406005) is a history of cancer', async () => {
     const seen = await sign(
       ma('ma-synthea-colon-cancer', {
