@@ -177,6 +177,14 @@ function capabilityStatement(base: string, date: string): CapabilityStatement {
           { type: 'Library', interaction: [{ code: 'read' }] },
           { type: 'ValueSet', interaction: [{ code: 'read' }], operation: [op('expand', 'http://hl7.org/fhir/OperationDefinition/ValueSet-expand')] },
           { type: 'CodeSystem', interaction: [{ code: 'read' }] },
+          // Da Vinci PAS (src/pas/): the prior authorization request and its inquiry.
+          {
+            type: 'Claim',
+            operation: [
+              op('submit', 'http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-submit'),
+              op('inquire', 'http://hl7.org/fhir/us/davinci-pas/OperationDefinition/Claim-inquiry'),
+            ],
+          },
         ],
       },
     ],

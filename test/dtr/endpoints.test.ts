@@ -122,6 +122,6 @@ describe('DTR payer endpoints', () => {
     const cs = (await request(dtr.app).get('/fhir/metadata')).body as CapabilityStatement;
     expect(cs.resourceType).toBe('CapabilityStatement');
     const ops = cs.rest?.[0].resource?.flatMap((r) => (r.operation ?? []).map((o) => `${r.type}/$${o.name}`));
-    expect(ops).toEqual(expect.arrayContaining(['Questionnaire/$questionnaire-package', 'Questionnaire/$log-questionnaire-errors', 'ValueSet/$expand']));
+    expect(ops).toEqual(expect.arrayContaining(['Questionnaire/$questionnaire-package', 'Questionnaire/$log-questionnaire-errors', 'ValueSet/$expand', 'Claim/$submit', 'Claim/$inquire']));
   });
 });
