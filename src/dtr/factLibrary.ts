@@ -213,6 +213,8 @@ function procedureSource(s: Extract<FactSource, { source: 'procedure' }>, b: Bui
 }
 
 function medicationSource(s: Extract<FactSource, { source: 'medication' }>, b: Build): Cql {
+  // A chronic course (orders spanning minCourseDays) compares dates across orders; not written in CQL yet.
+  if (s.minCourseDays !== undefined) throw new NotExpressible(`needs a ${s.minCourseDays}-day course of ${s.valueSet} across orders`);
   const perType = (['MedicationRequest', 'MedicationStatement'] as const).map((t) =>
     exists(
       query(coded(b, t, s.valueSet), t === 'MedicationRequest' ? 'M' : 'S', (m) => {
