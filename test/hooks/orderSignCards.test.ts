@@ -14,7 +14,8 @@ import { OVERRIDE_REASONS, OVERRIDE_REASON_SYSTEM } from '../../src/cards/overri
 import { testConfig, loadConfig } from '../../src/config/config.js';
 import type { CdsCard, CdsResponse } from '../../src/hooks/types.js';
 import { createLogger } from '../../src/log.js';
-import { setupDecisionRecords, type DecisionRecords } from '../../src/records/setup.js';
+import type { DecisionRecords } from '../../src/records/setup.js';
+import { recordedApp } from '../helpers/recordedApp.js';
 import { observedDecision } from '../support/outcome.js';
 
 type Json = Record<string, any>;
@@ -91,9 +92,7 @@ describe('overrideReasons', () => {
   let app: ReturnType<typeof createApp>['app'];
 
   beforeAll(async () => {
-    const config = testConfig({ adminToken: ADMIN });
-    records = await setupDecisionRecords(config, logger);
-    app = createApp(config, { logger, recorder: records.recorder, records: records.store }).app;
+    ({ app, records } = await recordedApp(testConfig({ adminToken: ADMIN }), logger));
   });
   afterAll(async () => {
     await records.close();

@@ -6,11 +6,12 @@
 import type { ServiceRequest } from 'fhir/r4.js';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { type createApp } from '../../src/app.js';
 import { testConfig } from '../../src/config/config.js';
 import type { CdsResponse } from '../../src/hooks/types.js';
 import { createLogger } from '../../src/log.js';
-import { setupDecisionRecords, type DecisionRecords } from '../../src/records/setup.js';
+import type { DecisionRecords } from '../../src/records/setup.js';
+import { recordedApp } from '../helpers/recordedApp.js';
 import { observedDecision } from '../support/outcome.js';
 import { hookFixture, itemsOf, pasFixture, type PasBundle } from './support.js';
 
@@ -23,9 +24,7 @@ describe('PAS submissions as decision records', () => {
   const logger = createLogger('silent');
 
   beforeAll(async () => {
-    const config = testConfig({ adminToken: ADMIN });
-    records = await setupDecisionRecords(config, logger);
-    app = createApp(config, { logger, recorder: records.recorder, records: records.store }).app;
+    ({ app, records } = await recordedApp(testConfig({ adminToken: ADMIN }), logger));
   });
   afterAll(async () => {
     await records.close();

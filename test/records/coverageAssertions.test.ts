@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { testConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/log.js';
-import { setupDecisionRecords, type DecisionRecords } from '../../src/records/setup.js';
+import type { DecisionRecords } from '../../src/records/setup.js';
+import { recordedApp } from '../helpers/recordedApp.js';
 import { observedDecision } from '../support/outcome.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -19,9 +20,7 @@ describe('decision records and the operator API', () => {
   const logger = createLogger('silent');
 
   beforeAll(async () => {
-    const config = testConfig({ adminToken: ADMIN });
-    records = await setupDecisionRecords(config, logger);
-    app = createApp(config, { logger, recorder: records.recorder, records: records.store }).app;
+    ({ app, records } = await recordedApp(testConfig({ adminToken: ADMIN }), logger));
   });
   afterAll(async () => {
     await records.close();

@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { ConfigError, loadConfig, testConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/log.js';
-import { setupDecisionRecords, type DecisionRecords } from '../../src/records/setup.js';
+import type { DecisionRecords } from '../../src/records/setup.js';
+import { recordedApp } from '../helpers/recordedApp.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const fixture = (path: string) => JSON.parse(readFileSync(join(ROOT, 'fixtures', path), 'utf8')) as { context: { patientId: string } } & Record<string, unknown>;
@@ -31,9 +32,7 @@ describe('the operator API (/coverage-assertions)', () => {
   const get = (path: string, token = ADMIN) => request(app).get(path).set('Authorization', `Bearer ${token}`);
 
   beforeAll(async () => {
-    const config = testConfig({ adminToken: ADMIN, adminFailuresPerMinute: 3 });
-    records = await setupDecisionRecords(config, logger);
-    app = createApp(config, { logger, recorder: records.recorder, records: records.store }).app;
+    ({ app, records } = await recordedApp(testConfig({ adminToken: ADMIN, adminFailuresPerMinute: 3 }), logger));
     expect((await request(app).post(SIGN).send(CAUDA)).status).toBe(200);
     expect((await request(app).post(SIGN).send(ACUTE)).status).toBe(200);
   });

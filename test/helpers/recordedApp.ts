@@ -1,0 +1,14 @@
+/**
+ * Test helper: the app with decision records as the service wires them (record before answer), for
+ * tests that read records back through the operator API.
+ */
+import { createApp } from '../../src/app.js';
+import type { Config } from '../../src/config/config.js';
+import { createLogger, type Logger } from '../../src/log.js';
+import { setupDecisionRecords, type DecisionRecords } from '../../src/records/setup.js';
+
+export async function recordedApp(config: Config, logger: Logger = createLogger('silent')): Promise<{ app: ReturnType<typeof createApp>['app']; records: DecisionRecords }> {
+  const records = await setupDecisionRecords(config, logger);
+  const { app } = createApp(config, { logger, recorder: records.recorder, records: records.store });
+  return { app, records };
+}
