@@ -6,6 +6,7 @@
  * (when the record has none that routes) and dates the order inside the payer's policy.
  */
 import type { Coverage, Encounter, Organization, Patient, Resource } from 'fhir/r4.js';
+import { shiftAllDates } from '../fhir-server/shiftDates.js';
 import { toDay, todayUtc } from '../fhir/dates.js';
 import type { PolicyLibrary } from '../library/library.js';
 import { evaluationContext, evaluateRequest, inputUnits, NotPatientDataError, readUnit, type EvaluationRow, type InputError, type InputFiles } from './evaluate.js';
@@ -95,7 +96,7 @@ export async function surveyFiles(input: InputFiles, library: PolicyLibrary, opt
     for (const patient of found) {
       for (const { payer, date, context } of plans) {
         const shiftDays = opts.shift ? daysToShift(patient.resources, date) : 0;
-        const resources = shiftDays ? shiftRecordDates(patient.resources, shiftDays) : patient.resources;
+        const resources = shiftDays ? shiftAllDates(patient.resources, shiftDays) : patient.resources;
         const assumed = assumedCoverage(payer, patient.patientId);
         const body = buildOrderSignRequest({ patientId: patient.patientId, resources: [...resources, ...assumed] }, { cpt: opts.cpt, date });
         for (const row of await evaluateRequest(unit.label, parseHookRequest(body, 'order-sign'), context)) {
@@ -152,24 +153,6 @@ export function daysToShift(resources: readonly Resource[], dateOfService: strin
   }
   if (last === undefined) return 0;
   return Math.round((Date.parse(`${dateOfService}T00:00:00Z`) - DAY_MS - last) / DAY_MS);
-}
-
-const FHIR_DATE = /^\d{4}-\d{2}-\d{2}$/;
-const FHIR_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
-
-/** A copy of the resources with every date and dateTime moved by `days` (ages and intervals kept). */
-export function shiftRecordDates(resources: readonly Resource[], days: number): Resource[] {
-  const shift = (value: unknown): unknown => {
-    if (typeof value === 'string') {
-      if (FHIR_DATE.test(value)) return new Date(Date.parse(`${value}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
-      if (FHIR_DATE_TIME.test(value)) return new Date(Date.parse(value) + days * DAY_MS).toISOString();
-      return value;
-    }
-    if (Array.isArray(value)) return value.map(shift);
-    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shift(v)]));
-    return value;
-  };
-  return resources.map((r) => shift(r) as Resource);
 }
 
 /** Patients per payer by outcome and deciding criterion, largest groups first. */

@@ -11,11 +11,6 @@ import { dateOfService } from '../decision/decideOrder.js';
 const DAY = /^(\d{4})-(\d{2})-(\d{2})(T.*)?$/;
 const MS_PER_DAY = 86_400_000;
 
-/** The whole days from `from` to `to` (both YYYY-MM-DD). */
-export function daysBetween(from: string, to: string): number {
-  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / MS_PER_DAY);
-}
-
 /** One value moved by `days`, its time of day and zone kept; anything else unchanged. */
 export function shiftDay(value: string, days: number): string {
   const m = DAY.exec(value);

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { Encounter, Patient, Resource } from 'fhir/r4.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SurveyRow } from '../../src/cli/survey.js';
-import { daysToShift, shiftRecordDates } from '../../src/cli/survey.js';
+import { daysToShift } from '../../src/cli/survey.js';
+import { shiftAllDates } from '../../src/fhir-server/shiftDates.js';
 import { main } from '../../src/cli/main.js';
 import { loadLibrary, type PolicyLibrary } from '../../src/library/library.js';
 import { captureIO } from './io.js';
@@ -94,7 +95,7 @@ describe('moving a record in time', () => {
   it('puts the last encounter on the day before the date of service', () => {
     const record: Resource[] = [patient, visit('e1', '2019-01-10T09:00:00-05:00'), visit('e2', '2019-05-30T09:00:00-04:00')];
     const days = daysToShift(record, '2024-06-12');
-    const moved = shiftRecordDates(record, days);
+    const moved = shiftAllDates(record, days);
     expect((moved[2] as Encounter).period?.start?.slice(0, 10)).toBe('2024-06-11');
     // Every date moves by the same days: intervals and the age at the visit are kept.
     expect((moved[0] as Patient).birthDate).toBe('1965-03-14');
