@@ -1,13 +1,13 @@
-import { createApp } from './app.js';
+import { createApp } from './http/app.js';
 import { shownDecisionsIn } from './decision/shownDecisions.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { createLogger } from './log.js';
 import { listenErrorMessage } from './listenError.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics } from './http/metrics.js';
 import { registerRecordMetrics } from './records/recordMetrics.js';
 import { setupDecisionRecords } from './records/setup.js';
 import { createClientAuth } from './security/setup.js';
-import { setupSharedState } from './sharedState.js';
+import { setupSharedState } from './http/sharedState.js';
 import { RecordStoreOpenError } from './store/openRecordDatabase.js';
 
 /** `npm start`: the service with its built-in policies on PORT (default 3000). */

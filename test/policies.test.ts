@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../src/app.js';
+import { createApp } from '../src/http/app.js';
 import { testConfig } from '../src/config/config.js';
 import { observedDecision, type ObservedOutcome } from './support/outcome.js';
 

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ServiceRequest } from 'fhir/r4.js';
-import type { OrderDecision } from '../decision/decideOrder.js';
-import { CPT } from '../decision/decideOrder.js';
+import { CPT, criterionId, hasPolicy, type EngineDecision, type OrderDecision, type PolicyDecision } from '../decision/decideOrder.js';
+import { nodeIndex } from '../engine/nodes.js';
 import type { CandidatePath } from '../engine/evaluate.js';
-import type { AlternativeRule, Contrast } from '../engine/types.js';
+import type { AlternativeRule, Contrast, PolicyVersion } from '../engine/types.js';
 import type { FactCatalogue } from '../facts/catalogue.js';
 import type { FindingLexicon } from '../facts/findingWords.js';
 import type { RecordProblem } from '../record/loadRecord.js';
@@ -40,73 +40,43 @@ export interface CardContext {
 
 /** Cards for one order's decision, most important first. */
 export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
-  const cards: CdsCard[] = [];
   const assoc = { 'davinci-crd.associated-resource': [{ reference: d.orderRef }] };
   const orderName = `${d.order.code?.text ?? d.order.code?.coding?.[0]?.display ?? 'Lumbar MRI'} (CPT ${d.cpt}, ${d.orderRef})`;
-  if (d.outcome === 'no-coverage') {
-    const reason = d.routing.kind === 'no-coverage' ? d.routing.reason : '';
-    cards.push({
-      uuid: randomUUID(),
-      summary: summary('No coverage decision: no lumbar MRI policy applies to this patient\'s coverage'),
-      detail: `${reason}\n\nOrder: ${orderName}. No Da Vinci CRD coverage information is returned without a usable Coverage.`,
-      indicator: 'info',
-      source: { label: SERVICE_LABEL, topic: TOPICS.coverage },
-      extension: assoc,
-    });
-    return cards;
-  }
-  if (d.outcome === 'patient-deceased') {
-    cards.push({
-      uuid: randomUUID(),
-      summary: summary('No coverage decision: the patient\'s record says the patient has died'),
-      detail: `The Patient resource carries a date of death or deceased = true, so no medical-necessity decision is made and no Da Vinci CRD coverage information is written on the order. If the record is wrong, correct Patient.deceased and sign again.\n\nOrder: ${orderName}.`,
-      indicator: 'warning',
-      source: { label: SERVICE_LABEL, topic: TOPICS.coverage },
-      extension: assoc,
-    });
-    return cards;
-  }
-  if (d.outcome === 'no-policy-version') {
-    const policyId = d.routing.kind === 'no-version' ? d.routing.policyId : '';
-    cards.push({
-      uuid: randomUUID(),
-      summary: summary(`No coverage decision: no version of ${policyId} is in force on ${d.dateOfService}`),
-      detail: `The coverage (${d.coverage ? payorLabel(d.coverage) : ''}) routes to ${policyId}, but no version of that policy is in force at the date of service ${d.dateOfService}.\n\nOrder: ${orderName}.`,
-      indicator: 'info',
-      source: { label: SERVICE_LABEL, topic: TOPICS.coverage },
-      extension: assoc,
-    });
-    return cards;
-  }
-  const policy = d.policy!;
+  if (!hasPolicy(d)) return [noDecisionCard(d, orderName, assoc)];
+  const policy = d.policy;
   const source = { label: policy.payer, topic: TOPICS.coverage };
-  const header = `**Policy:** ${policyLabel(policy)}  \n**Order:** ${orderName}  \n**Date of service:** ${d.dateOfService}  \n**Coverage:** ${d.coverage ? `${payorLabel(d.coverage)} (Coverage/${d.coverage.id ?? '?'})` : 'none'}`;
-  const result = d.result;
-  const evidence = (refs: readonly string[]) =>
-    refs.length ? `\n\n**Evidence:**\n${refs.map((r) => `- ${ctx.describe?.(r) ?? r}`).join('\n')}` : '';
+  const header = `**Policy:** ${policyLabel(policy)}  \n**Order:** ${orderName}  \n**Date of service:** ${d.dateOfService}  \n**Coverage:** ${payorLabel(d.coverage)} (Coverage/${d.coverage.id ?? '?'})`;
   const name = shortPolicyName(policy);
-  const by = result?.decidedBy;
-  // A critical notice (cauda equina: imaging does not wait) is said on the decision card itself.
-  const urgent = (result?.notices ?? []).filter((n) => n.indicator === 'critical').map((n) => `**${n.text}**\n\n`).join('');
-  const flagNote = policy.redFlag && by?.id === policy.redFlag.id;
-
-  switch (d.outcome) {
-    case 'no-review-required':
-      cards.push({
+  if (d.outcome === 'no-review-required') {
+    return [
+      {
         uuid: randomUUID(),
         summary: summary(`No prior review needed: ${name}, medical necessity review not required`),
         detail: `${header}\n\n${policy.noReviewReason ?? ''}`,
         indicator: 'info',
         source,
         extension: assoc,
-      });
-      break;
+      },
+    ];
+  }
+  const cards: CdsCard[] = [];
+  const result = d.result;
+  const evidence = (refs: readonly string[]) =>
+    refs.length ? `\n\n**Evidence:**\n${refs.map((r) => `- ${ctx.describe?.(r) ?? r}`).join('\n')}` : '';
+  const by = result.decidedBy;
+  const criterion = by?.kind === 'criterion' ? by : undefined;
+  // A critical notice (cauda equina: imaging does not wait) is said on the decision card itself.
+  const urgent = result.notices.filter((n) => n.indicator === 'critical').map((n) => `**${n.text}**\n\n`).join('');
+  const flagNote = policy.redFlag && criterion?.id === policy.redFlag.id;
+
+  switch (d.outcome) {
     case 'criteria-met': {
-      const through = by ? metThrough(policy, by) : undefined;
+      const through = criterion ? metThrough(policy, criterion) : undefined;
+      const path = criterion ? outlinePath(policy, criterion.chain) : [];
       cards.push({
         uuid: randomUUID(),
-        summary: summary(`Criteria met: ${name} ${by?.id}, ${criterionName(policy, by?.id ?? '', by?.text ?? '')}${through ? ` (${through.label})` : ''}`),
-        detail: `${urgent}${header}\n\n**Criterion met:** ${by?.id}: ${by?.text}${through ? `  \n**Met through:** ${through.id}, ${through.label}` : ''}${by && by.chain.length > 1 ? `  \n**Path:** ${by.chain.filter((c) => !c.includes('.criteria') && !c.includes('red-flags')).join(' › ')}` : ''}${evidence(result?.evidence ?? [])}`,
+        summary: summary(`Criteria met: ${name} ${criterion?.id}, ${criterionName(policy, criterion?.id ?? '', criterion?.text ?? '')}${through ? ` (${through.label})` : ''}`),
+        detail: `${urgent}${header}\n\n**Criterion met:** ${criterion?.id}: ${criterion?.text}${through ? `  \n**Met through:** ${through.id}, ${through.label}` : ''}${path.length > 1 ? `  \n**Path:** ${path.join(' › ')}` : ''}${evidence(result.evidence)}`,
         indicator: 'info',
         source,
         extension: assoc,
@@ -115,7 +85,7 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
     }
     case 'documentation-missing': {
       const url = ctx.questionnaireUrl?.(d);
-      const paths = result?.missing ?? [];
+      const paths = result.missing;
       const lines = groupPaths(paths, (p) => p.unknown)
         .map((g, i) => {
           const items = g.common.map((s) => `  - ${missingItem(s, ctx.facts, ctx.findings)}`);
@@ -124,7 +94,7 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
         })
         .join('\n\n');
       const first = paths[0];
-      const blocked = result?.blockedApproval;
+      const blocked = result.blockedApproval;
       const intro = blocked
         ? `Criterion ${blocked.id} (${clip(blocked.text, 120)}) is met, but non-indication ${first?.cited.id} may apply: the record does not decide it. Document the following so it can be decided.`
         : 'The record points toward a path to approval; document the following to complete it.';
@@ -135,7 +105,7 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
             ? `Documentation needed (${first?.unknown.length ?? 0} item${first?.unknown.length === 1 ? '' : 's'}): ${name} ${blocked.id} met unless ${first?.cited.id}, ${criterionName(policy, first?.cited.id ?? '', first?.cited.text ?? '', 50)}`
             : `Documentation needed (${first?.unknown.length ?? 0} item${first?.unknown.length === 1 ? '' : 's'}) for ${name} ${first?.cited.id ?? ''}: ${criterionName(policy, first?.cited.id ?? '', first?.cited.text ?? '', 60)}`,
         ),
-        detail: `${urgent}${header}\n\n${intro}\n\n${lines}${evidence(result?.evidence ?? [])}${policy.documentationToSend ? `\n\n**Send:** ${policy.documentationToSend}` : ''}`,
+        detail: `${urgent}${header}\n\n${intro}\n\n${lines}${evidence(result.evidence)}${policy.documentationToSend ? `\n\n**Send:** ${policy.documentationToSend}` : ''}`,
         indicator: 'warning',
         source,
         ...(url ? { links: [{ label: 'Documentation questionnaire', url, type: 'absolute' as const }] } : {}),
@@ -143,30 +113,33 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
       });
       break;
     }
-    case 'physician-review':
+    case 'physician-review': {
+      // An incomplete record is not a criterion: it is said in its words, with no outline number.
+      const why = by?.kind === 'incomplete-record' ? `incomplete record: ${by.text}` : `${criterion?.id}: ${criterion?.text}`;
       cards.push({
         uuid: randomUUID(),
-        summary: summary(`Physician review: ${name} ${/\s/.test(by?.id ?? '') ? '' : `${by?.id ?? ''}, `}${criterionName(policy, by?.id ?? '', by?.text ?? 'the case goes to a medical reviewer', 70)}`),
-        detail: `${urgent}${header}\n\n**Why:** ${by?.id}: ${by?.text}${flagNote ? `\n\nA red flag is never denied for want of paperwork: the criteria are not met on the record, so a physician reviews the case.${reviewFailed(result?.failedPaths ?? [])}` : ''}\n\n**Send for review:** ${policy.documentationToSend ?? 'the last 6 months of clinical notes'}.${evidence(result?.evidence ?? [])}`,
+        summary: summary(`Physician review: ${name} ${criterion ? `${criterion.id}, ` : ''}${criterionName(policy, criterion?.id ?? '', by?.text ?? 'the case goes to a medical reviewer', 70)}`),
+        detail: `${urgent}${header}\n\n**Why:** ${why}${flagNote ? `\n\nA red flag is never denied for want of paperwork: the criteria are not met on the record, so a physician reviews the case.${reviewFailed(result.failedPaths ?? [])}` : ''}\n\n**Send for review:** ${policy.documentationToSend ?? 'the last 6 months of clinical notes'}.${evidence(result.evidence)}`,
         indicator: 'info',
         source,
         extension: assoc,
       });
       break;
+    }
     case 'not-indicated': {
-      const changes = changeLines(result?.wouldChange ?? [], ctx.facts, ctx.findings).map((l) => `- ${l}`).join('\n');
-      const closest = result?.failedPaths?.[0];
+      const changes = changeLines(result.wouldChange, ctx.facts, ctx.findings).map((l) => `- ${l}`).join('\n');
+      const closest = result.failedPaths?.[0];
       const suggestions = alternativeSuggestions(d);
       cards.push({
         uuid: randomUUID(),
         summary: summary(
-          by
-            ? `Not indicated: ${name} ${by.id}, ${criterionName(policy, by.id, by.text)}`
+          criterion
+            ? `Not indicated: ${name} ${criterion.id}, ${criterionName(policy, criterion.id, criterion.text)}`
             : closest
               ? `Not indicated: no ${name} criterion met (closest ${closest.cited.id}, ${criterionName(policy, closest.cited.id, closest.cited.text, 50)})`
               : `Not indicated: no ${name} criterion is met for this lumbar MRI`,
         ),
-        detail: `${header}\n\n**Why:** ${criterionLabel(d)}${evidence(result?.evidence ?? [])}${changes ? `\n\n**What would change the answer:**\n${changes}` : ''}`,
+        detail: `${header}\n\n**Why:** ${criterionLabel(d)}${evidence(result.evidence)}${changes ? `\n\n**What would change the answer:**\n${changes}` : ''}`,
         indicator: 'warning',
         source,
         ...(suggestions.length ? { suggestions, selectionBehavior: 'at-most-one' as const } : {}),
@@ -191,7 +164,7 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
       });
     }
   }
-  for (const n of result?.notices ?? []) {
+  for (const n of result.notices) {
     cards.push({
       uuid: randomUUID(),
       summary: summary(`${n.indicator === 'critical' ? 'Urgent' : 'Note'}: ${n.text}`),
@@ -204,32 +177,75 @@ export function decisionCards(d: OrderDecision, ctx: CardContext): CdsCard[] {
   return cards;
 }
 
+/** No medical-necessity decision was made (deceased, no coverage, no version in force): one card says why. */
+function noDecisionCard(d: Exclude<OrderDecision, PolicyDecision>, orderName: string, extension: CdsCard['extension']): CdsCard {
+  const source = { label: SERVICE_LABEL, topic: TOPICS.coverage };
+  switch (d.outcome) {
+    case 'no-coverage':
+      return {
+        uuid: randomUUID(),
+        summary: summary('No coverage decision: no lumbar MRI policy applies to this patient\'s coverage'),
+        detail: `${d.routing.reason}\n\nOrder: ${orderName}. No Da Vinci CRD coverage information is returned without a usable Coverage.`,
+        indicator: 'info',
+        source,
+        extension,
+      };
+    case 'patient-deceased':
+      return {
+        uuid: randomUUID(),
+        summary: summary('No coverage decision: the patient\'s record says the patient has died'),
+        detail: `The Patient resource carries a date of death or deceased = true, so no medical-necessity decision is made and no Da Vinci CRD coverage information is written on the order. If the record is wrong, correct Patient.deceased and sign again.\n\nOrder: ${orderName}.`,
+        indicator: 'warning',
+        source,
+        extension,
+      };
+    case 'no-policy-version':
+      return {
+        uuid: randomUUID(),
+        summary: summary(`No coverage decision: no version of ${d.routing.policyId} is in force on ${d.dateOfService}`),
+        detail: `The coverage (${payorLabel(d.coverage)}) routes to ${d.routing.policyId}, but no version of that policy is in force at the date of service ${d.dateOfService}.\n\nOrder: ${orderName}.`,
+        indicator: 'info',
+        source,
+        extension,
+      };
+  }
+}
+
+/** The outline from the section to the criterion met: the nodes a card may cite, and the alternative met through (labelled); groupings left out. */
+function outlinePath(policy: PolicyVersion, chain: readonly string[]): string[] {
+  const index = nodeIndex(policy);
+  return chain.filter((id) => {
+    const node = index.get(id);
+    return node !== undefined && (node.cite === true || node.label !== undefined);
+  });
+}
+
 /** For a red flag sent to review: the criteria closest to being met and what the record showed. */
 function reviewFailed(paths: readonly CandidatePath[]): string {
   return paths.length ? `\n\n**Closest criteria:**\n${paths.map((p) => `- ${failedSummary(p)}`).join('\n')}` : '';
 }
 
 /** The imaging the policy prefers, as suggestions that change the draft order. */
-function alternativeSuggestions(d: OrderDecision): CdsSuggestion[] {
+function alternativeSuggestions(d: EngineDecision): CdsSuggestion[] {
   const out: CdsSuggestion[] = [];
-  const contrast = d.result?.contrast;
+  const contrast = d.result.contrast;
   if (contrast && (d.outcome === 'criteria-met' || d.outcome === 'documentation-missing')) {
     const want = CONTRAST_ORDER[contrast];
     if (want.code !== d.cpt) {
       out.push(changeOrder(d, want.code, want.display, `Change to ${want.display} (CPT ${want.code})`, true));
     }
   }
-  for (const alt of d.result?.alternatives ?? []) out.push(applyAlternative(d, alt));
+  for (const alt of d.result.alternatives) out.push(applyAlternative(d, alt));
   return dedupe(out);
 }
 
-function alternativeReasons(d: OrderDecision): string[] {
+function alternativeReasons(d: EngineDecision): string[] {
   const out: string[] = [];
-  const contrast = d.result?.contrast;
+  const contrast = d.result.contrast;
   if (contrast && CONTRAST_ORDER[contrast].code !== d.cpt && (d.outcome === 'criteria-met' || d.outcome === 'documentation-missing')) {
-    out.push(`${d.result?.decidedBy?.id} names MRI ${contrast === 'without' ? 'without contrast' : 'with and without contrast'}.`);
+    out.push(`${criterionId(d)} names MRI ${contrast === 'without' ? 'without contrast' : 'with and without contrast'}.`);
   }
-  for (const a of d.result?.alternatives ?? []) out.push(`${a.id}: ${a.text}`);
+  for (const a of d.result.alternatives) out.push(`${a.id}: ${a.text}`);
   return out;
 }
 

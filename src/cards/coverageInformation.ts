@@ -1,6 +1,5 @@
 import type { Extension, ServiceRequest } from 'fhir/r4.js';
-import type { OrderDecision } from '../decision/decideOrder.js';
-import { CPT } from '../decision/decideOrder.js';
+import { CPT, hasPolicy, type OrderDecision } from '../decision/decideOrder.js';
 import type { CrdVersion } from '../hooks/discovery.js';
 import { authorizationExpiry } from '../decision/authorizationNumber.js';
 import { criterionLabel, policyLabel } from './wording.js';
@@ -27,7 +26,7 @@ export function coverageInformation(
   /** CRD 2.2 when the client asked for it: `expiry-date` on approvals (2.0.1 has no such element). */
   crdVersion: CrdVersion = '2.0',
 ): Extension | undefined {
-  if (!d.coverage || !d.policy) return undefined;
+  if (!hasPolicy(d)) return undefined;
   const sub: Extension[] = [{ url: 'coverage', valueReference: { reference: `Coverage/${d.coverage.id ?? 'unknown'}` } }];
   const reasonText = `${policyLabel(d.policy)}: ${criterionLabel(d)}`;
   const add = (url: string, value: Omit<Extension, 'url'>): void => {

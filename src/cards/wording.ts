@@ -1,7 +1,7 @@
 import { nodeIndex } from '../engine/nodes.js';
 import type { DecisionOutcome, PolicyVersion } from '../engine/types.js';
 import type { CandidatePath } from '../engine/evaluate.js';
-import type { OrderDecision } from '../decision/decideOrder.js';
+import { isEngineDecision, type OrderDecision } from '../decision/decideOrder.js';
 import type { FactCatalogue } from '../facts/catalogue.js';
 import type { FindingLexicon } from '../facts/findingWords.js';
 
@@ -21,19 +21,21 @@ export function policyLabel(p: PolicyVersion): string {
 }
 
 export function criterionLabel(d: OrderDecision): string {
-  if (d.outcome === 'no-review-required') return d.policy?.noReviewReason ?? 'no review required';
-  const by = d.result?.decidedBy;
+  if (d.outcome === 'no-review-required') return d.policy.noReviewReason ?? 'no review required';
+  if (!isEngineDecision(d)) return d.outcome;
+  const by = d.result.decidedBy;
   if (!by) {
     if (d.outcome === 'not-indicated') {
-      const closest = d.result?.failedPaths?.[0];
+      const closest = d.result.failedPaths?.[0];
       return closest ? `no criterion of the policy is met; closest, ${failedSummary(closest)}` : 'no criterion of the policy is met or documentable';
     }
-    return OUTCOME_WORDS[d.outcome as DecisionOutcome] ?? d.outcome;
+    return OUTCOME_WORDS[d.outcome];
   }
-  // Outline numbers are cited as criteria; a reason that is not a criterion (an incomplete record) is said as it is.
-  const cited = /\s/.test(by.id) ? by.text : `criterion ${by.id}: ${by.text}`;
-  const through = d.outcome === 'criteria-met' && d.policy ? metThrough(d.policy, by) : undefined;
-  const blocked = d.result?.blockedApproval;
+  // A reason that is not a criterion (an incomplete record) is said as it is.
+  if (by.kind === 'incomplete-record') return by.text;
+  const cited = `criterion ${by.id}: ${by.text}`;
+  const through = d.outcome === 'criteria-met' ? metThrough(d.policy, by) : undefined;
+  const blocked = d.result.blockedApproval;
   if (blocked) return `${cited} (undetermined; otherwise criterion ${blocked.id} is met)`;
   return through ? `${cited}; met through ${through.id} (${through.label})` : cited;
 }

@@ -7,12 +7,11 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import type { Coverage, Resource, ServiceRequest } from 'fhir/r4.js';
 import { criterionLabel, missingItem } from '../cards/wording.js';
-import type { OrderDecision } from '../decision/decideOrder.js';
 import type { CandidatePath } from '../engine/evaluate.js';
 import type { FactCatalogue } from '../facts/catalogue.js';
 import { hookContextFromConfig } from '../pipeline/context.js';
 import { loadConfig } from '../config/config.js';
-import { lumbarMriCode } from '../decision/decideOrder.js';
+import { coverageOf, criterionId, hasPolicy, isEngineDecision, lumbarMriCode, type OrderDecision } from '../decision/decideOrder.js';
 import { toDay } from '../fhir/dates.js';
 import { listDataFiles, loadFolder } from '../fhir-server/loadFolder.js';
 import { ResourceCollector, looksLikeResource } from '../fhir-server/normalize.js';
@@ -227,7 +226,9 @@ export async function evaluateRequest(file: string, req: HookRequest, context: H
   const notes = cards.filter((c) => associated(c).length === 0).map((c) => c.summary);
   return result.decisions.map((d) => {
     const mine = cards.filter((c) => associated(c).includes(d.orderRef));
-    const path = d.outcome === 'documentation-missing' ? d.result?.missing[0] : undefined;
+    const path = d.outcome === 'documentation-missing' ? d.result.missing[0] : undefined;
+    const coverage = coverageOf(d);
+    const criterion = criterionId(d);
     return {
       file,
       patientId: req.context.patientId,
@@ -235,11 +236,11 @@ export async function evaluateRequest(file: string, req: HookRequest, context: H
       cpt: d.cpt,
       dateOfService: d.dateOfService,
       outcome: d.outcome,
-      ...(d.policy ? { policy: `${d.policy.policyId}@${d.policy.version}` } : {}),
-      ...(d.coverage ? { coverage: `Coverage/${d.coverage.id}` } : {}),
-      ...(d.result?.decidedBy ? { criterion: d.result.decidedBy.id } : {}),
-      ...(d.policy ? { reason: criterionLabel(d) } : {}),
-      evidence: d.result?.evidence ?? [],
+      ...(hasPolicy(d) ? { policy: `${d.policy.policyId}@${d.policy.version}` } : {}),
+      ...(coverage ? { coverage: `Coverage/${coverage.id}` } : {}),
+      ...(criterion ? { criterion } : {}),
+      ...(hasPolicy(d) ? { reason: criterionLabel(d) } : {}),
+      evidence: isEngineDecision(d) ? d.result.evidence : [],
       missing: (path?.unknown ?? []).map((s) => missingItem(s, context.library.facts)),
       wouldChange: wouldChange(d, context.library.facts),
       suggestions: [...new Set(mine.flatMap((c) => (c.suggestions ?? []).map((s) => s.label)))],
@@ -252,7 +253,7 @@ export async function evaluateRequest(file: string, req: HookRequest, context: H
 function wouldChange(d: OrderDecision, facts: FactCatalogue): string[] {
   if (d.outcome !== 'not-indicated') return [];
   const words = (s: CandidatePath['steps'][number]) => (s.fact ? facts.get(s.fact)?.text : undefined) ?? s.leafText;
-  return (d.result?.wouldChange ?? []).map((c) => {
+  return d.result.wouldChange.map((c) => {
     const parts = [
       ...(c.failed.length ? [`not on record: ${c.failed.map(words).join('; ')}`] : []),
       ...(c.unknown.length ? [`undocumented: ${c.unknown.map(words).join('; ')}`] : []),

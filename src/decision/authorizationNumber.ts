@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { OrderDecision } from './decideOrder.js';
+import { criterionId, type OrderDecision } from './decideOrder.js';
 
 /** How long an approval stays valid, counted from the day it is issued (neither seed states one). */
 export const AUTHORIZATION_VALID_DAYS = 90;
@@ -11,8 +11,8 @@ export const AUTHORIZATION_VALID_DAYS = 90;
  * Undefined for anything but criteria met: only an approval carries a number.
  */
 export function authorizationNumber(patientId: string, d: OrderDecision): string | undefined {
-  if (d.outcome !== 'criteria-met' || !d.policy || !d.coverage) return undefined;
-  const key = [patientId, `Coverage/${d.coverage.id ?? ''}`, d.orderRef, d.cpt, `${d.policy.policyId}@${d.policy.version}`, d.result?.decidedBy?.id ?? ''].join('|');
+  if (d.outcome !== 'criteria-met') return undefined;
+  const key = [patientId, `Coverage/${d.coverage.id ?? ''}`, d.orderRef, d.cpt, `${d.policy.policyId}@${d.policy.version}`, criterionId(d) ?? ''].join('|');
   return `PA-${createHash('sha256').update(key).digest('hex').slice(0, 18)}`;
 }
 

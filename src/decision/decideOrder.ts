@@ -1,7 +1,6 @@
 import type { BundleEntry, Coverage, Patient, ServiceRequest } from 'fhir/r4.js';
-import type { EngineResult } from '../engine/evaluate.js';
-import { evaluatePolicy } from '../engine/evaluate.js';
-import type { DecisionOutcome, PolicyVersion } from '../engine/types.js';
+import { evaluatePolicy, type EngineOutcome } from '../engine/evaluate.js';
+import type { PolicyVersion } from '../engine/types.js';
 import { FactContext } from '../facts/FactContext.js';
 import { todayUtc, toDay } from '../fhir/dates.js';
 import type { PolicyLibrary } from '../library/library.js';
@@ -9,26 +8,85 @@ import { codingsOf, type RecordSource } from '../record/PatientRecord.js';
 import type { RoutingResult } from '../routing/routing.js';
 import { orderAnswers, type AnswerProblem } from '../facts/questionnaireAnswers.js';
 import { knownFindingCodes } from '../facts/documentationFindings.js';
-import { withIncompleteRecord } from './incompleteRecord.js';
+import { withIncompleteRecord, type DecisionResult } from './incompleteRecord.js';
 
 export const CPT = 'http://www.ama-assn.org/go/cpt';
 /** Lumbar spine MRI: without contrast, with contrast, without then with contrast. */
 export const LUMBAR_MRI_CPT = ['72148', '72149', '72158'] as const;
 
-/** One draft order's decision: what routed it, what the policy said, and the facts behind it. */
-export interface OrderDecision {
+type Routed = Extract<RoutingResult, { kind: 'routed' }>;
+
+/** What every decision knows: the order, its code, the date of service and how its coverage routed. */
+interface DecisionBase {
   readonly order: ServiceRequest;
   readonly orderRef: string;
   readonly cpt: string;
   readonly dateOfService: string;
   readonly routing: RoutingResult;
-  readonly outcome: DecisionOutcome | 'no-coverage' | 'no-policy-version' | 'patient-deceased';
-  readonly policy?: PolicyVersion;
-  readonly coverage?: Coverage;
-  readonly result?: EngineResult;
+}
+
+/** No decision: the record says the patient has died (routing is whatever it was). */
+export interface PatientDeceasedDecision extends DecisionBase {
+  readonly outcome: 'patient-deceased';
+}
+
+/** No decision: no coverage routes to a policy. */
+export interface NoCoverageDecision extends DecisionBase {
+  readonly outcome: 'no-coverage';
+  readonly routing: Extract<RoutingResult, { kind: 'no-coverage' }>;
+}
+
+/** No decision: the coverage routes to a policy with no version in force at the date of service. */
+export interface NoPolicyVersionDecision extends DecisionBase {
+  readonly outcome: 'no-policy-version';
+  readonly routing: Extract<RoutingResult, { kind: 'no-version' }>;
+  readonly coverage: Coverage;
+}
+
+/** The policy in force requires no medical-necessity review (e.g. LCD L37281). */
+export interface NoReviewDecision extends DecisionBase {
+  readonly outcome: 'no-review-required';
+  readonly routing: Routed;
+  readonly policy: PolicyVersion;
+  readonly coverage: Coverage;
+}
+
+/** The criteria engine decided: the policy, the coverage, the result and (when computed now) the facts. */
+export interface EngineDecision extends DecisionBase {
+  readonly outcome: EngineOutcome;
+  readonly routing: Routed;
+  readonly policy: PolicyVersion;
+  readonly coverage: Coverage;
+  readonly result: DecisionResult;
+  /** The facts read from the record; absent on a decision restored from the decision cache. */
   readonly facts?: FactContext;
   /** Questionnaire answers that could not be used (unknown item, wrong type): reported on a card, ignored here. */
   readonly answerProblems?: readonly AnswerProblem[];
+}
+
+/** One draft order's decision, by outcome: only what is true of that outcome is there. */
+export type OrderDecision = PatientDeceasedDecision | NoCoverageDecision | NoPolicyVersionDecision | NoReviewDecision | EngineDecision;
+
+/** A decision with a policy version in force (no review required, or the engine's). */
+export type PolicyDecision = NoReviewDecision | EngineDecision;
+
+export function hasPolicy(d: OrderDecision): d is PolicyDecision {
+  return d.outcome !== 'patient-deceased' && d.outcome !== 'no-coverage' && d.outcome !== 'no-policy-version';
+}
+
+export function isEngineDecision(d: OrderDecision): d is EngineDecision {
+  return hasPolicy(d) && d.outcome !== 'no-review-required';
+}
+
+/** The coverage a decision was made under, when one routed. */
+export function coverageOf(d: OrderDecision): Coverage | undefined {
+  return d.outcome === 'no-policy-version' || hasPolicy(d) ? d.coverage : undefined;
+}
+
+/** The outline number of the criterion that decided, when a criterion did (not an incomplete record). */
+export function criterionId(d: OrderDecision): string | undefined {
+  const by = isEngineDecision(d) ? d.result.decidedBy : undefined;
+  return by?.kind === 'criterion' ? by.id : undefined;
 }
 
 /** The lumbar MRI CPT an order carries, if any (system CPT, or no system as loose clients send). */
@@ -64,15 +122,15 @@ export function decideOrder(
 ): OrderDecision {
   const dos = dateOfService(order, today);
   const routing = library.router.route(record, dos);
-  const base = { order, orderRef, cpt, dateOfService: dos, routing };
+  const base = { order, orderRef, cpt, dateOfService: dos };
   // No medical-necessity decision for a patient the record says has died: a card says why.
-  if (isDeceased(record.patient)) return { ...base, outcome: 'patient-deceased' };
-  if (routing.kind === 'no-coverage') return { ...base, outcome: 'no-coverage' };
-  if (routing.kind === 'no-version') return { ...base, outcome: 'no-policy-version', coverage: routing.coverage };
+  if (isDeceased(record.patient)) return { ...base, routing, outcome: 'patient-deceased' };
+  if (routing.kind === 'no-coverage') return { ...base, routing, outcome: 'no-coverage' };
+  if (routing.kind === 'no-version') return { ...base, routing, outcome: 'no-policy-version', coverage: routing.coverage };
   const { policy, coverage } = routing;
-  if (policy.kind === 'no-review-required') return { ...base, outcome: 'no-review-required', policy, coverage };
+  if (policy.kind === 'no-review-required') return { ...base, routing, outcome: 'no-review-required', policy, coverage };
   const answered = orderAnswers(library.policies, knownFindingCodes(library.facts), record, order, draftEntries);
   const facts = new FactContext(library.facts, record, order, dos, answered.answers);
   const result = withIncompleteRecord(policy, evaluatePolicy(policy, facts, dos, cpt), record.unavailable);
-  return { ...base, outcome: result.outcome, policy, coverage, result, facts, ...(answered.problems.length ? { answerProblems: answered.problems } : {}) };
+  return { ...base, routing, outcome: result.outcome, policy, coverage, result, facts, ...(answered.problems.length ? { answerProblems: answered.problems } : {}) };
 }

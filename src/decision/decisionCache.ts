@@ -6,15 +6,17 @@
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Coverage, Resource, ServiceRequest } from 'fhir/r4.js';
-import type { EngineResult } from '../engine/evaluate.js';
+import { z } from 'zod';
+import type { EngineOutcome, NodeResult } from '../engine/evaluate.js';
+import type { PolicyVersion } from '../engine/types.js';
 import type { PolicyLibrary } from '../library/library.js';
-import type { RoutingResult } from '../routing/routing.js';
+import { routingFileSchema, type RoutingResult } from '../routing/routing.js';
 import { MemorySharedCache, type SharedCache } from '../store/kv.js';
 import { sameSecret } from '../security/throttle.js';
 import type { OrderDecision } from './decideOrder.js';
 
 /** Part of every key and MAC: entries written by an older release are never read as this one's. */
-export const DECISION_CACHE_VERSION = 'decision-v2';
+export const DECISION_CACHE_VERSION = 'decision-v3';
 
 /** Without DECISION_CACHE_KEY: a key no one else knows, good for this process's own (memory) cache. */
 export const PROCESS_DECISION_CACHE_KEY = randomBytes(32);
@@ -125,20 +127,6 @@ export function decisionKey(library: PolicyLibrary, input: DecisionInput): strin
   return h.digest('hex');
 }
 
-/** The cached form: policy by id and version (the library holds it), everything else as data. */
-interface CachedDecision {
-  readonly outcome: OrderDecision['outcome'];
-  readonly dateOfService: string;
-  readonly cpt: string;
-  readonly routing:
-    | { readonly kind: 'routed'; readonly coverage: Coverage; readonly rule: unknown; readonly policy: { readonly policyId: string; readonly version: string } }
-    | Exclude<RoutingResult, { kind: 'routed' }>;
-  readonly policy?: { readonly policyId: string; readonly version: string };
-  readonly coverage?: Coverage;
-  readonly result?: EngineResult;
-  readonly answerProblems?: OrderDecision['answerProblems'];
-}
-
 /**
  * What an answer reads of a Coverage: its id (the assertion's `coverage` reference) and its payors'
  * names (card wording). Member id, subscriber and beneficiary stay out of the cache; a payor that is
@@ -154,57 +142,172 @@ export function coverageSummary(c: Coverage): Coverage {
   return { resourceType: 'Coverage', ...(c.id !== undefined ? { id: c.id } : {}), status: c.status, beneficiary: {}, payor };
 }
 
+// The cached form, checked on every read: an entry that does not parse (edited, or written by an
+// older release whose key version was not bumped) is a miss, never a decision.
+/** Arrays read back as the readonly lists the decision types hold. */
+const list = <T extends z.ZodType>(item: T) => z.array(item).readonly();
+const summaryShape = z.object({
+  resourceType: z.literal('Coverage'),
+  id: z.string().optional(),
+  beneficiary: z.object({}),
+  payor: list(z.object({ reference: z.string().optional(), display: z.string().optional() })),
+});
+const coverageSchema = z.custom<Coverage>((v) => summaryShape.safeParse(v).success, 'a Coverage summary');
+const policyRefSchema = z.object({ policyId: z.string(), version: z.string() });
+const ruleSchema = routingFileSchema.shape.rules.element;
+const routedSchema = z.object({ kind: z.literal('routed'), coverage: coverageSchema, rule: ruleSchema, policy: policyRefSchema });
+const noVersionSchema = z.object({ kind: z.literal('no-version'), coverage: coverageSchema, rule: ruleSchema, policyId: z.string() });
+const noCoverageSchema = z.object({ kind: z.literal('no-coverage'), reason: z.string(), coverages: list(coverageSchema) });
+const truth = z.boolean().nullable();
+const citedSchema = z.object({ id: z.string(), text: z.string(), chain: list(z.string()) });
+const stepSchema = z.object({
+  key: z.string(),
+  fact: z.string().optional(),
+  value: truth,
+  leafId: z.string(),
+  leafText: z.string(),
+  criterionId: z.string(),
+  criterionText: z.string(),
+  served: z.boolean().optional(),
+});
+const pathSchema = z.object({
+  sectionId: z.string(),
+  chain: list(z.string()),
+  cited: z.object({ id: z.string(), text: z.string() }),
+  steps: list(stepSchema),
+  unknown: list(stepSchema),
+  failed: list(stepSchema),
+});
+const nodeResultSchema: z.ZodType<NodeResult> = z.lazy(() =>
+  z.object({
+    id: z.string(),
+    text: z.string(),
+    kind: z.enum(['all', 'any', 'atLeast', 'not', 'fact', 'ref']),
+    value: truth,
+    inForce: z.boolean(),
+    fact: z.string().optional(),
+    evidence: list(z.string()),
+    children: list(nodeResultSchema).optional(),
+  }),
+);
+const ENGINE_OUTCOMES = ['criteria-met', 'documentation-missing', 'physician-review', 'not-indicated'] as const satisfies readonly EngineOutcome[];
+const resultSchema = z.object({
+  outcome: z.enum(ENGINE_OUTCOMES),
+  decidedBy: z
+    .discriminatedUnion('kind', [
+      citedSchema.extend({ kind: z.literal('criterion') }),
+      z.object({ kind: z.literal('incomplete-record'), text: z.string(), unavailable: list(z.string()) }),
+    ])
+    .optional(),
+  evidence: list(z.string()),
+  missing: list(pathSchema),
+  wouldChange: list(pathSchema),
+  failedPaths: list(pathSchema).optional(),
+  blockedApproval: citedSchema.optional(),
+  contrast: z.enum(['without', 'with-and-without']).optional(),
+  // Policy rules by id: the library holds them (the entry is a miss if one is gone).
+  notices: list(z.string()),
+  alternatives: list(z.string()),
+  trace: list(nodeResultSchema),
+});
+const base = { dateOfService: z.string(), cpt: z.string() };
+const cachedDecisionSchema = z.union([
+  z.object({ ...base, outcome: z.literal('patient-deceased'), routing: z.discriminatedUnion('kind', [routedSchema, noVersionSchema, noCoverageSchema]) }),
+  z.object({ ...base, outcome: z.literal('no-coverage'), routing: noCoverageSchema }),
+  z.object({ ...base, outcome: z.literal('no-policy-version'), routing: noVersionSchema }),
+  z.object({ ...base, outcome: z.literal('no-review-required'), routing: routedSchema }),
+  z.object({
+    ...base,
+    outcome: z.enum(ENGINE_OUTCOMES),
+    routing: routedSchema,
+    result: resultSchema,
+    answerProblems: list(z.object({ response: z.string(), linkId: z.string(), reason: z.string() })).optional(),
+  }),
+]);
+type CachedDecision = z.infer<typeof cachedDecisionSchema>;
+type CachedRouting = CachedDecision['routing'];
+
+const policyRef = (p: PolicyVersion) => ({ policyId: p.policyId, version: p.version });
+
+function cachedRouting(r: RoutingResult): CachedRouting {
+  switch (r.kind) {
+    case 'routed':
+      return { ...r, coverage: coverageSummary(r.coverage), policy: policyRef(r.policy) };
+    case 'no-version':
+      return { ...r, coverage: coverageSummary(r.coverage) };
+    case 'no-coverage':
+      return { ...r, coverages: r.coverages.map(coverageSummary) };
+  }
+}
+
 export function serializeDecision(d: OrderDecision): string {
-  const ref = (p: { policyId: string; version: string }) => ({ policyId: p.policyId, version: p.version });
-  const r = d.routing;
-  const routing: CachedDecision['routing'] =
-    r.kind === 'routed'
-      ? { ...r, coverage: coverageSummary(r.coverage), policy: ref(r.policy) }
-      : r.kind === 'no-version'
-        ? { ...r, coverage: coverageSummary(r.coverage) }
-        : { ...r, coverages: r.coverages.map(coverageSummary) };
-  const cached: CachedDecision = {
-    outcome: d.outcome,
-    dateOfService: d.dateOfService,
-    cpt: d.cpt,
-    routing,
-    ...(d.policy ? { policy: ref(d.policy) } : {}),
-    ...(d.coverage ? { coverage: coverageSummary(d.coverage) } : {}),
-    ...(d.result ? { result: d.result } : {}),
-    ...(d.answerProblems ? { answerProblems: d.answerProblems } : {}),
-  };
+  const base = { dateOfService: d.dateOfService, cpt: d.cpt };
+  let cached: CachedDecision;
+  switch (d.outcome) {
+    case 'patient-deceased':
+      cached = { ...base, outcome: d.outcome, routing: cachedRouting(d.routing) };
+      break;
+    case 'no-coverage':
+      cached = { ...base, outcome: d.outcome, routing: { ...d.routing, coverages: d.routing.coverages.map(coverageSummary) } };
+      break;
+    case 'no-policy-version':
+      cached = { ...base, outcome: d.outcome, routing: { ...d.routing, coverage: coverageSummary(d.routing.coverage) } };
+      break;
+    case 'no-review-required':
+      cached = { ...base, outcome: d.outcome, routing: { ...d.routing, coverage: coverageSummary(d.routing.coverage), policy: policyRef(d.routing.policy) } };
+      break;
+    default: {
+      const { notices, alternatives, ...result } = d.result;
+      cached = {
+        ...base,
+        outcome: d.outcome,
+        routing: { ...d.routing, coverage: coverageSummary(d.routing.coverage), policy: policyRef(d.routing.policy) },
+        result: { ...result, notices: notices.map((n) => n.id), alternatives: alternatives.map((a) => a.id) },
+        ...(d.answerProblems ? { answerProblems: d.answerProblems } : {}),
+      };
+    }
+  }
   return JSON.stringify(cached);
 }
 
-/** The decision for this request's order, or undefined when the entry no longer fits the library. */
-export function restoreDecision(json: string, library: PolicyLibrary, order: ServiceRequest, orderRef: string): OrderDecision | undefined {
-  let cached: CachedDecision;
+/** Why a cached entry could not be used (for the log): never its content. */
+export type CacheMiss = 'not JSON' | 'not a decision of this shape' | 'policy no longer loaded';
+
+/**
+ * The decision for this request's order, or why the entry cannot be one (it is then a miss): the
+ * entry must parse with the cached form's schema and name policies and rules the library still holds.
+ */
+export function restoreDecision(json: string, library: PolicyLibrary, order: ServiceRequest, orderRef: string): OrderDecision | CacheMiss {
+  let raw: unknown;
   try {
-    cached = JSON.parse(json) as CachedDecision;
+    raw = JSON.parse(json);
   } catch {
-    return undefined;
+    return 'not JSON';
   }
-  const find = (p: { policyId: string; version: string } | undefined) =>
-    p ? library.policies.find((x) => x.policyId === p.policyId && x.version === p.version) : undefined;
-  const policy = find(cached.policy);
-  if (cached.policy && !policy) return undefined;
-  let routing: RoutingResult;
-  if (cached.routing.kind === 'routed') {
-    const routedPolicy = find(cached.routing.policy);
-    if (!routedPolicy) return undefined;
-    routing = { ...cached.routing, policy: routedPolicy } as RoutingResult;
-  } else routing = cached.routing;
+  const parsed = cachedDecisionSchema.safeParse(raw);
+  if (!parsed.success) return 'not a decision of this shape';
+  const c = parsed.data;
+  const findPolicy = (p: { policyId: string; version: string }) => library.policies.find((x) => x.policyId === p.policyId && x.version === p.version);
+  const base = { order, orderRef, cpt: c.cpt, dateOfService: c.dateOfService };
+  if (c.outcome === 'no-coverage') return { ...base, outcome: c.outcome, routing: c.routing };
+  if (c.outcome === 'no-policy-version') return { ...base, outcome: c.outcome, routing: c.routing, coverage: c.routing.coverage };
+  if (c.routing.kind !== 'routed') return c.outcome === 'patient-deceased' ? { ...base, outcome: c.outcome, routing: c.routing } : 'not a decision of this shape';
+  const policy = findPolicy(c.routing.policy);
+  if (!policy) return 'policy no longer loaded';
+  const routing = { ...c.routing, policy };
+  if (c.outcome === 'patient-deceased') return { ...base, outcome: c.outcome, routing };
+  if (c.outcome === 'no-review-required') return { ...base, outcome: c.outcome, routing, policy, coverage: routing.coverage };
+  const notices = c.result.notices.map((id) => policy.notices.find((n) => n.id === id));
+  const alternatives = c.result.alternatives.map((id) => policy.alternatives.find((a) => a.id === id));
+  if (notices.includes(undefined) || alternatives.includes(undefined)) return 'policy no longer loaded';
   return {
-    order,
-    orderRef,
-    cpt: cached.cpt,
-    dateOfService: cached.dateOfService,
+    ...base,
+    outcome: c.outcome,
     routing,
-    outcome: cached.outcome,
-    ...(policy ? { policy } : {}),
-    ...(cached.coverage ? { coverage: cached.coverage } : {}),
-    ...(cached.result ? { result: cached.result } : {}),
-    ...(cached.answerProblems ? { answerProblems: cached.answerProblems } : {}),
+    policy,
+    coverage: routing.coverage,
+    result: { ...c.result, notices: notices.filter((n) => n !== undefined), alternatives: alternatives.filter((a) => a !== undefined) },
+    ...(c.answerProblems ? { answerProblems: c.answerProblems } : {}),
   };
 }
 
@@ -219,12 +322,16 @@ export async function decideThroughCache(
   hook: 'order-select' | 'order-sign',
   input: DecisionInput,
   decide: () => OrderDecision,
+  /** Told when an entry was found but could not be used (it is a miss). */
+  onUnusable: (why: CacheMiss) => void = () => undefined,
 ): Promise<OrderDecision> {
   const key = decisionKey(library, input);
   if (hook === 'order-sign') {
     const hit = await cache.get(key);
-    const restored = hit === undefined ? undefined : restoreDecision(hit, library, input.order, input.orderRef);
-    if (restored) return restored;
+    if (hit === undefined) return decide();
+    const restored = restoreDecision(hit, library, input.order, input.orderRef);
+    if (typeof restored !== 'string') return restored;
+    onUnusable(restored);
     return decide();
   }
   const d = decide();

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DecisionCache } from './decisionCache.js';
-import type { OrderDecision } from './decideOrder.js';
+import { coverageOf, hasPolicy, isEngineDecision, type OrderDecision } from './decideOrder.js';
 
 /** `changed`: order-sign shows an order's cards only if its decision changed since order-select; `all`: always. */
 export type OrderSignCards = 'changed' | 'all';
@@ -24,8 +24,10 @@ function keyOf(patientId: string, orderRef: string): string {
 
 /** What makes two decisions the same for the clinician: the study, the policy version, the outcome and the criterion it cites. */
 export function decisionFingerprint(d: OrderDecision): string {
-  const missing = d.outcome === 'documentation-missing' ? (d.result?.missing ?? []).map((m) => JSON.stringify(m)).sort() : [];
-  return JSON.stringify([d.cpt, d.policy ? `${d.policy.policyId}@${d.policy.version}` : null, d.coverage?.id ?? null, d.outcome, d.result?.decidedBy?.id ?? null, missing]);
+  const missing = d.outcome === 'documentation-missing' ? d.result.missing.map((m) => JSON.stringify(m)).sort() : [];
+  const by = isEngineDecision(d) ? d.result.decidedBy : undefined;
+  const reason = by?.kind === 'criterion' ? by.id : (by?.kind ?? null);
+  return JSON.stringify([d.cpt, hasPolicy(d) ? `${d.policy.policyId}@${d.policy.version}` : null, coverageOf(d)?.id ?? null, d.outcome, reason, missing]);
 }
 
 export function shownDecisionsIn(store: DecisionCache): ShownDecisions {

@@ -1,5 +1,5 @@
 import type { HookObserver } from '../pipeline/events.js';
-import type { OrderDecision } from '../decision/decideOrder.js';
+import { isEngineDecision, type OrderDecision } from '../decision/decideOrder.js';
 import type { NodeResult } from '../engine/evaluate.js';
 import type { FactCatalogue } from '../facts/catalogue.js';
 import type { SharedCache } from '../store/kv.js';
@@ -24,6 +24,7 @@ export function knownAnswersOf(d: OrderDecision, facts: FactCatalogue): KnownAns
   const keep = (code: string, value: unknown, evidence: readonly string[]): void => {
     if (typeof value === 'boolean' && evidence.length > 0) out[code] = value;
   };
+  if (!isEngineDecision(d)) return out;
   if (d.facts) {
     for (const [id, code] of findingFacts(facts)) {
       const v = d.facts.fact(id);
@@ -40,7 +41,7 @@ export function knownAnswersOf(d: OrderDecision, facts: FactCatalogue): KnownAns
       walk(n.children ?? []);
     }
   };
-  walk(d.result?.trace ?? []);
+  walk(d.result.trace);
   return out;
 }
 

@@ -59,10 +59,21 @@ export interface CandidatePath {
   readonly failed: readonly PathStep[];
 }
 
+/** A criterion of the policy, by its outline number and words, with the outline numbers down to it. */
+export interface DecidingCriterion {
+  readonly kind: 'criterion';
+  readonly id: string;
+  readonly text: string;
+  readonly chain: readonly string[];
+}
+
+/** What the engine decides: never `no-review-required` (a policy of that kind is not evaluated). */
+export type EngineOutcome = Exclude<DecisionOutcome, 'no-review-required'>;
+
 export interface EngineResult {
-  readonly outcome: DecisionOutcome;
+  readonly outcome: EngineOutcome;
   /** The criterion that decided: met, excluded, or sent to review. */
-  readonly decidedBy?: { readonly id: string; readonly text: string; readonly chain: readonly string[] };
+  readonly decidedBy?: DecidingCriterion;
   /** Resources that supplied the deciding facts (`Type/id`). */
   readonly evidence: readonly string[];
   /** Documentation missing: the shortest paths first. */
@@ -120,7 +131,7 @@ export function evaluatePolicy(
   const notices = policy.notices.filter((n) => ev.node(n.when).value === true);
 
   const finish = (
-    outcome: DecisionOutcome,
+    outcome: EngineOutcome,
     rest: Omit<EngineResult, 'outcome' | 'notices' | 'alternatives' | 'trace'>,
   ): EngineResult => ({
     outcome,
@@ -136,12 +147,12 @@ export function evaluatePolicy(
   });
 
   /** The first node of a list that is true decides, citing itself. */
-  const decidedByFirstTrue = (nodes: readonly CriterionNode[], results: readonly NodeResult[], outcome: DecisionOutcome) => {
+  const decidedByFirstTrue = (nodes: readonly CriterionNode[], results: readonly NodeResult[], outcome: EngineOutcome) => {
     const i = results.findIndex((r) => r.value === true);
     if (i < 0) return undefined;
     const node = nodes[i];
     return finish(outcome, {
-      decidedBy: { id: node.id, text: node.text, chain: [node.id] },
+      decidedBy: { kind: 'criterion', id: node.id, text: node.text, chain: [node.id] },
       evidence: results[i].evidence,
       missing: [],
       wouldChange: [],
@@ -152,8 +163,8 @@ export function evaluatePolicy(
   const redFlag = policy.redFlag ? ev.node(policy.redFlag) : undefined;
   const flagged = redFlag?.value === true;
   const redFlagFacts = policy.redFlag ? ev.factsUnder(policy.redFlag) : new Set<string>();
-  const flagCited = (): { id: string; text: string; chain: string[] } | undefined =>
-    policy.redFlag ? { id: policy.redFlag.id, text: policy.redFlag.text, chain: [policy.redFlag.id] } : undefined;
+  const flagCited = (): DecidingCriterion | undefined =>
+    policy.redFlag ? { kind: 'criterion', id: policy.redFlag.id, text: policy.redFlag.text, chain: [policy.redFlag.id] } : undefined;
 
   /** What would change the answer (paths this patient can reach) and what failed, for a denial or a review. */
   const changes = (): { wouldChange: CandidatePath[]; failedPaths: CandidatePath[] } => {
@@ -201,7 +212,7 @@ export function evaluatePolicy(
       const met = ev.metChain(policy.indications[i]);
       if (undecided.length > 0) {
         return finish('documentation-missing', {
-          decidedBy: { id: undecided[0].cited.id, text: undecided[0].cited.text, chain: undecided[0].chain },
+          decidedBy: { kind: 'criterion', id: undecided[0].cited.id, text: undecided[0].cited.text, chain: undecided[0].chain },
           evidence: indications[i].evidence,
           contrast: met.contrast,
           missing: undecided,
@@ -210,7 +221,7 @@ export function evaluatePolicy(
         });
       }
       return finish('criteria-met', {
-        decidedBy: { id: met.cited.id, text: met.cited.text, chain: met.chain },
+        decidedBy: { kind: 'criterion', id: met.cited.id, text: met.cited.text, chain: met.chain },
         evidence: indications[i].evidence,
         contrast: met.contrast,
         missing: [],
@@ -238,7 +249,7 @@ export function evaluatePolicy(
   if (missing.length > 0) {
     const best = missing[0];
     return finish('documentation-missing', {
-      decidedBy: { id: best.cited.id, text: best.cited.text, chain: best.chain },
+      decidedBy: { kind: 'criterion', id: best.cited.id, text: best.cited.text, chain: best.chain },
       evidence: [...new Set([...evidenceOf(best, facts), ...(flagged ? (redFlag?.evidence ?? []) : [])])],
       contrast: ev.contrastOfChain(best.chain),
       missing,

@@ -65,10 +65,9 @@ function determine(item: PasItem, req: PasRequest, record: PatientRecord, today:
   }
   const decision = decideOrder(ctx.library, record, item.order, item.orderRef, item.cpt, today, req.entries);
   const withDecision = { ...base, decision };
-  const policy = decision.policy;
   switch (decision.outcome) {
     case 'no-coverage':
-      return { ...withDecision, error: { code: '75', display: 'Subscriber/Insured Not Found', text: decision.routing.kind === 'no-coverage' ? decision.routing.reason : 'No coverage this payer reviews' } };
+      return { ...withDecision, error: { code: '75', display: 'Subscriber/Insured Not Found', text: decision.routing.reason } };
     case 'patient-deceased':
       return { ...withDecision, error: { code: '61', display: 'Date of Death Precedes Date(s) of Service', text: 'The patient is recorded as deceased: no decision is made' } };
     case 'no-policy-version':
@@ -76,25 +75,25 @@ function determine(item: PasItem, req: PasRequest, record: PatientRecord, today:
     case 'criteria-met':
     case 'no-review-required': {
       const number = authorizationNumber(req.patient.id, decision);
-      const reason = policy ? `${policyLabel(policy)}: ${criterionLabel(decision)}` : criterionLabel(decision);
+      const reason = `${policyLabel(decision.policy)}: ${criterionLabel(decision)}`;
       return { ...withDecision, reviewAction: 'A1', ...(number ? { authorizationNumber: number, period: { start: today, end: authorizationExpiry(today) } } : {}), note: `Certified: ${reason}` };
     }
     case 'not-indicated': {
-      const reason = policy ? `${policyLabel(policy)}: ${criterionLabel(decision)}` : criterionLabel(decision);
-      const closest = decision.result?.wouldChange[0];
+      const reason = `${policyLabel(decision.policy)}: ${criterionLabel(decision)}`;
+      const closest = decision.result.wouldChange[0];
       const lacks = closest ? ` Closest criterion ${closest.cited.id} (${closest.cited.text}) lacks: ${closest.failed.concat(closest.unknown).map((s) => missingItem(s, ctx.library.facts)).join('; ')}.` : '';
       return { ...withDecision, reviewAction: 'A3', note: `Not certified: ${reason.replace(/\.+$/, '')}.${lacks}` };
     }
     case 'physician-review': {
-      const reason = policy ? `${policyLabel(policy)}: ${criterionLabel(decision)}` : criterionLabel(decision);
+      const reason = `${policyLabel(decision.policy)}: ${criterionLabel(decision)}`;
       return { ...withDecision, reviewAction: 'A4', note: `Pended for physician review: ${reason}` };
     }
     case 'documentation-missing': {
-      const url = policy ? ctx.questionnaireUrl(policy.policyId, policy.version) : undefined;
-      const path = decision.result?.missing[0];
+      const url = ctx.questionnaireUrl(decision.policy.policyId, decision.policy.version);
+      const path = decision.result.missing[0];
       const needed = path ? path.unknown.map((s) => missingItem(s, ctx.library.facts)).join('; ') : 'clinical documentation';
-      const form = url ? ` Answer the documentation questionnaire ${url} (DTR $questionnaire-package) and resubmit.` : '';
-      return { ...withDecision, reviewAction: 'A4', ...(url ? { questionnaire: url } : {}), note: `Pended: documentation needed for ${path ? `criterion ${path.cited.id}` : 'the policy'}: ${needed}.${form}` };
+      const form = ` Answer the documentation questionnaire ${url} (DTR $questionnaire-package) and resubmit.`;
+      return { ...withDecision, reviewAction: 'A4', questionnaire: url, note: `Pended: documentation needed for ${path ? `criterion ${path.cited.id}` : 'the policy'}: ${needed}.${form}` };
     }
   }
 }

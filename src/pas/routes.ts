@@ -3,6 +3,7 @@ import type { Bundle } from 'fhir/r4.js';
 import express from 'express';
 import { HttpError } from '../hooks/errors.js';
 import type { PolicyLibrary } from '../library/library.js';
+import { criterionId, hasPolicy } from '../decision/decideOrder.js';
 import { adjudicate, type Adjudication } from './adjudicate.js';
 import { readPasRequest, type PasRequest } from './request.js';
 import { claimResponse, inquiryOutput, responseBundle } from './response.js';
@@ -49,8 +50,8 @@ export async function submit(body: unknown, ctx: PasContext): Promise<Submission
       ...(d.cpt ? { billingCode: d.cpt } : {}),
       ...(d.reviewAction ? { reviewAction: d.reviewAction } : {}),
       ...(d.authorizationNumber ? { authorizationNumber: d.authorizationNumber } : {}),
-      ...(d.decision?.policy ? { policyId: d.decision.policy.policyId, policyVersion: d.decision.policy.version } : {}),
-      ...(d.decision?.result?.decidedBy ? { criterion: d.decision.result.decidedBy.id } : {}),
+      ...(d.decision && hasPolicy(d.decision) ? { policyId: d.decision.policy.policyId, policyVersion: d.decision.policy.version } : {}),
+      ...(d.decision && criterionId(d.decision) ? { criterion: criterionId(d.decision) } : {}),
       ...(d.error ? { errorCode: d.error.code } : {}),
       ...(d.coverageAssertionId ? { coverageAssertionId: d.coverageAssertionId } : {}),
     })),

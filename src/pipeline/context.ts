@@ -11,7 +11,7 @@ import type { HookContext } from './runHook.js';
 export function hookContextFromConfig(
   config: Config,
   library: PolicyLibrary,
-  extra: Pick<HookContext, 'decisionCache' | 'shownDecisions' | 'orderSignCards' | 'now'> = {},
+  extra: Pick<HookContext, 'decisionCache' | 'shownDecisions' | 'orderSignCards' | 'now' | 'onUnusableCacheEntry'> = {},
 ): HookContext {
   return {
     library,

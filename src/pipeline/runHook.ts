@@ -1,25 +1,24 @@
 import { createHash } from 'node:crypto';
-import type { ServiceRequest } from 'fhir/r4.js';
+import type { BundleEntry, Resource, ServiceRequest } from 'fhir/r4.js';
 import { decisionCards, recordProblemsCard, unfinishedCard } from '../cards/cards.js';
-import { coverageInformation, withCoverageInformation } from '../cards/coverageInformation.js';
+import { coverageInformation, withCoverageInformation, type AssertionIds } from '../cards/coverageInformation.js';
 import { unresolvedCoverageInformation, unresolvedCoverageRef, unresolvedReason } from '../cards/unresolvedCoverage.js';
 import { describeEvidence } from '../cards/evidence.js';
 import { withOverrideReasons } from '../cards/overrideReasons.js';
 import { pamaSystemActions, withRatedSuggestions } from '../cards/pamaRating.js';
-import type { OrderDecision } from '../decision/decideOrder.js';
-import { dateOfService, decideOrder, lumbarMriCode } from '../decision/decideOrder.js';
-import { decideThroughCache, type DecisionCache } from '../decision/decisionCache.js';
+import { coverageOf, dateOfService, decideOrder, hasPolicy, lumbarMriCode, type OrderDecision } from '../decision/decideOrder.js';
+import { decideThroughCache, type CacheMiss, type DecisionCache } from '../decision/decisionCache.js';
 import type { OrderSignCards, ShownDecisions } from '../decision/shownDecisions.js';
 import { todayUtc } from '../fhir/dates.js';
 import type { PolicyLibrary } from '../library/library.js';
-import { loadRecord, type RecordAccessOptions } from '../record/loadRecord.js';
+import { loadRecord, type LoadedRecord, type RecordAccessOptions } from '../record/loadRecord.js';
 import { answerProblemsCard } from '../cards/answerProblemsCard.js';
 import type { TerminologyServer } from '../terminology/terminologyServer.js';
 import { authorizationNumber } from '../decision/authorizationNumber.js';
 import { dtrLaunchLink, withLaunchLink } from '../cards/dtrLaunchLink.js';
 import { EvaluationBudget, EvaluationBudgetExceeded } from './evaluationBudget.js';
 import type { CrdVersion } from '../hooks/discovery.js';
-import type { CdsAction, CdsCard, CdsResponse, HookRequest } from '../hooks/types.js';
+import type { CdsAction, CdsCard, CdsLink, CdsResponse, HookRequest } from '../hooks/types.js';
 
 export interface HookContext {
   readonly library: PolicyLibrary;
@@ -39,28 +38,61 @@ export interface HookContext {
   readonly orderSignCards?: OrderSignCards;
   /** SMART launch URL of a DTR app: documentation cards on order-sign link it (absent: no link). */
   readonly dtrAppUrl?: string;
+  /** Told when a decision cache entry was found but could not be used (a miss): for the log. */
+  readonly onUnusableCacheEntry?: (why: CacheMiss) => void;
 }
 
 export interface HookOutcome {
   readonly response: CdsResponse;
   readonly decisions: readonly OrderDecision[];
-  readonly assertions: ReadonlyMap<string, { coverageAssertionId: string; satisfiedPaId?: string }>;
+  readonly assertions: ReadonlyMap<string, AssertionIds>;
   readonly fhirCalls: number;
   readonly fhirFailures: number;
   /** Orders not decided within the evaluation budget (they get a "could not be completed" card). */
-  readonly unfinishedOrders?: readonly string[];
+  readonly unfinishedOrders: readonly string[];
   /** Orders whose evaluation failed on data the service could not interpret (logged; a card says so). */
-  readonly orderErrors?: readonly { readonly order: string; readonly error: string }[];
+  readonly orderErrors: readonly OrderError[];
+}
+
+/** A draft lumbar MRI order the hook is about: the resource, its reference in the draft, its CPT. */
+export interface OrderInScope {
+  readonly order: ServiceRequest;
+  readonly ref: string;
+  readonly cpt: string;
+}
+
+export interface OrderError {
+  readonly order: string;
+  readonly error: string;
+}
+
+/** What deciding the orders gave: a decision per order, except those that ran out of time or failed alone. */
+export interface DecidedOrders {
+  readonly decisions: readonly OrderDecision[];
+  readonly unfinishedOrders: readonly string[];
+  readonly orderErrors: readonly OrderError[];
+}
+
+/**
+ * The hook pipeline: orders in scope -> patient record -> a decision per order (routing, facts,
+ * criteria) -> the response (cards, assertion ids, CRD coverage information, systemActions).
+ */
+export async function runHook(req: HookRequest, ctx: HookContext): Promise<HookOutcome> {
+  const today = todayUtc(ctx.now?.() ?? new Date());
+  const orders = ordersInScope(req);
+  if (orders.length === 0) return noOrders(req);
+  const loaded = await loadPatientRecord(req, ctx);
+  const decided = await decideOrders(req, orders, loaded, ctx, today);
+  return respond(req, ctx, loaded, decided, today);
 }
 
 /** The lumbar MRI orders a hook is about: all drafts on order-sign, the selected ones on order-select. */
-export function ordersInScope(req: HookRequest): { order: ServiceRequest; ref: string; cpt: string }[] {
+export function ordersInScope(req: HookRequest): OrderInScope[] {
   const selections = new Set(req.context.selections ?? []);
-  const out: { order: ServiceRequest; ref: string; cpt: string }[] = [];
-  (req.context.draftOrders.entry ?? []).forEach((e, i) => {
-    const r = e?.resource;
-    if (!r || r.resourceType !== 'ServiceRequest') return;
-    const order = r as ServiceRequest;
+  const out: OrderInScope[] = [];
+  draftEntries(req).forEach((e, i) => {
+    const order = e?.resource;
+    if (!isServiceRequest(order)) return;
     const ref = `ServiceRequest/${order.id ?? `draft-${i + 1}`}`;
     if (req.hook === 'order-select' && !selections.has(ref) && !selections.has(order.id ?? '')) return;
     const cpt = lumbarMriCode(order);
@@ -69,18 +101,14 @@ export function ordersInScope(req: HookRequest): { order: ServiceRequest; ref: s
   return out;
 }
 
-/**
- * The hook pipeline: orders in scope -> patient record -> per order: routing, facts, criteria ->
- * cards and the CRD coverage-information system action.
- */
-export async function runHook(req: HookRequest, ctx: HookContext): Promise<HookOutcome> {
-  const now = ctx.now?.() ?? new Date();
-  const today = todayUtc(now);
-  const orders = ordersInScope(req);
-  const configuration = readConfiguration(req);
-  if (orders.length === 0) {
-    return { response: { cards: [], ...(req.hook === 'order-sign' ? { systemActions: [] } : {}) }, decisions: [], assertions: new Map(), fhirCalls: 0, fhirFailures: 0 };
-  }
+/** No lumbar MRI order: no card, and on order-sign no system action. */
+function noOrders(req: HookRequest): HookOutcome {
+  const response = { cards: [], ...(req.hook === 'order-sign' ? { systemActions: [] } : {}) };
+  return { response, decisions: [], assertions: new Map(), fhirCalls: 0, fhirFailures: 0, unfinishedOrders: [], orderErrors: [] };
+}
+
+/** The patient's record: prefetch first, the FHIR server for what is missing, within the request's deadline. */
+export async function loadPatientRecord(req: HookRequest, ctx: Pick<HookContext, 'record' | 'library' | 'terminology'>): Promise<LoadedRecord> {
   const loaded = await loadRecord(req, {
     ...ctx.record,
     valueSets: ctx.library.valueSets,
@@ -88,18 +116,33 @@ export async function runHook(req: HookRequest, ctx: HookContext): Promise<HookO
     deadline: Date.now() + ctx.record.requestDeadlineMs,
   });
   if (ctx.terminology) await ctx.terminology.refine(loaded.record, ctx.library.valueSets);
+  return loaded;
+}
+
+/**
+ * A decision per order within the evaluation budget, through the decision cache when the record is
+ * the prefetch alone; an order that fails (time, or data it cannot interpret) fails alone.
+ */
+export async function decideOrders(
+  req: HookRequest,
+  orders: readonly OrderInScope[],
+  loaded: LoadedRecord,
+  ctx: Pick<HookContext, 'library' | 'evaluationBudgetMs' | 'decisionCache' | 'onUnusableCacheEntry'>,
+  today: string,
+): Promise<DecidedOrders> {
   const budget = new EvaluationBudget(ctx.evaluationBudgetMs ?? Number.POSITIVE_INFINITY);
   const record = budget.guard(loaded.record);
   const decisions: OrderDecision[] = [];
   const unfinishedOrders: string[] = [];
-  const orderErrors: { order: string; error: string }[] = [];
+  const orderErrors: OrderError[] = [];
   // Only a record read wholly from the prefetch is keyed by it; FHIR reads and problems are never cached.
   const cache = loaded.fhirCalls === 0 && loaded.problems.length === 0 ? ctx.decisionCache : undefined;
+  const entries = draftEntries(req);
   for (const o of orders) {
     try {
-      const decide = () => decideOrder(ctx.library, record, o.order, o.ref, o.cpt, today, req.context.draftOrders.entry ?? []);
-      const input = { patientId: req.context.patientId, prefetch: req.prefetch, order: o.order, orderRef: o.ref, cpt: o.cpt, dateOfService: dateOfService(o.order, today), draftEntries: req.context.draftOrders.entry ?? [] };
-      decisions.push(cache ? await decideThroughCache(cache, ctx.library, req.hook, input, decide) : decide());
+      const decide = () => decideOrder(ctx.library, record, o.order, o.ref, o.cpt, today, entries);
+      const input = { patientId: req.context.patientId, prefetch: req.prefetch, order: o.order, orderRef: o.ref, cpt: o.cpt, dateOfService: dateOfService(o.order, today), draftEntries: entries };
+      decisions.push(cache ? await decideThroughCache(cache, ctx.library, req.hook, input, decide, ctx.onUnusableCacheEntry) : decide());
     } catch (err) {
       // Fail the order, not the request: a 500 would tell the clinician nothing.
       if (err instanceof EvaluationBudgetExceeded) unfinishedOrders.push(o.ref);
@@ -107,73 +150,105 @@ export async function runHook(req: HookRequest, ctx: HookContext): Promise<HookO
     }
   }
   budget.finish();
+  return { decisions, unfinishedOrders, orderErrors };
+}
 
-  const cards: CdsCard[] = [];
+/** The answer: cards (record problems, unfinished orders, each decision's), assertion ids, CRD coverage information, PAMA. */
+export async function respond(req: HookRequest, ctx: HookContext, loaded: LoadedRecord, decided: DecidedOrders, today: string): Promise<HookOutcome> {
+  const configuration = readConfiguration(req);
+  const cards: CdsCard[] = problemCards(loaded, decided);
   const systemActions: CdsAction[] = [];
-  const assertions = new Map<string, { coverageAssertionId: string; satisfiedPaId?: string }>();
-  const problems = recordProblemsCard(loaded.problems);
-  if (problems) cards.push(problems);
-  if (unfinishedOrders.length > 0) cards.push(unfinishedCard(unfinishedOrders, 'time'));
-  if (orderErrors.length > 0) cards.push(unfinishedCard(orderErrors.map((e) => e.order), 'data'));
-  const questionnaire = (d: OrderDecision) => (d.policy ? ctx.questionnaireUrl(d.policy.policyId, d.policy.version) : undefined);
-  for (const d of decisions) {
+  const assertions = new Map<string, AssertionIds>();
+  for (const d of decided.decisions) {
     // The coverage-information system action below is sent either way; only the cards repeat.
-    if (!(await cardsAlreadyShown(req, ctx, d))) {
-      cards.push(
-        ...withOverrideReasons(
-          decisionCards(d, {
-            facts: ctx.library.facts,
-            findings: ctx.library.findings,
-            questionnaireUrl: questionnaire,
-            patientRef: `Patient/${req.context.patientId}`,
-            describe: (ref) => (ref === d.orderRef ? orderReasonEvidence(d.order, ref) : describeEvidence(loaded.record, ref)),
-          }),
-          d.outcome,
-        ),
-      );
-    }
+    if (!(await cardsAlreadyShown(req, ctx, d))) cards.push(...orderCards(req, ctx, loaded, d));
     const unusedAnswers = answerProblemsCard(d);
     if (unusedAnswers) cards.push(unusedAnswers);
-    // CRD: the same coverage gets the same assertion id within a response; a new one per coverage.
-    const coverageKey = d.coverage ? `Coverage/${d.coverage.id}` : undefined;
-    // CRD 2.2: an order that could not be routed still gets coverage information, with the reason.
-    const unresolved = !coverageKey && configuration.crdVersion === '2.2' ? unresolvedReason(d, loaded.record, ctx.library.router.activeCoverages(loaded.record, d.dateOfService)) : undefined;
-    const unresolvedRef = unresolved ? unresolvedCoverageRef(d) : undefined;
-    const assertedCoverage = coverageKey ?? unresolvedRef;
-    if (!assertedCoverage) continue;
-    const id = assertionIdFor(req.hookInstance, assertedCoverage, d.orderRef);
-    const paId = configuration.unsolicitedDeterm ? authorizationNumber(req.context.patientId, d) : undefined;
-    const ids = { coverageAssertionId: id, ...(paId ? { satisfiedPaId: paId } : {}) };
-    assertions.set(d.orderRef, ids);
-    const form = questionnaire(d);
-    // Only order-sign assertions are kept, so only they can be resumed by a DTR app.
-    if (ctx.dtrAppUrl && form && req.hook === 'order-sign' && d.outcome === 'documentation-missing') {
-      withLaunchLink(cards, d.orderRef, form, dtrLaunchLink(ctx.dtrAppUrl, { coverageAssertionId: id, orderRef: d.orderRef, coverageRef: assertedCoverage, questionnaire: form }));
-    }
-    if (req.hook !== 'order-sign' || configuration.coverageInfo === false) continue;
-    const ext = unresolved && unresolvedRef
-      ? unresolvedCoverageInformation(d, unresolved, unresolvedRef, ids, today, d.routing.kind === 'no-coverage' ? d.routing.reason : unresolved)
-      : coverageInformation(d, ids, today, questionnaire(d), req.hook, configuration.crdVersion);
-    if (!ext) continue;
-    systemActions.push({
-      type: 'update',
-      description: `Coverage information for ${d.orderRef} (CPT ${d.cpt}): ${d.outcome.replace(/-/g, ' ')}`,
-      resource: withCoverageInformation(d.order, ext),
-    });
+    const asserted = assertCoverage(req, ctx, loaded, configuration, d, today);
+    if (!asserted) continue;
+    assertions.set(d.orderRef, asserted.ids);
+    if (asserted.launch) withLaunchLink(cards, d.orderRef, asserted.launch.questionnaire, asserted.launch.link);
+    if (asserted.action) systemActions.push(asserted.action);
   }
-  const filtered = cards.filter((c) => configuration.enabled(c.source.topic?.code));
-  const limited = withRatedSuggestions(filtered.slice(0, configuration.maxCards), req.hookInstance);
+  const shown = withRatedSuggestions(
+    cards.filter((c) => configuration.enabled(c.source.topic?.code)).slice(0, configuration.maxCards),
+    req.hookInstance,
+  );
   // The Argonaut PAMA form (response extension) besides the spec's top-level systemActions.
-  const pama = decisions.length > 0 ? { extension: { systemActions: pamaSystemActions(decisions, req.hookInstance) } } : {};
+  const pama = decided.decisions.length > 0 ? { extension: { systemActions: pamaSystemActions(decided.decisions, req.hookInstance) } } : {};
   return {
-    response: { cards: limited, ...(req.hook === 'order-sign' ? { systemActions } : {}), ...pama },
-    decisions,
+    response: { cards: shown, ...(req.hook === 'order-sign' ? { systemActions } : {}), ...pama },
+    ...decided,
     assertions,
     fhirCalls: loaded.fhirCalls,
     fhirFailures: loaded.fhirFailures,
-    unfinishedOrders,
-    orderErrors,
   };
+}
+
+/** Cards about the call rather than one decision: what could not be read, what was not decided. */
+function problemCards(loaded: LoadedRecord, decided: DecidedOrders): CdsCard[] {
+  const problems = recordProblemsCard(loaded.problems);
+  return [
+    ...(problems ? [problems] : []),
+    ...(decided.unfinishedOrders.length > 0 ? [unfinishedCard(decided.unfinishedOrders, 'time')] : []),
+    ...(decided.orderErrors.length > 0 ? [unfinishedCard(decided.orderErrors.map((e) => e.order), 'data')] : []),
+  ];
+}
+
+const questionnaireOf = (ctx: HookContext, d: OrderDecision): string | undefined =>
+  hasPolicy(d) ? ctx.questionnaireUrl(d.policy.policyId, d.policy.version) : undefined;
+
+/** One decision's cards, with the override reasons its outcome allows. */
+function orderCards(req: HookRequest, ctx: HookContext, loaded: LoadedRecord, d: OrderDecision): CdsCard[] {
+  const cards = decisionCards(d, {
+    facts: ctx.library.facts,
+    findings: ctx.library.findings,
+    questionnaireUrl: (x) => questionnaireOf(ctx, x),
+    patientRef: `Patient/${req.context.patientId}`,
+    describe: (ref) => (ref === d.orderRef ? orderReasonEvidence(d.order, ref) : describeEvidence(loaded.record, ref)),
+  });
+  return withOverrideReasons(cards, d.outcome);
+}
+
+/** What one decision asserts about coverage: its ids, a DTR launch link, the coverage-information system action. */
+interface CoverageAssertion {
+  readonly ids: AssertionIds;
+  readonly launch?: { readonly questionnaire: string; readonly link: CdsLink };
+  readonly action?: CdsAction;
+}
+
+/**
+ * CRD: the same coverage gets the same assertion id within a response, a new one per coverage; an
+ * order that could not be routed still gets coverage information with the reason (CRD 2.2).
+ */
+function assertCoverage(req: HookRequest, ctx: HookContext, loaded: LoadedRecord, configuration: CrdConfiguration, d: OrderDecision, today: string): CoverageAssertion | undefined {
+  const coverage = coverageOf(d);
+  const unresolved =
+    d.outcome === 'no-coverage' && configuration.crdVersion === '2.2' ? unresolvedReason(d, loaded.record, ctx.library.router.activeCoverages(loaded.record, d.dateOfService)) : undefined;
+  const unresolvedRef = unresolved ? unresolvedCoverageRef(d) : undefined;
+  const assertedCoverage = coverage ? `Coverage/${coverage.id}` : unresolvedRef;
+  if (!assertedCoverage) return undefined;
+  const id = assertionIdFor(req.hookInstance, assertedCoverage, d.orderRef);
+  const paId = configuration.unsolicitedDeterm ? authorizationNumber(req.context.patientId, d) : undefined;
+  const ids = { coverageAssertionId: id, ...(paId ? { satisfiedPaId: paId } : {}) };
+  const form = questionnaireOf(ctx, d);
+  // Only order-sign assertions are kept, so only they can be resumed by a DTR app.
+  const launch =
+    ctx.dtrAppUrl && form && req.hook === 'order-sign' && d.outcome === 'documentation-missing'
+      ? { questionnaire: form, link: dtrLaunchLink(ctx.dtrAppUrl, { coverageAssertionId: id, orderRef: d.orderRef, coverageRef: assertedCoverage, questionnaire: form }) }
+      : undefined;
+  if (req.hook !== 'order-sign' || !configuration.coverageInfo) return { ids, launch };
+  const ext =
+    d.outcome === 'no-coverage' && unresolved && unresolvedRef
+      ? unresolvedCoverageInformation(d, unresolved, unresolvedRef, ids, today, d.routing.reason)
+      : coverageInformation(d, ids, today, form, req.hook, configuration.crdVersion);
+  if (!ext) return { ids, launch };
+  const action: CdsAction = {
+    type: 'update',
+    description: `Coverage information for ${d.orderRef} (CPT ${d.cpt}): ${d.outcome.replace(/-/g, ' ')}`,
+    resource: withCoverageInformation(d.order, ext),
+  };
+  return { ids, launch, action };
 }
 
 /**
@@ -204,7 +279,15 @@ function assertionIdFor(hookInstance: string, coverage: string, order: string): 
 }
 
 /** CRD `davinci-crd.configuration`: honour what we support, ignore unknown codes and odd values. */
-function readConfiguration(req: HookRequest): { coverageInfo: boolean; unsolicitedDeterm: boolean; crdVersion: CrdVersion; maxCards: number; enabled: (code?: string) => boolean } {
+interface CrdConfiguration {
+  readonly coverageInfo: boolean;
+  readonly unsolicitedDeterm: boolean;
+  readonly crdVersion: CrdVersion;
+  readonly maxCards: number;
+  readonly enabled: (code?: string) => boolean;
+}
+
+function readConfiguration(req: HookRequest): CrdConfiguration {
   const raw = req.extension?.['davinci-crd.configuration'];
   const cfg = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
   const bool = (k: string): boolean => cfg[k] !== false;
@@ -219,6 +302,15 @@ function readConfiguration(req: HookRequest): { coverageInfo: boolean; unsolicit
     maxCards: max,
     enabled: (code) => (code === undefined || code === 'clinical-reminder' ? true : bool(code)),
   };
+}
+
+/** The draftOrders entries (a QuestionnaireResponse the order's supportingInfo names may travel there). */
+function draftEntries(req: HookRequest): readonly BundleEntry[] {
+  return req.context.draftOrders.entry ?? [];
+}
+
+function isServiceRequest(r: Resource | undefined): r is ServiceRequest {
+  return r?.resourceType === 'ServiceRequest';
 }
 
 /** The order itself as evidence: the indication the clinician chose (reasonCode). */

@@ -3,6 +3,7 @@ import type { FeedbackEvent, HookEvent } from '../pipeline/events.js';
 import type { CdsCard } from '../hooks/types.js';
 import { priorAuthCallRecord } from '../pas/decisionRecord.js';
 import type { PriorAuthRecord } from '../pas/store.js';
+import { coverageOf, hasPolicy, isEngineDecision } from '../decision/decideOrder.js';
 import type { HookCallRecord, OrderDecisionRecord, RecordLog } from '../store/types.js';
 
 /** The cards (and their suggestions) that concern one order (`davinci-crd.associated-resource`). */
@@ -18,18 +19,20 @@ export function hookCallRecord(e: HookEvent): HookCallRecord {
   const cards = e.outcome.response.cards;
   const orders: OrderDecisionRecord[] = e.outcome.decisions.map((d) => {
     const ids = e.outcome.assertions.get(d.orderRef);
-    const missing = d.result?.missing[0]?.unknown.map((s) => s.fact ?? s.key) ?? [];
+    const result = isEngineDecision(d) ? d.result : undefined;
+    const missing = result?.missing[0]?.unknown.map((s) => s.fact ?? s.key) ?? [];
+    const coverage = coverageOf(d);
     return {
       orderRef: d.orderRef,
       billingCode: d.cpt,
       outcome: d.outcome,
-      policyId: d.policy?.policyId,
-      policyVersion: d.policy?.version,
-      criteriaPath: d.result?.decidedBy ? [...d.result.decidedBy.chain] : [],
-      evidence: [...(d.result?.evidence ?? [])],
+      policyId: hasPolicy(d) ? d.policy.policyId : undefined,
+      policyVersion: hasPolicy(d) ? d.policy.version : undefined,
+      criteriaPath: result?.decidedBy?.kind === 'criterion' ? [...result.decidedBy.chain] : [],
+      evidence: [...(result?.evidence ?? [])],
       missing,
       suggestions: cardsFor(cards, d.orderRef).flatMap((c) => (c.suggestions ?? []).map((s) => s.uuid)),
-      coverageRef: d.coverage ? `Coverage/${d.coverage.id}` : undefined,
+      coverageRef: coverage ? `Coverage/${coverage.id}` : undefined,
       coverageAssertionId: e.hook === 'order-sign' ? ids?.coverageAssertionId : undefined,
       satisfiedPaId: e.hook === 'order-sign' ? ids?.satisfiedPaId : undefined,
     };

@@ -30,7 +30,6 @@ export {
   isFhirServerAllowed,
   requireClientAuth,
   type AuthLogger,
-  type ClientAuthLocals,
   type ClientAuthMiddlewareOptions,
 } from './middleware.js';
 export { createRemoteJwks, JwksUnavailableError, type RemoteJwksOptions } from './remoteJwks.js';

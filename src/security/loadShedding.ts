@@ -9,7 +9,7 @@
  * maintained alternatives are Fastify-only).
  */
 import type { RequestHandler } from 'express';
-import { outcome } from '../hooks/errors.js';
+import { retryLater } from '../hooks/errors.js';
 
 export type ShedReason = 'in-flight' | 'event-loop-delay';
 
@@ -60,10 +60,7 @@ export function loadShedding(options: LoadSheddingOptions): RequestHandler {
       maxInFlight > 0 && inFlight >= maxInFlight ? 'in-flight' : maxEventLoopDelayMs > 0 && lagMs > maxEventLoopDelayMs ? 'event-loop-delay' : undefined;
     if (reason) {
       options.onShed?.(reason);
-      res
-        .status(503)
-        .set('Retry-After', retryAfter)
-        .json(outcome('transient', `The service is overloaded (${reason === 'in-flight' ? 'too many calls in progress' : 'CPU saturated'}); retry after ${retryAfter} s`));
+      next(retryLater(503, 'transient', `The service is overloaded (${reason === 'in-flight' ? 'too many calls in progress' : 'CPU saturated'}); retry after ${retryAfter} s`, retryAfter));
       return;
     }
     inFlight++;

@@ -9,7 +9,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { isUnderFhirBase, parseFhirBase } from '../fhir/fhirBase.js';
-import { outcome } from '../hooks/errors.js';
+import { HttpError, unauthorized } from '../hooks/errors.js';
 import { AuthError, type AuthenticatedClient, type ClientAuthenticator } from './clientAuth.js';
 
 /** The subset of a pino logger we use (pino's Logger satisfies it). */
@@ -25,9 +25,11 @@ export interface ClientAuthMiddlewareOptions {
   logger: AuthLogger;
 }
 
-/** What the middleware stores in `res.locals.client`. */
-export interface ClientAuthLocals {
-  client?: AuthenticatedClient;
+/** What the middleware stores in `res.locals.client`: typed for every handler (Express's declaration merging). */
+declare module 'express-serve-static-core' {
+  interface Locals {
+    client?: AuthenticatedClient;
+  }
 }
 
 export function requireClientAuth(
@@ -45,7 +47,7 @@ export function requireClientAuth(
     const audience = expectedAudience(base, req.originalUrl);
     authenticator.authenticate(req.get('authorization'), audience).then(
       (client) => {
-        (res.locals as ClientAuthLocals).client = client;
+        res.locals.client = client;
         next();
       },
       (err: unknown) => {
@@ -56,7 +58,7 @@ export function requireClientAuth(
         if (err.reason === 'replay-cache-unavailable') {
           // The service cannot tell a replay from a new call: refuse, but as its own outage, not the client's fault.
           logger.warn({ event: 'replay-cache-unavailable', path: pathOf(req.originalUrl) }, 'CDS client authentication unavailable: the replay cache cannot answer');
-          res.status(503).set('Retry-After', '5').json(outcome('transient', 'Client tokens cannot be checked for replay right now (the replay cache is unavailable); retry shortly with a new token'));
+          next(new HttpError(503, 'transient', 'Client tokens cannot be checked for replay right now (the replay cache is unavailable); retry shortly with a new token', undefined, { headers: { 'Retry-After': '5' }, reason: err.reason }));
           return;
         }
         // One line, no token: iss/jti are as claimed (unverified) and truncated.
@@ -68,10 +70,7 @@ export function requireClientAuth(
             ? `CDS client authentication failed: bad-audience: the token's aud is ${err.receivedAudience.join(', ') || '(none)'}, this endpoint expects ${audience} (PUBLIC_BASE_URL must be the base the client calls)`
             : `CDS client authentication failed: ${err.reason}`,
         );
-        res
-          .status(401)
-          .set('WWW-Authenticate', 'Bearer error="invalid_token"')
-          .json({ error: 'unauthorized', reason: err.reason });
+        next(unauthorized(err.reason, 'Bearer error="invalid_token"'));
       },
     );
   };

@@ -5,8 +5,8 @@
 import type { RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Config } from '../config/config.js';
-import { outcome } from '../hooks/errors.js';
-import { createClientAuthenticator, type AuthenticatedClient } from './clientAuth.js';
+import { retryLater } from '../hooks/errors.js';
+import { createClientAuthenticator } from './clientAuth.js';
 import { requireClientAuth, type AuthLogger } from './middleware.js';
 import { createMemoryReplayCache, type ReplayCache } from './replayCache.js';
 import { loadTrustedClients } from './trustedClients.js';
@@ -55,11 +55,11 @@ export function clientRateLimit(perMinute: number): RequestHandler {
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     keyGenerator: (req, res) => {
-      const client = res.locals.client as AuthenticatedClient | undefined;
+      const client = res.locals.client;
       return client ? `iss:${client.iss}` : `ip:${ipKeyGenerator(req.ip ?? 'unknown')}`;
     },
-    handler: (_req, res) => {
-      res.status(429).json(outcome('throttled', `More than ${perMinute} requests a minute from this client; retry after the time in the RateLimit header`));
+    handler: (_req, _res, next) => {
+      next(retryLater(429, 'throttled', `More than ${perMinute} requests a minute from this client; retry after the time in the RateLimit header`));
     },
   });
 }

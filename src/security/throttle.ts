@@ -7,7 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
-import { outcome } from '../hooks/errors.js';
+import { retryLater, unauthorized } from '../hooks/errors.js';
 
 export interface FailureLimitOptions {
   /** Failures a minute per address; 0 turns the limit off. */
@@ -34,10 +34,8 @@ export function failureLimit(options: FailureLimitOptions): RequestHandler {
     skipSuccessfulRequests: true,
     requestWasSuccessful: (_req, res) => !failed(res),
     keyGenerator: (req) => `ip:${ipKeyGenerator(req.ip ?? 'unknown')}`,
-    handler: (_req, res) => {
-      res
-        .status(429)
-        .json(outcome('throttled', `More than ${options.perMinute} failed ${options.what} attempts a minute from this address; retry after the time in the RateLimit header`));
+    handler: (_req, _res, next) => {
+      next(retryLater(429, 'throttled', `More than ${options.perMinute} failed ${options.what} attempts a minute from this address; retry after the time in the RateLimit header`));
     },
   });
 }
@@ -56,11 +54,7 @@ export function sameSecret(given: string, expected: string): boolean {
 
 /** Requires `Authorization: Bearer <token>`; otherwise 401 (counted by a `failureLimit` placed before it). */
 export function requireBearer(token: string, reason: string): RequestHandler {
-  return (req, res, next) => {
-    if (sameSecret(bearerOf(req), token)) {
-      next();
-      return;
-    }
-    res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'unauthorized', reason });
+  return (req, _res, next) => {
+    next(sameSecret(bearerOf(req), token) ? undefined : unauthorized(reason, 'Bearer', reason));
   };
 }

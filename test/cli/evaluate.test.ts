@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import type { EvaluationRow } from '../../src/cli/evaluate.js';
 import { main } from '../../src/cli/main.js';
 import { testConfig } from '../../src/config/config.js';

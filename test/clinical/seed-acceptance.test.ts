@@ -12,7 +12,7 @@ import type { Patient, Resource } from 'fhir/r4.js';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { buildScenario, type Scenario } from '../../scripts/fixtures/scenario.js';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
 import { observedDecision, type ObservedOutcome } from '../support/outcome.js';
 

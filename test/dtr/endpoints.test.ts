@@ -6,7 +6,7 @@ import type { CapabilityStatement, Extension, Library, ValueSet } from 'fhir/r4.
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CdsLink, CdsResponse } from '../../src/hooks/types.js';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
 import { observedDecision } from '../support/outcome.js';
 import { coverageOf, dtrApp, loadFixture } from './helpers.js';

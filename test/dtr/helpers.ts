@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle, Coverage, Parameters } from 'fhir/r4.js';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { testConfig, type Config } from '../../src/config/config.js';
 import { setupDecisionRecords } from '../../src/records/setup.js';
 import { captureLogger } from '../helpers/logs.js';

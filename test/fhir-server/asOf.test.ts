@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { Condition, Coverage, Patient } from 'fhir/r4.js';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { VERDICT_SYSTEM, PAMA_RATING_URL } from '../../src/cards/pamaRating.js';
 import { serveFhir } from '../../src/cli/serveFhir.js';
 import { testConfig } from '../../src/config/config.js';

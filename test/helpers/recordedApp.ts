@@ -2,7 +2,7 @@
  * Test helper: the app with decision records as the service wires them (record before answer), for
  * tests that read records back through the operator API.
  */
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import type { Config } from '../../src/config/config.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { setupDecisionRecords, type DecisionRecords } from '../../src/records/setup.js';

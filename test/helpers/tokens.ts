@@ -15,6 +15,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { expect } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 
@@ -153,5 +154,20 @@ export async function startJwksServer(initial: { keys: JWK[] }, path = '/jwks.js
         server.closeAllConnections();
         server.close((err) => (err ? reject(err) : resolve()));
       }),
+  };
+}
+
+/** The machine reason of a refusal (401 `bad-audience`, 503 `replay-cache-unavailable`): the OperationOutcome's `issue[0].details.coding[0].code`. */
+export function refusalReason(body: unknown): string | undefined {
+  const issue: unknown = (body as { issue?: unknown[] } | undefined)?.issue?.[0];
+  const code: unknown = (issue as { details?: { coding?: { code?: unknown }[] } } | undefined)?.details?.coding?.[0]?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** The OperationOutcome a 401 answers with, for `toEqual` (the machine reason in `details`). */
+export function unauthorizedOutcome(reason: string): unknown {
+  return {
+    resourceType: 'OperationOutcome',
+    issue: [{ severity: 'error', code: 'login', diagnostics: expect.any(String), details: { coding: [{ system: 'urn:lumbar-mri-cds:error-reason', code: reason }], text: reason } }],
   };
 }

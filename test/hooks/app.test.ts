@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { OperationOutcome } from 'fhir/r4.js';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { MemoryFeedbackSink } from '../../src/pipeline/events.js';
 import { testConfig } from '../../src/config/config.js';
 import { observedDecision } from '../support/outcome.js';

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { OVERRIDE_REASONS, OVERRIDE_REASON_SYSTEM } from '../../src/cards/overrideReasons.js';
 import { testConfig, loadConfig } from '../../src/config/config.js';
 import type { CdsCard, CdsResponse } from '../../src/hooks/types.js';

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { main } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config/config.js';
 import { referencesOf } from '../../src/fhir-server/references.js';

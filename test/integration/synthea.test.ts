@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { buildOrderSignRequest, patientsIn } from '../../src/cli/hookRequest.js';
 import { serveFhir } from '../../src/cli/serveFhir.js';
 import { uploadFixtures } from '../../src/cli/upload.js';

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { parseSearchRequest } from '@medplum/core';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { buildOrderSignRequest, patientsIn } from '../../src/cli/hookRequest.js';
 import { testConfig } from '../../src/config/config.js';
 import { startFhirServer, type FhirTestServer } from '../../src/fhir-server/FhirTestServer.js';

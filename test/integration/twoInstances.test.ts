@@ -10,14 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { testConfig, type Config } from '../../src/config/config.js';
 import { createLogger } from '../../src/log.js';
 import { setupDecisionRecords, type DecisionRecords } from '../../src/records/setup.js';
 import { createClientAuth } from '../../src/security/setup.js';
-import { setupSharedState, type SharedState } from '../../src/sharedState.js';
+import { setupSharedState, type SharedState } from '../../src/http/sharedState.js';
 import { createTestDatabase } from '../helpers/postgres.js';
-import { bearer, generateTestKey, jwksOf, signClientToken, TEST_ISS, type TestKey } from '../helpers/tokens.js';
+import { refusalReason, bearer, generateTestKey, jwksOf, signClientToken, TEST_ISS, type TestKey } from '../helpers/tokens.js';
 import { observedDecision } from '../support/outcome.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -88,7 +88,7 @@ describe('two instances sharing PostgreSQL and Redis', () => {
     expect(first.status).toBe(200);
     const replay = await request(b.url).post(SIGN).set('Authorization', bearer(t)).send(CAUDA);
     expect(replay.status).toBe(401);
-    expect(replay.body.reason).toBe('replayed-jti');
+    expect(refusalReason(replay.body)).toBe('replayed-jti');
   });
 
   it('answers an order-sign on B from the decision order-select computed on A', async () => {

@@ -7,7 +7,7 @@
 import type { Bundle, Coverage, Extension, FhirResource } from 'fhir/r4.js';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
 import { startFaultServer, type FaultServer } from '../../src/fhir-server/index.js';
 import type { CdsResponse } from '../../src/hooks/types.js';

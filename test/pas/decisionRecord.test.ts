@@ -6,7 +6,7 @@
 import type { ServiceRequest } from 'fhir/r4.js';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type createApp } from '../../src/app.js';
+import { type createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
 import type { CdsResponse } from '../../src/hooks/types.js';
 import { createLogger } from '../../src/log.js';

@@ -6,7 +6,7 @@
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { main } from '../../src/cli/main.js';
 import { captureIO } from '../cli/io.js';
 import { testConfig } from '../../src/config/config.js';

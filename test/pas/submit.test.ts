@@ -6,7 +6,7 @@
 import type { Claim, OperationOutcome, Parameters, Questionnaire } from 'fhir/r4.js';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
 import { answer, claimResponseOf, itemsOf, orderAuthored, pasFixture, withResponse, X12_306, type PasBundle as Bundle } from './support.js';
 

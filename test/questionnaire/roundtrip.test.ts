@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Bundle, Questionnaire, QuestionnaireResponse, QuestionnaireResponseItem, ServiceRequest } from 'fhir/r4.js';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
 import type { CdsResponse } from '../../src/hooks/types.js';
 import { observedDecision } from '../support/outcome.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Bundle, Resource } from 'fhir/r4.js';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
 import { startFhirServer, type FhirTestServer } from '../../src/fhir-server/index.js';
 import { observedDecision } from '../support/outcome.js';

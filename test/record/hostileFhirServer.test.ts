@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Bundle, Resource } from 'fhir/r4.js';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { testConfig, type Config } from '../../src/config/config.js';
 import type { CdsCard } from '../../src/hooks/types.js';
 import { startFaultServer, type FaultServer } from '../../src/fhir-server/index.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Bundle, Coverage, Organization } from 'fhir/r4.js';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
 import { COVERAGE_INFORMATION_URL } from '../../src/cards/coverageInformation.js';
 import type { CdsResponse } from '../../src/hooks/types.js';

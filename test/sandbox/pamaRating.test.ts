@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Extension, ServiceRequest } from 'fhir/r4.js';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { PAMA_CONSULT_ID_URL, PAMA_RATING_SYSTEM, PAMA_RATING_URL, VERDICT_SYSTEM } from '../../src/cards/pamaRating.js';
 import { testConfig } from '../../src/config/config.js';
 import type { CdsAction, CdsCard, CdsResponse } from '../../src/hooks/types.js';

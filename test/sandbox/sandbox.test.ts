@@ -12,7 +12,7 @@ import type { Bundle, OperationOutcome, Resource } from 'fhir/r4.js';
 import type { Express } from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { MemoryFeedbackSink } from '../../src/pipeline/events.js';
 import { testConfig } from '../../src/config/config.js';
 import { startFhirServer, type FhirInput, type FhirTestServer } from '../../src/fhir-server/index.js';
@@ -20,7 +20,7 @@ import type { CdsCard } from '../../src/hooks/types.js';
 import { createClientAuthenticator, createMemoryReplayCache, loadTrustedClients, AuthError } from '../../src/security/index.js';
 import { createClientAuth } from '../../src/security/setup.js';
 import { buildScenario, type Scenario } from '../../scripts/fixtures/scenario.js';
-import { bearer, generateTestKey, jwksOf, signClientToken, type TestKey } from '../helpers/tokens.js';
+import { refusalReason, unauthorizedOutcome, bearer, generateTestKey, jwksOf, signClientToken, type TestKey } from '../helpers/tokens.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const read = (path: string) => JSON.parse(readFileSync(join(ROOT, path), 'utf8')) as Record<string, any>;
@@ -123,7 +123,7 @@ describe('behind the CDS Hooks sandbox', () => {
     ])('refuses a token whose aud names %s', async (_label, aud) => {
       const res = await request(app).post(SELECT).set('Authorization', await token(SELECT, aud)).send(sandbox('order-select-72148-low-back-pain'));
       expect(res.status).toBe(401);
-      expect(res.body).toEqual({ error: 'unauthorized', reason: 'bad-audience' });
+      expect(res.body).toEqual(unauthorizedOutcome('bad-audience'));
     });
 
     it('refuses a replayed token and an unsigned call', async () => {
@@ -132,7 +132,7 @@ describe('behind the CDS Hooks sandbox', () => {
       expect((await request(app).post(SELECT).set('Authorization', auth).send(body)).status).toBe(200);
       const replay = await request(app).post(SELECT).set('Authorization', auth).send(body);
       expect(replay.status).toBe(401);
-      expect(replay.body.reason).toBe('replayed-jti');
+      expect(refusalReason(replay.body)).toBe('replayed-jti');
       expect((await request(app).post(SELECT).send(body)).status).toBe(401);
     });
 

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
 import { observedDecision } from '../support/outcome.js';
 

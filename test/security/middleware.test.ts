@@ -1,11 +1,12 @@
 import express, { type Express } from 'express';
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createClientAuthenticator, type AuthenticatedClient } from '../../src/security/clientAuth.js';
+import { createClientAuthenticator } from '../../src/security/clientAuth.js';
 import { expectedAudience, requireClientAuth, type ClientAuthMiddlewareOptions } from '../../src/security/middleware.js';
+import { errorHandler } from '../../src/http/errorHandler.js';
 import { createMemoryReplayCache } from '../../src/security/replayCache.js';
 import { captureLogger } from '../helpers/logs.js';
-import { bearer, generateTestKey, jwksOf, signClientToken, TEST_ISS, type TestKey } from '../helpers/tokens.js';
+import { refusalReason, unauthorizedOutcome, bearer, generateTestKey, jwksOf, signClientToken, TEST_ISS, type TestKey } from '../helpers/tokens.js';
 
 const BASE = 'https://cds.example.org/base';
 
@@ -18,10 +19,11 @@ function makeApp(key: TestKey, opts: Partial<ClientAuthMiddlewareOptions> & Pick
   const app = express();
   app.use(express.json());
   const guard = requireClientAuth(auth, { mode: 'required', publicBaseUrl: BASE, ...opts });
-  const echo = (_req: express.Request, res: express.Response) => res.json({ client: (res.locals as { client?: AuthenticatedClient }).client ?? null });
+  const echo = (_req: express.Request, res: express.Response) => res.json({ client: res.locals.client ?? null });
   app.get('/cds-services', guard, echo);
   app.post('/cds-services/:id', guard, echo);
   app.post('/cds-services/:id/feedback', guard, echo);
+  app.use(errorHandler('100kb', captureLogger().logger));
   return app;
 }
 
@@ -65,7 +67,7 @@ describe('requireClientAuth', () => {
     expect(res.status).toBe(401);
     expect(res.headers['content-type']).toMatch(/application\/json/);
     expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
-    expect(res.body).toEqual({ error: 'unauthorized', reason: 'bad-audience' });
+    expect(res.body).toEqual(unauthorizedOutcome('bad-audience'));
     expect(res.text).not.toContain(token);
     expect(lines).toHaveLength(1);
     const line = JSON.parse(lines[0] as string) as Record<string, unknown>;
@@ -80,7 +82,7 @@ describe('requireClientAuth', () => {
     const app = makeApp(key, { logger, publicBaseUrl: 'http://127.0.0.1:3000' });
     const token = await signClientToken(key, { aud: 'http://localhost:3000/cds-services/lumbar-mri' });
     const res = await request(app).post('/cds-services/lumbar-mri').set('Authorization', bearer(token)).send({});
-    expect(res.body).toEqual({ error: 'unauthorized', reason: 'bad-audience' });
+    expect(res.body).toEqual(unauthorizedOutcome('bad-audience'));
     const line = JSON.parse(lines[0] as string) as Record<string, unknown>;
     expect(line).toMatchObject({ aud: 'http://127.0.0.1:3000/cds-services/lumbar-mri', receivedAud: ['http://localhost:3000/cds-services/lumbar-mri'] });
     expect(line.msg).toBe(
@@ -92,7 +94,7 @@ describe('requireClientAuth', () => {
     const { logger } = captureLogger();
     const res = await request(makeApp(key, { logger })).post('/cds-services/lumbar-mri').send({});
     expect(res.status).toBe(401);
-    expect(res.body).toEqual({ error: 'unauthorized', reason: 'missing-token' });
+    expect(res.body).toEqual(unauthorizedOutcome('missing-token'));
   });
 
   it('refuses a replayed token with 401 replayed-jti', async () => {
@@ -102,7 +104,7 @@ describe('requireClientAuth', () => {
     expect((await request(app).post('/cds-services/lumbar-mri').set('Authorization', bearer(t)).send({})).status).toBe(200);
     const again = await request(app).post('/cds-services/lumbar-mri').set('Authorization', bearer(t)).send({});
     expect(again.status).toBe(401);
-    expect(again.body.reason).toBe('replayed-jti');
+    expect(refusalReason(again.body)).toBe('replayed-jti');
   });
 
   it("mode 'off' passes through and sets no client", async () => {

@@ -9,14 +9,14 @@ import { join } from 'node:path';
 import type { OperationOutcome } from 'fhir/r4.js';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { testConfig, type Config } from '../../src/config/config.js';
 import { startFaultServer, type FaultServer } from '../../src/fhir-server/index.js';
 import { createClientAuth } from '../../src/security/setup.js';
 import { TrustedClientsError } from '../../src/security/trustedClients.js';
 import { observedDecision } from '../support/outcome.js';
 import { captureLogger } from '../helpers/logs.js';
-import { bearer, generateTestKey, jwksOf, signClientToken, TEST_ISS, type TestKey } from '../helpers/tokens.js';
+import { refusalReason, unauthorizedOutcome, bearer, generateTestKey, jwksOf, signClientToken, TEST_ISS, type TestKey } from '../helpers/tokens.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CAUDA = JSON.parse(readFileSync(join(ROOT, 'fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8')) as Record<string, unknown> & { prefetch: Record<string, unknown> };
@@ -88,11 +88,11 @@ describe('the service with CDS_AUTH=required', () => {
     const { app } = await service();
     const hook = await request(app).post(SIGN).send(CAUDA);
     expect(hook.status).toBe(401);
-    expect(hook.body).toEqual({ error: 'unauthorized', reason: 'missing-token' });
+    expect(hook.body).toEqual(unauthorizedOutcome('missing-token'));
     expect(hook.headers['www-authenticate']).toMatch(/^Bearer/);
     const feedback = await request(app).post(`${SIGN}/feedback`).send({ feedback: [] });
     expect(feedback.status).toBe(401);
-    expect(feedback.body.reason).toBe('missing-token');
+    expect(refusalReason(feedback.body)).toBe('missing-token');
   });
 
   it('decides for a trusted client, and refuses the same token twice', async () => {
@@ -103,16 +103,16 @@ describe('the service with CDS_AUTH=required', () => {
     expect(observedDecision(first.body)).toMatchObject({ outcome: 'criteria-met', criterion: 'I.B' });
     const replay = await request(app).post(SIGN).set('Authorization', bearer(token)).send(CAUDA);
     expect(replay.status).toBe(401);
-    expect(replay.body.reason).toBe('replayed-jti');
+    expect(refusalReason(replay.body)).toBe('replayed-jti');
   });
 
   it('refuses a token made for another endpoint (aud) or signed by an unknown key', async () => {
     const { app } = await service();
     const wrongAud = await tokenFor(key, '/cds-services/lumbar-mri-order-select');
-    expect((await request(app).post(SIGN).set('Authorization', bearer(wrongAud)).send(CAUDA)).body.reason).toBe('bad-audience');
+    expect(refusalReason((await request(app).post(SIGN).set('Authorization', bearer(wrongAud)).send(CAUDA)).body)).toBe('bad-audience');
     const stranger = await generateTestKey('ES384', key.kid);
     const forged = await tokenFor(stranger, SIGN);
-    expect((await request(app).post(SIGN).set('Authorization', bearer(forged)).send(CAUDA)).body.reason).toBe('bad-signature');
+    expect(refusalReason((await request(app).post(SIGN).set('Authorization', bearer(forged)).send(CAUDA)).body)).toBe('bad-signature');
   });
 
   it("contacts only the authenticated client's own FHIR servers, not the configuration's allow-list", async () => {

@@ -16,13 +16,13 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { testConfig, type Config } from '../../src/config/config.js';
 import { createLogger } from '../../src/log.js';
 import { createClientAuth } from '../../src/security/setup.js';
-import { setupSharedState, type SharedState } from '../../src/sharedState.js';
+import { setupSharedState, type SharedState } from '../../src/http/sharedState.js';
 import { observedDecision } from '../support/outcome.js';
-import { bearer, generateTestKey, jwksOf, signClientToken, TEST_ISS, type TestKey } from '../helpers/tokens.js';
+import { refusalReason, bearer, generateTestKey, jwksOf, signClientToken, TEST_ISS, type TestKey } from '../helpers/tokens.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -134,17 +134,17 @@ describe('shared state in Redis', () => {
     const used = await signClientToken(key, { aud: `${PUBLIC}${SIGN}` });
     expect((await request(app).post(SIGN).set('Authorization', bearer(used)).send(ACUTE)).status).toBe(200);
     const replayed = await request(app).post(SIGN).set('Authorization', bearer(used)).send(ACUTE);
-    expect(replayed.body.reason).toBe('replayed-jti');
+    expect(refusalReason(replayed.body)).toBe('replayed-jti');
 
     await new Promise((r) => setTimeout(r, 1100)); // iat has one-second resolution
     expect(await forget(redis, `${namespace}:`)).toBeGreaterThan(0);
     const afterRestart = await request(app).post(SIGN).set('Authorization', bearer(used)).send(ACUTE);
     expect(afterRestart.status).toBe(401);
-    expect(afterRestart.body.reason).toBe('issued-before-replay-cache');
+    expect(refusalReason(afterRestart.body)).toBe('issued-before-replay-cache');
 
     const fresh = await signClientToken(key, { aud: `${PUBLIC}${SIGN}` });
     expect((await request(app).post(SIGN).set('Authorization', bearer(fresh)).send(ACUTE)).status).toBe(200);
-    expect((await request(app).post(SIGN).set('Authorization', bearer(fresh)).send(ACUTE)).body.reason).toBe('replayed-jti');
+    expect(refusalReason((await request(app).post(SIGN).set('Authorization', bearer(fresh)).send(ACUTE)).body)).toBe('replayed-jti');
   });
 
   it('with Redis unreachable, a hook call gets 503 and an OperationOutcome, not 401', async () => {

@@ -5,8 +5,9 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { HookEvent, HookObserver } from './pipeline/events.js';
-import { SERVICE_IDS } from './hooks/discovery.js';
+import type { HookEvent, HookObserver } from '../pipeline/events.js';
+import { SERVICE_IDS } from '../hooks/discovery.js';
+import { hasPolicy } from '../decision/decideOrder.js';
 
 /** What the decision cache reports; the cache takes this narrow interface, not the whole registry. */
 export interface CacheMetrics {
@@ -107,7 +108,7 @@ export function createMetrics(options: MetricsOptions = {}): ServiceMetrics {
       const service = serviceLabel(event.serviceId);
       hookRequests.inc({ service, status: '200', outcome: hookOutcome(event) });
       hookDuration.observe({ service }, event.durationMs / 1000);
-      for (const d of event.outcome.decisions) decisions.inc({ policy: d.policy?.policyId ?? 'none', outcome: d.outcome });
+      for (const d of event.outcome.decisions) decisions.inc({ policy: hasPolicy(d) ? d.policy.policyId : 'none', outcome: d.outcome });
       fhirCalls.inc(event.outcome.fhirCalls);
       fhirFailures.inc(event.outcome.fhirFailures);
     },

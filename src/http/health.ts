@@ -2,7 +2,7 @@
  * Readiness for `GET /health`: load balancers and docker-compose send traffic only on 200.
  * Ready means policies are loaded and every registered check (stores, caches) passes.
  */
-import type { PolicyLibrary } from './library/library.js';
+import type { PolicyLibrary } from '../library/library.js';
 
 /** A dependency's readiness: resolves to undefined when ready, or to a short reason when not. */
 export interface ReadinessCheck {
