@@ -14,7 +14,7 @@ import { copyPolicyDir, editJson } from '../helpers/policyDir.js';
 import { observedDecision } from '../support/outcome.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const CAUDA = 'fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json';
+const CAUDA = 'cds-services/kp-wa-lumbar-mri/fixtures/I.B-cauda-equina-saddle-numbness-urinary-retention.json';
 const ACME = 'Acme Health Plan';
 
 const dir = copyPolicyDir();
@@ -53,8 +53,8 @@ editJson<{ rules: unknown[] }>(join(dir, 'routing.json'), (r) => {
 });
 
 /** The cauda equina patient of the KP case table, covered by Acme instead. */
-function acmeRequest(): unknown {
-  return JSON.parse(readFileSync(join(ROOT, CAUDA), 'utf8').replaceAll('Kaiser Foundation Health Plan of Washington', ACME));
+function acmeRequest(): object {
+  return JSON.parse(readFileSync(join(ROOT, CAUDA), 'utf8').replaceAll('Kaiser Foundation Health Plan of Washington', ACME)) as object;
 }
 
 describe('adding a payer is adding a folder and a routing row', () => {
