@@ -17,7 +17,7 @@ import { SYSTEMS } from '../src/terminology/valueSets.js';
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const GENERATED_DIR = join(BENCH_DIR, '.generated');
 /** The base record: acute back pain, not indicated (KP). */
-export const BASE_FIXTURE = join(BENCH_DIR, '..', 'fixtures', 'kp-wa-lumbar-mri', 'NI-uncomplicated-acute-low-back-pain.json');
+export const BASE_FIXTURE = join(BENCH_DIR, '..', 'cds-services', 'kp-wa-lumbar-mri', 'fixtures', 'NI-uncomplicated-acute-low-back-pain.json');
 
 export type HookRequestJson = Record<string, unknown> & {
   context: { patientId: string; userId?: string; draftOrders: Bundle };

@@ -25,7 +25,7 @@ const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('bas
 
 const ROOT = join(import.meta.dirname, '..');
 const PATH = `/cds-services/${SERVICE_IDS['order-sign']}`;
-const CAUDA = readFileSync(join(ROOT, 'fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8');
+const CAUDA = readFileSync(join(ROOT, 'cds-services/kp-wa-lumbar-mri/fixtures/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8');
 
 interface Service {
   readonly child: ChildProcess;

@@ -1,6 +1,8 @@
 import { createApp } from './http/app.js';
 import { shownDecisionsIn } from './decision/shownDecisions.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { loadLibrary, type PolicyLibrary } from './library/library.js';
+import { PolicyLoadError } from './library/loadError.js';
 import { createLogger } from './log.js';
 import { listenErrorMessage } from './listenError.js';
 import { createMetrics } from './http/metrics.js';
@@ -20,6 +22,15 @@ try {
   process.stderr.write(`lumbar-mri-cds: not started: ${err.message}\n`);
   process.exit(1);
 }
+let library: PolicyLibrary;
+try {
+  library = loadLibrary(config.policyDir, config.routingFile);
+} catch (err) {
+  // Broken policy data (POLICY_DIR, ROUTING_FILE): one line naming the file and the field, no stack.
+  if (!(err instanceof PolicyLoadError)) throw err;
+  process.stderr.write(`lumbar-mri-cds: not started: policy data: ${err.summary}\n`);
+  process.exit(1);
+}
 const logger = createLogger(config.logLevel);
 const records = await setupDecisionRecords(config, logger).catch((err: unknown) => {
   // A store that cannot be opened is one line saying what to do, never a stack or a dump.
@@ -33,7 +44,8 @@ const shared = setupSharedState(config, logger);
 const clientAuth = await createClientAuth(config, logger, { replayCache: shared.replayCache });
 const metrics = createMetrics({ processMetrics: true });
 registerRecordMetrics(metrics.registry, records.log);
-const { app, library } = createApp(config, {
+const { app } = createApp(config, {
+  library,
   logger,
   metrics,
   recorder: records.recorder,

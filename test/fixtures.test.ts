@@ -7,7 +7,7 @@ describe('fixtures', () => {
   it('are up to date with their scenario definitions (npx tsx scripts/fixtures/generate.ts)', () => {
     const stale: string[] = [];
     for (const [path, text] of renderFixtures()) {
-      const file = join(ROOT, 'fixtures', path);
+      const file = join(ROOT, path);
       if (!existsSync(file) || readFileSync(file, 'utf8') !== text) stale.push(path);
     }
     expect(stale).toEqual([]);

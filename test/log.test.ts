@@ -15,9 +15,9 @@ import { testConfig } from '../src/config/config.js';
 import { startFaultServer, type FaultServer } from '../src/fhir-server/index.js';
 import { createLogger } from '../src/log.js';
 import { createClientAuth } from '../src/security/setup.js';
+import { FIXTURE_FOLDERS } from './helpers/fixtures.js';
 import { bearer, generateTestKey, jwksOf, signClientToken, TEST_ISS, type TestKey } from './helpers/tokens.js';
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 const BASE = 'http://127.0.0.1:3000';
 
 interface HookFixture {
@@ -53,7 +53,7 @@ function secretsOf(body: HookFixture['body']): string[] {
 }
 
 describe('logs carry no patient identity and no tokens', () => {
-  const fixtures = hookFixtures(FIXTURES);
+  const fixtures = FIXTURE_FOLDERS.flatMap((f) => hookFixtures(f.dir, `${f.name}/`));
   const lines: string[] = [];
   let key: TestKey;
   let fhir: FaultServer;

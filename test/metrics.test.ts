@@ -22,8 +22,8 @@ function sample(text: string, series: string): number | undefined {
 describe('GET /metrics', () => {
   it('counts hook calls by service, status and outcome, with latency and decisions by policy', async () => {
     const { app } = createApp(testConfig(), { library });
-    const met = fixture('fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json');
-    const ni = fixture('fixtures/kp-wa-lumbar-mri/NI-uncomplicated-acute-low-back-pain.json');
+    const met = fixture('cds-services/kp-wa-lumbar-mri/fixtures/I.B-cauda-equina-saddle-numbness-urinary-retention.json');
+    const ni = fixture('cds-services/kp-wa-lumbar-mri/fixtures/NI-uncomplicated-acute-low-back-pain.json');
     await request(app).post('/cds-services/lumbar-mri-order-sign').send(met).expect(200);
     await request(app).post('/cds-services/lumbar-mri-order-sign').send(met).expect(200);
     await request(app).post('/cds-services/lumbar-mri-order-sign').send(ni).expect(200);
@@ -63,7 +63,7 @@ describe('GET /metrics', () => {
   it('gives every app its own registry (no collisions, no shared counts)', async () => {
     const a = createApp(testConfig(), { library });
     const b = createApp(testConfig(), { library });
-    await request(a.app).post('/cds-services/lumbar-mri-order-sign').send(fixture('fixtures/kp-wa-lumbar-mri/NI-uncomplicated-acute-low-back-pain.json')).expect(200);
+    await request(a.app).post('/cds-services/lumbar-mri-order-sign').send(fixture('cds-services/kp-wa-lumbar-mri/fixtures/NI-uncomplicated-acute-low-back-pain.json')).expect(200);
     const textB = (await request(b.app).get('/metrics')).text;
     expect(sample(textB, 'cds_hook_requests_total{service="lumbar-mri-order-sign",status="200",outcome="not-indicated"}')).toBeUndefined();
   });

@@ -2,13 +2,15 @@
  * Runs every policy's case table (`cds-services/<policy>/<version>/cases.json`) through the HTTP API:
  * each row names a fixture, the outcome an EHR must see, and the criterion cited.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../src/http/app.js';
 import { testConfig } from '../src/config/config.js';
+import { versionFolders } from '../src/library/loadPolicy.js';
 import { observedDecision, type ObservedOutcome } from './support/outcome.js';
+import { fixturePath } from './helpers/fixtures.js';
 
 interface Case {
   readonly fixture: string;
@@ -29,17 +31,10 @@ const ROOT = join(import.meta.dirname, '..');
 const { app } = createApp(testConfig());
 
 const caseFiles: { policy: string; version: string; file: string }[] = [];
-for (const entry of readdirSync(join(ROOT, 'cds-services'), { withFileTypes: true })) {
-  if (!entry.isDirectory()) continue;
-  const policy = entry.name;
-  const dir = join(ROOT, 'cds-services', policy);
-  for (const version of readdirSync(dir)) {
-    const versionDir = join(dir, version);
-    if (!statSync(versionDir).isDirectory()) continue;
-    // cases.json, and further tables such as cases.record.json (how facts are read from the record).
-    for (const f of readdirSync(versionDir).filter((x) => /^cases(\.[a-z-]+)?\.json$/.test(x)).sort()) {
-      caseFiles.push({ policy, version: f === 'cases.json' ? version : `${version} ${f}`, file: join(versionDir, f) });
-    }
+for (const { policyId, version, dir } of versionFolders(join(ROOT, 'cds-services'))) {
+  // cases.json, and further tables such as cases.record.json (how facts are read from the record).
+  for (const f of readdirSync(dir).filter((x) => /^cases(\.[a-z-]+)?\.json$/.test(x)).sort()) {
+    caseFiles.push({ policy: policyId, version: f === 'cases.json' ? version : `${version} ${f}`, file: join(dir, f) });
   }
 }
 
@@ -52,7 +47,7 @@ describe('policy case tables', () => {
     describe(`${policy} ${version}`, () => {
       for (const c of cases) {
         it(`${c.fixture} -> ${c.outcome}${c.criterion ? ` (${c.criterion})` : ''}`, async () => {
-          const body = JSON.parse(readFileSync(join(ROOT, 'fixtures', c.fixture), 'utf8'));
+          const body = JSON.parse(readFileSync(fixturePath(c.fixture), 'utf8'));
           const res = await request(app).post('/cds-services/lumbar-mri-order-sign').send(body);
           expect(res.status).toBe(200);
           const seen = observedDecision(res.body);

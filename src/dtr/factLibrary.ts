@@ -40,7 +40,7 @@ import {
 
 /**
  * The CQL library a DTR client runs to pre-populate the documentation form from the EHR's record:
- * one definition per fact of `cds-services/facts.json` that can be read from the record alone,
+ * one definition per fact of `cds-services/common/facts.json` or a policy folder's `facts.json` that can be read from the record alone,
  * generated from the same fact data the hook decides with (FactContext), as ELM JSON with the CQL
  * text beside it. Facts it cannot express are listed with the reason, never guessed.
  */
@@ -349,7 +349,7 @@ export function factLibrary(facts: FactCatalogue, version = '1.0.0'): FactLibrar
     '',
     "using FHIR version '4.0.1'",
     '',
-    `// Generated from cds-services/facts.json: each definition is the fact of the same id.`,
+    `// Generated from the fact catalogue (cds-services/common/facts.json and each policy folder's facts.json): each definition is the fact of the same id.`,
     `parameter "${DATE_OF_SERVICE}" Date default Today()`,
     '',
     'context Patient',

@@ -12,7 +12,7 @@ export function valueSetUrl(publicBaseUrl: string, id: string): string {
 /**
  * One of the policies' value sets as a FHIR ValueSet: the exact codes as concepts, and each code
  * prefix (ICD-10-CM `M54.5` for every M54.5x code) as an `is-a` filter, which is what the service
- * matches. Codes come from `cds-services/valuesets/`, the data the hook decides with.
+ * matches. Codes come from `cds-services/common/valuesets/`, the data the hook decides with.
  */
 export function fhirValueSet(index: ValueSetIndex, id: string, publicBaseUrl: string, version: string): ValueSet | undefined {
   if (!index.has(id)) return undefined;

@@ -56,7 +56,7 @@ export interface NotNode extends NodeBase {
 }
 export interface FactNode extends NodeBase {
   readonly kind: 'fact';
-  /** Id of a fact in the fact catalogue (`cds-services/facts.json`). */
+  /** Id of a fact in the fact catalogue (`cds-services/common/facts.json` or a policy folder's `facts.json`). */
   readonly fact: string;
 }
 /** Reuses another node of the same policy by id ("ONE or more of the criteria under section I"). */

@@ -1,10 +1,12 @@
 import fhirpath from 'fhirpath';
 import { z } from 'zod';
+import { jsonPath, PolicyLoadError, type LoadProblem } from '../library/loadError.js';
 import type { ValueSetIndex } from '../terminology/valueSets.js';
 
 /**
- * The fact catalogue (`cds-services/facts.json`): every named clinical fact the policies use,
- * each derived from the record by a small expression over a fixed set of source kinds.
+ * The fact catalogue (`cds-services/common/facts.json` and each policy folder's `facts.json`): every
+ * named clinical fact the policies use, each derived from the record by a small expression over a
+ * fixed set of source kinds.
  */
 
 const comparator = z.enum(['<', '<=', '>', '>=']);
@@ -165,13 +167,17 @@ type Compiled = (resource: unknown) => unknown[];
 export class FactCatalogue {
   private readonly compiled = new Map<string, Compiled>();
 
+  /** `fileOf` names the file defining a fact, for load errors (the loader merges several files). */
   constructor(
     readonly definitions: FactFile,
     readonly valueSets: ValueSetIndex,
+    fileOf: (factId: string) => string = () => 'facts.json',
   ) {
-    const problems: string[] = [];
-    for (const [id, def] of Object.entries(definitions)) this.check(id, def.derive, problems);
-    if (problems.length) throw new Error(`cds-services/facts.json:\n  ${problems.join('\n  ')}`);
+    const problems: LoadProblem[] = [];
+    for (const [id, def] of Object.entries(definitions)) {
+      this.check(def.derive, [id, 'derive'], (path, message) => problems.push({ file: fileOf(id), path: jsonPath(path), message }));
+    }
+    if (problems.length) throw new PolicyLoadError(problems);
   }
 
   get(id: string): FactDefinition | undefined {
@@ -204,21 +210,26 @@ export class FactCatalogue {
     return out;
   }
 
-  private check(id: string, e: FactExpr, problems: string[]): void {
-    if ('any' in e) return e.any.forEach((x) => this.check(id, x, problems));
-    if ('all' in e) return e.all.forEach((x) => this.check(id, x, problems));
-    if ('not' in e) return this.check(id, e.not, problems);
+  private check(e: FactExpr, at: readonly PropertyKey[], problem: (path: readonly PropertyKey[], message: string) => void): void {
+    if ('any' in e) return e.any.forEach((x, i) => this.check(x, [...at, 'any', i], problem));
+    if ('all' in e) return e.all.forEach((x, i) => this.check(x, [...at, 'all', i], problem));
+    if ('not' in e) return this.check(e.not, [...at, 'not'], problem);
     if ('fact' in e) {
-      if (!this.get(e.fact)) problems.push(`fact ${id}: refers to unknown fact ${e.fact}`);
+      if (!this.get(e.fact)) problem([...at, 'fact'], `unknown fact ${e.fact}`);
       return;
     }
-    const sets = 'valueSet' in e ? [e.valueSet] : e.source === 'treatmentSinceImaging' ? [e.imaging, ...e.procedures, ...e.medications] : [];
-    for (const vs of sets) if (!this.valueSets.has(vs)) problems.push(`fact ${id}: unknown value set ${vs}`);
+    const sets: [readonly PropertyKey[], string][] =
+      'valueSet' in e
+        ? [[['valueSet'], e.valueSet]]
+        : e.source === 'treatmentSinceImaging'
+          ? [[['imaging'], e.imaging], ...e.procedures.map((v, i): [PropertyKey[], string] => [['procedures', i], v]), ...e.medications.map((v, i): [PropertyKey[], string] => [['medications', i], v])]
+          : [];
+    for (const [key, vs] of sets) if (!this.valueSets.has(vs)) problem([...at, ...key], `unknown value set ${vs}`);
     if (e.source === 'observation' && e.where && !this.compiled.has(e.where)) {
       try {
         this.compiled.set(e.where, fhirpath.compile(e.where) as Compiled);
       } catch (err) {
-        problems.push(`fact ${id}: FHIRPath does not compile: ${e.where}: ${(err as Error).message}`);
+        problem([...at, 'where'], `FHIRPath does not compile: ${e.where}: ${(err as Error).message}`);
       }
     }
   }

@@ -3,7 +3,7 @@ import type { FactCatalogue } from './catalogue.js';
 import type { FindingLexicon } from './findingWords.js';
 import { SYSTEMS } from '../terminology/valueSets.js';
 
-/** The codes contract section 7 names (never renamed); their words are in cds-services/findings.json. */
+/** The codes contract section 7 names (never renamed); their words are in cds-services/common/findings.json. */
 const CONTRACT_CODES: readonly string[] = [
   'progressive-neurologic-deficit',
   'saddle-anesthesia',

@@ -8,7 +8,7 @@ import { clinicalDate } from './paths.js';
 /**
  * The current episode of back pain, as a clinician reads a problem list (interpretation of "for
  * current episode of back pain", "remote past history of physical therapy does not qualify" and
- * "onset within past 6 weeks"; the words are in cds-services/facts.json, fact `low-back-pain`):
+ * "onset within past 6 weeks"; the words are in cds-services/common/facts.json, fact `low-back-pain`):
  * - back pain activity is a low back pain (or ankylosing spondylitis) Condition dated by its onset or
  *   recorded date, or an Encounter whose reasonCode or diagnosis is one;
  * - activity more than `EPISODE_GAP_MONTHS` after the previous activity starts a new episode, and so

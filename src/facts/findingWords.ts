@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The words of each documentation finding (`cds-services/findings.json`, contract section 7): the
+ * The words of each documentation finding (`cds-services/common/findings.json`, contract section 7): the
  * finding itself and the yes/no question the documentation questionnaire asks for it. A finding's
  * words live there only, so an item can never carry another fact's words (or its negation).
  */

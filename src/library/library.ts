@@ -1,14 +1,18 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadPolicies } from './loadPolicy.js';
+import { parseFile, PolicyLoadError, readJsonFile } from './loadError.js';
+import { COMMON_FOLDER, loadPolicies, POLICY_FOLDER_FILES, policyFolders } from './loadPolicy.js';
 import type { PolicyVersion } from '../engine/types.js';
-import { FactCatalogue, factFileSchema } from '../facts/catalogue.js';
+import { FactCatalogue, factFileSchema, type FactDefinition, type FactFile } from '../facts/catalogue.js';
 import { findingLexicon, findingsFileSchema, type FindingLexicon } from '../facts/findingWords.js';
 import { Router, routingFileSchema } from '../routing/routing.js';
 import { fhirValueSetSchema, fromFhirValueSets, ValueSetIndex, type FhirValueSet } from '../terminology/valueSets.js';
 
-/** Everything the service knows, loaded and checked once at start-up from `cds-services/`. */
+/**
+ * Everything the service knows, loaded and checked once at start-up from `cds-services/` (layout and
+ * conventions in cds-services/README.md). Whatever is wrong there is a PolicyLoadError naming the file and field.
+ */
 export interface PolicyLibrary {
   readonly dir: string;
   readonly valueSets: ValueSetIndex;
@@ -27,40 +31,59 @@ export function defaultPolicyDir(): string {
   return resolve(up, 'cds-services');
 }
 
-function readJson(file: string): unknown {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`${file}: ${(err as Error).message}`);
-  }
-}
-
-function parse<T>(schema: { safeParse(x: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, json: unknown, file: string): T {
-  const r = schema.safeParse(json);
-  if (!r.success) throw new Error(`${file}:\n  ${r.error.issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`).join('\n  ')}`);
-  return r.data;
-}
-
 export function loadLibrary(dir: string = defaultPolicyDir(), routingFile?: string): PolicyLibrary {
-  const valueSetResources = loadValueSets(join(dir, 'valuesets'));
+  const common = join(dir, COMMON_FOLDER);
+  const valueSetResources = loadValueSets(join(common, 'valuesets'));
   const valueSets = new ValueSetIndex(fromFhirValueSets(valueSetResources), valueSetResources);
-  const facts = new FactCatalogue(parse(factFileSchema, readJson(join(dir, 'facts.json')), join(dir, 'facts.json')), valueSets);
-  const policies = loadPolicies(dir, facts);
+  const { definitions, fileOf, ownerOf } = loadFactFiles(dir);
+  const facts = new FactCatalogue(definitions, valueSets, fileOf);
+  const policies = loadPolicies(dir, (policyId, factId) => {
+    if (!facts.get(factId)) return `unknown fact ${factId}`;
+    const owner = ownerOf.get(factId);
+    return owner === undefined || owner === policyId ? true : `fact ${factId} is ${owner}'s (${fileOf(factId)}); a fact two policies use goes in ${COMMON_FOLDER}/facts.json`;
+  });
   const routingPath = routingFile ?? join(dir, 'routing.json');
-  const router = new Router(parse(routingFileSchema, readJson(routingPath), routingPath), policies, valueSets);
-  const findings = findingLexicon(parse(findingsFileSchema, readJson(join(dir, 'findings.json')), join(dir, 'findings.json')));
+  const router = new Router(parseFile(routingFileSchema, readJsonFile(routingPath), routingPath), policies, valueSets, routingPath);
+  const findingsPath = join(common, 'findings.json');
+  const findings = findingLexicon(parseFile(findingsFileSchema, readJsonFile(findingsPath), findingsPath));
   return { dir, valueSets, facts, policies, router, findings };
 }
 
-/** Every FHIR ValueSet in `cds-services/valuesets/` (one file per set, named by its id). */
+/**
+ * The shared facts (`common/facts.json`) and each policy's own (`<policy-id>/facts.json`, optional),
+ * merged: a fact id is defined once in the whole library.
+ */
+function loadFactFiles(dir: string): { definitions: FactFile; fileOf: (id: string) => string; ownerOf: ReadonlyMap<string, string> } {
+  const files = [
+    { owner: undefined, file: join(dir, COMMON_FOLDER, POLICY_FOLDER_FILES.facts) },
+    ...policyFolders(dir)
+      .map((owner) => ({ owner, file: join(dir, owner, POLICY_FOLDER_FILES.facts) }))
+      .filter(({ file }) => existsSync(file)),
+  ];
+  const definitions: Record<string, FactDefinition> = {};
+  const fileOfId = new Map<string, string>();
+  const ownerOf = new Map<string, string>();
+  for (const { owner, file } of files) {
+    for (const [id, def] of Object.entries(parseFile(factFileSchema, readJsonFile(file), file))) {
+      const first = fileOfId.get(id);
+      if (first !== undefined) throw new PolicyLoadError({ file, path: id, message: `fact ${id} is already defined in ${first}: a fact id is defined once` });
+      definitions[id] = def;
+      fileOfId.set(id, file);
+      if (owner !== undefined) ownerOf.set(id, owner);
+    }
+  }
+  return { definitions, fileOf: (id) => fileOfId.get(id) ?? files[0].file, ownerOf };
+}
+
+/** Every FHIR ValueSet in `cds-services/common/valuesets/` (one file per set, named by its id). */
 export function loadValueSets(folder: string): FhirValueSet[] {
   return readdirSync(folder)
     .filter((f) => f.endsWith('.json'))
     .sort()
     .map((f) => {
       const file = join(folder, f);
-      const vs = parse(fhirValueSetSchema, readJson(file), file);
-      if (`${vs.id}.json` !== f) throw new Error(`${file}: id ${vs.id} does not match the file name`);
+      const vs = parseFile(fhirValueSetSchema, readJsonFile(file), file);
+      if (`${vs.id}.json` !== f) throw new PolicyLoadError({ file, path: 'id', message: `${vs.id} does not match the file name` });
       return vs;
     });
 }

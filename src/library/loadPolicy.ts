@@ -1,8 +1,8 @@
-import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { FactCatalogue } from '../facts/catalogue.js';
 import type { CriterionNode, PolicyVersion } from '../engine/types.js';
+import { jsonPath, parseFile, PolicyLoadError, readJsonFile, type LoadProblem } from './loadError.js';
 
 const windowSchema = z.object({ from: isoDate().optional(), until: isoDate().optional() }).strict();
 
@@ -84,64 +84,87 @@ const policySchema = z
   })
   .strict();
 
-/** A policy file that does not load: names the file and what to fix. */
-export class PolicyLoadError extends Error {
-  constructor(
-    readonly file: string,
-    problems: string[],
-  ) {
-    super(`${file}:\n  ${problems.join('\n  ')}`);
-  }
+/** A policy folder's own files and folders; every other folder in it is a version folder. */
+export const POLICY_FOLDER_FILES = { facts: 'facts.json', fixtures: 'fixtures', scenarios: 'scenarios' } as const;
+/** The folder of shared facts, findings and value sets (not a policy). */
+export const COMMON_FOLDER = 'common';
+
+export interface VersionFolder {
+  readonly policyId: string;
+  /** The folder's name: the policy's `version`, exactly (checked at load). */
+  readonly version: string;
+  readonly dir: string;
 }
 
-/** Parses and checks one policy version: schema, unique node ids, refs, and facts in the catalogue. */
-export function parsePolicy(json: unknown, file: string, facts: FactCatalogue): PolicyVersion {
-  const parsed = policySchema.safeParse(json);
-  if (!parsed.success) {
-    throw new PolicyLoadError(
-      file,
-      parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
-    );
-  }
-  const policy = parsed.data as PolicyVersion;
-  const problems: string[] = [];
+/** `<dir>/<policy-id>/`: every folder of the library except `common/`. */
+export function policyFolders(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && e.name !== COMMON_FOLDER)
+    .map((e) => e.name)
+    .sort();
+}
+
+/** `<dir>/<policy-id>/<version>/`: every version folder, in name order. */
+export function versionFolders(dir: string): VersionFolder[] {
+  const own = new Set<string>([POLICY_FOLDER_FILES.fixtures, POLICY_FOLDER_FILES.scenarios]);
+  return policyFolders(dir).flatMap((policyId) =>
+    readdirSync(join(dir, policyId), { withFileTypes: true })
+      .filter((e) => e.isDirectory() && !own.has(e.name))
+      .map((e) => e.name)
+      .sort()
+      .map((version) => ({ policyId, version, dir: join(dir, policyId, version) })),
+  );
+}
+
+/** Where a node sits in its policy file, for load errors. */
+interface Placed {
+  readonly node: CriterionNode;
+  readonly at: readonly PropertyKey[];
+}
+
+/**
+ * Parses and checks one policy version: schema, unique node ids, refs, and facts in the catalogue.
+ * `knownFact` says whether the policy may use a fact (the common ones and its own), with the reason when not.
+ */
+export function parsePolicy(json: unknown, file: string, knownFact: (id: string) => true | string): PolicyVersion {
+  const policy = parseFile(policySchema, json, file) as PolicyVersion;
+  const problems: LoadProblem[] = [];
+  const problem = (at: readonly PropertyKey[], message: string): void => void problems.push({ file, path: jsonPath(at), message });
   const ids = new Map<string, CriterionNode>();
-  const refs: { from: string; to: string }[] = [];
-  const walk = (n: CriterionNode): void => {
-    if (ids.has(n.id) && ids.get(n.id) !== n) problems.push(`node id ${n.id} is used twice`);
+  const refs: Placed[] = [];
+  const walk = (n: CriterionNode, at: readonly PropertyKey[]): void => {
+    if (ids.has(n.id) && ids.get(n.id) !== n) problem([...at, 'id'], `node id ${n.id} is used twice`);
     ids.set(n.id, n);
-    if (n.kind === 'fact' && !facts.get(n.fact)) problems.push(`node ${n.id}: unknown fact ${n.fact}`);
-    if (n.kind === 'ref') refs.push({ from: n.id, to: n.ref });
-    if (n.kind === 'all' || n.kind === 'any' || n.kind === 'atLeast') n.children.forEach(walk);
-    if (n.kind === 'atLeast' && n.n > n.children.length) problems.push(`node ${n.id}: needs ${n.n} of ${n.children.length}`);
-    if (n.kind === 'not') walk(n.child);
+    if (n.kind === 'fact') {
+      const known = knownFact(n.fact);
+      if (known !== true) problem([...at, 'fact'], `node ${n.id}: ${known}`);
+    }
+    if (n.kind === 'ref') refs.push({ node: n, at });
+    if (n.kind === 'all' || n.kind === 'any' || n.kind === 'atLeast') n.children.forEach((c, i) => walk(c, [...at, 'children', i]));
+    if (n.kind === 'atLeast' && n.n > n.children.length) problem([...at, 'n'], `node ${n.id}: needs ${n.n} of ${n.children.length}`);
+    if (n.kind === 'not') walk(n.child, [...at, 'child']);
   };
-  [...policy.exclusions, ...policy.indications, ...policy.reviews, ...(policy.definitions ?? []), ...(policy.redFlag ? [policy.redFlag] : [])].forEach(walk);
-  policy.notices.forEach((r) => walk(r.when));
-  policy.alternatives.forEach((r) => walk(r.when));
-  for (const r of refs) if (!ids.has(r.to)) problems.push(`node ${r.from}: ref to unknown node ${r.to}`);
-  if (policy.kind === 'no-review-required' && !policy.noReviewReason) problems.push('noReviewReason is required');
-  if (problems.length) throw new PolicyLoadError(file, problems);
+  for (const key of ['exclusions', 'indications', 'reviews', 'definitions'] as const) (policy[key] ?? []).forEach((n, i) => walk(n, [key, i]));
+  if (policy.redFlag) walk(policy.redFlag, ['redFlag']);
+  policy.notices.forEach((r, i) => walk(r.when, ['notices', i, 'when']));
+  policy.alternatives.forEach((r, i) => walk(r.when, ['alternatives', i, 'when']));
+  for (const { node, at } of refs) if (node.kind === 'ref' && !ids.has(node.ref)) problem([...at, 'ref'], `node ${node.id}: ref to unknown node ${node.ref}`);
+  if (policy.kind === 'no-review-required' && !policy.noReviewReason) problem(['noReviewReason'], 'noReviewReason is required');
+  if (problems.length) throw new PolicyLoadError(problems);
   return policy;
 }
 
-/** Every `cds-services/<policy-id>/<version>/policy.json`. */
-export function loadPolicies(dir: string, facts: FactCatalogue): PolicyVersion[] {
-  const out: PolicyVersion[] = [];
-  for (const policyDir of readdirSync(dir).sort()) {
-    const p = join(dir, policyDir);
-    if (!statSync(p).isDirectory()) continue;
-    for (const version of readdirSync(p).sort()) {
-      const file = join(p, version, 'policy.json');
-      if (!existsSync(file)) continue;
-      let json: unknown;
-      try {
-        json = JSON.parse(readFileSync(file, 'utf8'));
-      } catch (err) {
-        throw new PolicyLoadError(file, [`not JSON: ${(err as Error).message}`]);
-      }
-      out.push(parsePolicy(json, file, facts));
-    }
-  }
-  return out;
+/**
+ * Every `<dir>/<policy-id>/<version>/policy.json`. A version folder is named by its policy's `version`
+ * and sits in the folder named by its `policyId`; anything else is a load error.
+ */
+export function loadPolicies(dir: string, knownFact: (policyId: string, factId: string) => true | string): PolicyVersion[] {
+  return versionFolders(dir).map(({ policyId, version, dir: folder }) => {
+    const file = join(folder, 'policy.json');
+    if (!existsSync(file)) throw new PolicyLoadError({ file, path: '', message: `missing: every folder of ${policyId}/ other than fixtures/ and scenarios/ is a version folder holding policy.json` });
+    const policy = parsePolicy(readJsonFile(file), file, (factId) => knownFact(policyId, factId));
+    if (policy.policyId !== policyId) throw new PolicyLoadError({ file, path: 'policyId', message: `"${policy.policyId}", but the policy folder is ${policyId}/ (a policy folder is named by its policyId)` });
+    if (policy.version !== version) throw new PolicyLoadError({ file, path: 'version', message: `"${policy.version}", but the folder is ${version}/ (a version folder is named by its policy's version)` });
+    return policy;
+  });
 }

@@ -4,13 +4,15 @@
  * so a tester can pick a patient without pasting JSON.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Router } from 'express';
 import { notFound } from '../hooks/errors.js';
+import { fixtureFile, fixtureFolders, type FixtureFolder } from '../library/fixtures.js';
+import { versionFolders } from '../library/loadPolicy.js';
 
 export interface PlaygroundOptions {
-  /** Folder of hook-request fixtures (default: the repository's `fixtures/`). */
+  /** Folder of the shared hook-request fixtures (default: the repository's `fixtures/`); each policy's own are in `<policyDir>/<policy-id>/fixtures/`. */
   readonly fixturesDir?: string;
   /** Folder of the built page (default: the repository's `playground/dist/`). */
   readonly distDir?: string;
@@ -20,7 +22,7 @@ export interface PlaygroundOptions {
 
 /** One entry of `GET /playground/fixtures`. */
 export interface FixtureEntry {
-  /** Relative to the fixtures folder, with `/`: `kp-wa-lumbar-mri/I.B-….json`. */
+  /** The fixture's name (src/library/fixtures.ts): `kp-wa-lumbar-mri/I.B-….json`. */
   readonly path: string;
   readonly description?: string;
   readonly hook?: string;
@@ -42,43 +44,40 @@ export const DEFAULT_POLICY_DIR = join(repositoryRoot(), 'cds-services');
 export function caseOutcomes(policyDir: string): Map<string, string> {
   const out = new Map<string, string>();
   if (!existsSync(policyDir)) return out;
-  for (const policy of readdirSync(policyDir, { withFileTypes: true }).filter((e) => e.isDirectory())) {
-    for (const version of readdirSync(join(policyDir, policy.name), { withFileTypes: true }).filter((e) => e.isDirectory())) {
-      const file = join(policyDir, policy.name, version.name, 'cases.json');
-      if (!existsSync(file)) continue;
-      try {
-        const rows: unknown = JSON.parse(readFileSync(file, 'utf8'));
-        if (!Array.isArray(rows)) continue;
-        for (const r of rows) {
-          if (r && typeof r === 'object' && typeof r.fixture === 'string' && typeof r.outcome === 'string') out.set(r.fixture, r.outcome);
-        }
-      } catch {
-        // A case table that does not parse leaves its fixtures ungrouped; the policy tests report it.
+  for (const version of versionFolders(policyDir)) {
+    const file = join(version.dir, 'cases.json');
+    if (!existsSync(file)) continue;
+    try {
+      const rows: unknown = JSON.parse(readFileSync(file, 'utf8'));
+      if (!Array.isArray(rows)) continue;
+      for (const r of rows) {
+        if (r && typeof r === 'object' && typeof r.fixture === 'string' && typeof r.outcome === 'string') out.set(r.fixture, r.outcome);
       }
+    } catch {
+      // A case table that does not parse leaves its fixtures ungrouped; the policy tests report it.
     }
   }
   return out;
 }
 
-/** Hook requests under the folder; scenario definitions and anything that is not a request are left out. */
-export function listFixtures(dir: string): FixtureEntry[] {
+/** Hook requests in the fixture folders, by name; anything that is not a request is left out. */
+export function listFixtures(folders: readonly FixtureFolder[]): FixtureEntry[] {
   const out: FixtureEntry[] = [];
-  const walk = (folder: string): void => {
-    if (!existsSync(folder)) return;
+  const walk = (folder: string, prefix: string): void => {
     for (const e of readdirSync(folder, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const full = join(folder, e.name);
-      if (e.isDirectory()) walk(full);
+      if (e.isDirectory()) walk(full, `${prefix}${e.name}/`);
       else if (e.isFile() && e.name.endsWith('.json')) {
-        const entry = describeFixture(dir, full);
+        const entry = describeFixture(`${prefix}${e.name}`, full);
         if (entry) out.push(entry);
       }
     }
   };
-  walk(dir);
+  for (const f of folders) walk(f.dir, `${f.name}/`);
   return out;
 }
 
-function describeFixture(root: string, file: string): FixtureEntry | undefined {
+function describeFixture(name: string, file: string): FixtureEntry | undefined {
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
@@ -89,7 +88,7 @@ function describeFixture(root: string, file: string): FixtureEntry | undefined {
   const { description, hook, context } = json as { description?: unknown; hook?: unknown; context?: { draftOrders?: unknown } };
   if (!context || typeof context !== 'object' || !context.draftOrders) return undefined;
   return {
-    path: relative(root, file).split(sep).join('/'),
+    path: name,
     ...(typeof description === 'string' ? { description } : {}),
     ...(typeof hook === 'string' ? { hook } : {}),
   };
@@ -97,22 +96,22 @@ function describeFixture(root: string, file: string): FixtureEntry | undefined {
 
 /** Routes under `/playground`: the page, `fixtures` (the index) and `fixtures/<path>` (one request). */
 export function playgroundRouter(options: PlaygroundOptions = {}): Router {
-  const fixturesDir = resolve(options.fixturesDir ?? DEFAULT_FIXTURES_DIR);
   const distDir = resolve(options.distDir ?? DEFAULT_PLAYGROUND_DIST);
   const router = express.Router({ strict: true });
 
   const policyDir = resolve(options.policyDir ?? DEFAULT_POLICY_DIR);
+  const folders = fixtureFolders(policyDir, resolve(options.fixturesDir ?? DEFAULT_FIXTURES_DIR));
   router.get('/fixtures', (_req, res) => {
     const outcomes = caseOutcomes(policyDir);
-    res.json({ fixtures: listFixtures(fixturesDir).map((f) => (outcomes.has(f.path) ? { ...f, outcome: outcomes.get(f.path) } : f)) });
+    res.json({ fixtures: listFixtures(folders).map((f) => (outcomes.has(f.path) ? { ...f, outcome: outcomes.get(f.path) } : f)) });
   });
 
   router.get('/fixtures/*path', (req, res, next) => {
-    const parts = (req.params as { path: string[] }).path;
-    const file = resolve(fixturesDir, ...parts);
-    // Only JSON files inside the fixtures folder: no `..`, no absolute paths, no other files.
-    if (!file.startsWith(fixturesDir + sep) || !file.endsWith('.json') || !existsSync(file) || !describeFixture(fixturesDir, file)) {
-      next(notFound(`No fixture "${parts.join('/')}" (see GET /playground/fixtures)`));
+    const name = (req.params as { path: string[] }).path.join('/');
+    const file = fixtureFile(folders, name);
+    // Only JSON requests inside a fixture folder: no `..`, no absolute paths, no other files.
+    if (!file || !file.endsWith('.json') || !existsSync(file) || !describeFixture(name, file)) {
+      next(notFound(`No fixture "${name}" (see GET /playground/fixtures)`));
       return;
     }
     res.type('application/json').send(readFileSync(file, 'utf8'));

@@ -44,7 +44,7 @@ export function findingsOfFact(factId: string, facts: FactCatalogue, words: Find
   return out;
 }
 
-/** A finding in its own words (cds-services/findings.json); a code without words is asked by its code, never in another fact's words. */
+/** A finding in its own words (cds-services/common/findings.json); a code without words is asked by its code, never in another fact's words. */
 function askedFinding(code: string, words: FindingLexicon): AskedFinding {
   const w = words.get(code);
   return { code, finding: w?.finding ?? code, text: w?.question ?? `Is this documented as present: ${code}?` };

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { inWindow } from '../engine/logic.js';
 import type { PolicyVersion } from '../engine/types.js';
 import { toDay } from '../fhir/dates.js';
+import { PolicyLoadError, type LoadProblem } from '../library/loadError.js';
 import type { RecordSource } from '../record/PatientRecord.js';
 import { codingsOf } from '../record/PatientRecord.js';
 import type { ValueSetIndex } from '../terminology/valueSets.js';
@@ -39,21 +40,22 @@ export type RoutingResult =
 
 /** Coverage + date of service -> policy version. Rules are data; this code knows no payer. */
 export class Router {
+  /** `file` names the routing file in load errors (`cds-services/routing.json` or ROUTING_FILE). */
   constructor(
     private readonly routing: RoutingFile,
     private readonly policies: readonly PolicyVersion[],
     private readonly valueSets: ValueSetIndex,
+    file = 'routing file',
   ) {
     const known = new Set(policies.map((p) => p.policyId));
-    const problems = routing.rules
-      .filter((r) => !known.has(r.policyId))
-      .map((r) => `rule ${r.id}: no policy ${r.policyId} under cds-services/`);
-    for (const r of routing.rules) {
+    const problems: LoadProblem[] = [];
+    routing.rules.forEach((r, i) => {
+      if (!known.has(r.policyId)) problems.push({ file, path: `rules[${i}].policyId`, message: `rule ${r.id}: no policy ${r.policyId} in the policy folder` });
       if (r.coverageTypeValueSet && !valueSets.has(r.coverageTypeValueSet)) {
-        problems.push(`rule ${r.id}: unknown value set ${r.coverageTypeValueSet}`);
+        problems.push({ file, path: `rules[${i}].coverageTypeValueSet`, message: `rule ${r.id}: unknown value set ${r.coverageTypeValueSet}` });
       }
-    }
-    if (problems.length) throw new Error(`routing file:\n  ${problems.join('\n  ')}`);
+    });
+    if (problems.length) throw new PolicyLoadError(problems);
   }
 
   /** Active coverages whose period covers the date of service, primary first (`Coverage.order`). */

@@ -70,7 +70,7 @@ export type ValueSetDefinition = ValueSetFile[string];
  */
 const HIERARCHICAL: ReadonlySet<string> = new Set([SYSTEMS.icd10cm, SYSTEMS.sopt]);
 
-/** The part of a FHIR R4 `ValueSet` this service reads (`cds-services/valuesets/<id>.json`). */
+/** The part of a FHIR R4 `ValueSet` this service reads (`cds-services/common/valuesets/<id>.json`). */
 export const fhirValueSetSchema = z.object({
   resourceType: z.literal('ValueSet'),
   id: z.string().regex(/^[a-z0-9-]+$/, 'value set ids are lower-case-with-dashes'),

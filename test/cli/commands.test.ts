@@ -77,7 +77,7 @@ describe('lumbar-mri-cds request: every input the CLI reads', () => {
   });
 
   it("accepts the repository's own hook fixtures, with --date and --fhir-server applied", async () => {
-    const file = 'fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json';
+    const file = 'cds-services/kp-wa-lumbar-mri/fixtures/I.B-cauda-equina-saddle-numbness-urinary-retention.json';
     const given = JSON.parse(readFileSync(file, 'utf8')) as { context: { patientId: string } };
     const r = await run('request', file);
     expect(r.code).toBe(0);

@@ -59,7 +59,7 @@ describe('lumbar-mri-cds evaluate', () => {
   });
 
   it('prints a readable table per patient with outcome, criterion and suggestions', async () => {
-    const { code, out } = await run('evaluate', 'fixtures/kp-wa-lumbar-mri/NI-uncomplicated-acute-low-back-pain.json', 'fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json');
+    const { code, out } = await run('evaluate', 'cds-services/kp-wa-lumbar-mri/fixtures/NI-uncomplicated-acute-low-back-pain.json', 'cds-services/kp-wa-lumbar-mri/fixtures/I.B-cauda-equina-saddle-numbness-urinary-retention.json');
     expect(code).toBe(0);
     expect(out).toMatch(/outcome\s+not-indicated/);
     expect(out).toMatch(/suggestions\s+- No imaging now: refer to physical therapy/);
@@ -142,11 +142,11 @@ describe('lumbar-mri-cds evaluate', () => {
     expect(r.code).toBe(0);
     expect(r.results).toHaveLength(6);
     const { skipped } = JSON.parse((await run('evaluate', '--json', 'fixtures/scenarios')).out) as { skipped: string[] };
-    expect(skipped.map((f) => f.split(/[\\/]/).pop())).toContain('kp-wa-lumbar-mri.I.json');
+    expect(skipped.map((f) => f.split(/[\\/]/).pop())).toContain('routing.json');
   });
 
   it('says why a row is not indicated: the deciding criterion, the reason and what would change it', async () => {
-    const { results } = await evaluateJson('fixtures/kp-wa-lumbar-mri/NI-uncomplicated-acute-low-back-pain.json', 'fixtures/synthea/synthea-chronic-lbp-pt-opioids-kp.json');
+    const { results } = await evaluateJson('cds-services/kp-wa-lumbar-mri/fixtures/NI-uncomplicated-acute-low-back-pain.json', 'fixtures/synthea/synthea-chronic-lbp-pt-opioids-kp.json');
     const [acute, chronic] = results;
     expect(acute).toMatchObject({ outcome: 'not-indicated', criterion: 'NI' });
     expect(acute.reason).toMatch(/^criterion NI: Uncomplicated acute \(<6 weeks\) low back pain/);
@@ -155,7 +155,7 @@ describe('lumbar-mri-cds evaluate', () => {
     // The closest paths, by outline number, with what each lacks.
     expect(chronic.wouldChange.length).toBeGreaterThan(0);
     expect(chronic.wouldChange[0]).toMatch(/^III\.A\.\d: .*no significant improvement/i);
-    const table = (await run('evaluate', 'fixtures/kp-wa-lumbar-mri/NI-uncomplicated-acute-low-back-pain.json')).out;
+    const table = (await run('evaluate', 'cds-services/kp-wa-lumbar-mri/fixtures/NI-uncomplicated-acute-low-back-pain.json')).out;
     expect(table).toMatch(/reason\s+criterion NI: Uncomplicated acute/);
     expect(table).toMatch(/would change\s+- I\.\w+: /);
   });

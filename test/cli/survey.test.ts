@@ -79,12 +79,12 @@ describe('lumbar-mri-cds survey', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-survey-'));
     writeFileSync(join(dir, 'hospitalInformation1559319163815.json'), JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry: [{ resource: { resourceType: 'Organization', id: 'o1', name: 'Hospital' } }] }));
     writeFileSync(join(dir, 'patient.json'), readFileSync(NO_BACK_PAIN));
-    const r = await run('survey', '--json', '--payer', 'kp', dir, 'fixtures/kp-wa-lumbar-mri/NI-uncomplicated-acute-low-back-pain.json');
+    const r = await run('survey', '--json', '--payer', 'kp', dir, 'cds-services/kp-wa-lumbar-mri/fixtures/NI-uncomplicated-acute-low-back-pain.json');
     expect(r.code).toBe(1);
     const body = JSON.parse(r.out) as { patients: number; skipped: string[]; errors: { file: string; reason: string }[] };
     expect(body.patients).toBe(1);
     expect(body.skipped).toEqual([join(dir, 'hospitalInformation1559319163815.json')]);
-    expect(body.errors).toEqual([{ file: 'fixtures/kp-wa-lumbar-mri/NI-uncomplicated-acute-low-back-pain.json', reason: 'a hook request, not a patient record (use evaluate)' }]);
+    expect(body.errors).toEqual([{ file: 'cds-services/kp-wa-lumbar-mri/fixtures/NI-uncomplicated-acute-low-back-pain.json', reason: 'a hook request, not a patient record (use evaluate)' }]);
   });
 });
 

@@ -10,7 +10,7 @@ import type { CdsResponse } from '../../src/hooks/types.js';
 import { observedDecision } from '../support/outcome.js';
 
 type Json = Record<string, any>;
-const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'kp-wa-lumbar-mri', 'NI-uncomplicated-acute-low-back-pain.json');
+const FIXTURE = join(import.meta.dirname, '..', '..', 'cds-services', 'kp-wa-lumbar-mri', 'fixtures', 'NI-uncomplicated-acute-low-back-pain.json');
 const signRequest = (): Json => {
   const j = JSON.parse(readFileSync(FIXTURE, 'utf8')) as Json;
   delete j.description;

@@ -11,7 +11,7 @@ const docs = (dir: string): string[] =>
   readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? docs(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : [],
   );
-const FILES = ['README.md', ...docs('docs')];
+const FILES = ['README.md', 'cds-services/README.md', ...docs('docs')];
 
 describe('README and docs', () => {
   it.each(FILES)('%s: every relative link resolves inside the repository', (file) => {

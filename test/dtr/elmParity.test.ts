@@ -32,10 +32,10 @@ interface Fixture {
 
 function fixtures(): Fixture[] {
   return FOLDERS.flatMap((folder) =>
-    readdirSync(join(ROOT, 'fixtures', folder))
+    readdirSync(join(ROOT, 'cds-services', folder, 'fixtures'))
       .filter((f) => f.endsWith('.json'))
       .map((f) => {
-        const body = JSON.parse(readFileSync(join(ROOT, 'fixtures', folder, f), 'utf8'));
+        const body = JSON.parse(readFileSync(join(ROOT, 'cds-services', folder, 'fixtures', f), 'utf8'));
         const resources: Resource[] = [];
         for (const v of Object.values(body.prefetch ?? {}) as (Resource | Bundle | null)[]) {
           if (!v) continue;

@@ -6,6 +6,7 @@ import { createApp } from '../../src/http/app.js';
 import { testConfig, type Config } from '../../src/config/config.js';
 import { setupDecisionRecords } from '../../src/records/setup.js';
 import { captureLogger } from '../helpers/logs.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -15,7 +16,7 @@ export interface HookBody {
   prefetch: Record<string, Bundle | undefined>;
 }
 
-export const loadFixture = (name: string): HookBody => JSON.parse(readFileSync(join(ROOT, 'fixtures', name), 'utf8')) as HookBody;
+export const loadFixture = (name: string): HookBody => JSON.parse(readFileSync(fixturePath(name), 'utf8')) as HookBody;
 
 /** The fixture's Coverage, as the EHR sends it to the payer. */
 export function coverageOf(body: HookBody): Coverage {

@@ -15,7 +15,7 @@ import { observedDecision } from '../support/outcome.js';
 import { coverageOf, dtrApp, loadFixture, packageRequest } from './helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const VERSIONS = ['kp-wa-lumbar-mri/2024-01-01', 'kp-wa-lumbar-mri/until-2024-01-01', 'medicare-advantage-lumbar-mri/2025-10-02'];
+const VERSIONS = ['kp-wa-lumbar-mri/2024-01-01', 'kp-wa-lumbar-mri/until-2024-01-01', 'medicare-advantage-lumbar-mri/1.1'];
 
 interface Case {
   readonly fixture: string;

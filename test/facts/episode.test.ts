@@ -1,5 +1,5 @@
 /**
- * The current episode of back pain (cds-services/facts.json, `low-back-pain` interpretation), read
+ * The current episode of back pain (cds-services/common/facts.json, `low-back-pain` interpretation), read
  * from realistic records built by the scenario generator: each test states the clinical picture and
  * the phase a clinician would give it.
  */

@@ -17,7 +17,7 @@ import { daysBetween } from '../../src/fhir/dates.js';
 import { shiftAllDates, shiftDay } from '../../src/fhir-server/shiftDates.js';
 import type { CdsAction, CdsResponse } from '../../src/hooks/types.js';
 
-const KP = 'fixtures/kp-wa-lumbar-mri';
+const KP = 'cds-services/kp-wa-lumbar-mri/fixtures';
 /** Three patients of the README's sandbox walk-through, with the outcome their case table gives. */
 const CASES = [
   { file: `${KP}/I.B-cauda-equina-saddle-numbness-urinary-retention.json`, outcome: 'criteria-met' },

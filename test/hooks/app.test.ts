@@ -7,9 +7,10 @@ import { createApp } from '../../src/http/app.js';
 import { MemoryFeedbackSink } from '../../src/pipeline/events.js';
 import { testConfig } from '../../src/config/config.js';
 import { observedDecision } from '../support/outcome.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const fixture = (path: string) => JSON.parse(readFileSync(join(ROOT, 'fixtures', path), 'utf8')) as Record<string, any>;
+const fixture = (path: string) => JSON.parse(readFileSync(fixturePath(path), 'utf8')) as Record<string, any>;
 const CAUDA = 'kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json';
 const ACUTE = 'kp-wa-lumbar-mri/NI-uncomplicated-acute-low-back-pain.json';
 const SIGN = '/cds-services/lumbar-mri-order-sign';

@@ -10,7 +10,7 @@ import { checkRequestLimits, type RequestLimits } from '../../src/hooks/limits.j
 import { observedDecision } from '../support/outcome.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const CAUDA_PATH = join(ROOT, 'fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json');
+const CAUDA_PATH = join(ROOT, 'cds-services/kp-wa-lumbar-mri/fixtures/I.B-cauda-equina-saddle-numbness-urinary-retention.json');
 const cauda = () => JSON.parse(readFileSync(CAUDA_PATH, 'utf8')) as Record<string, any>;
 const SIGN = '/cds-services/lumbar-mri-order-sign';
 const LIMITS: RequestLimits = { maxResources: 10, maxStringLength: 100, maxJsonDepth: 10, maxBundleDepth: 2, maxDraftOrders: 3 };

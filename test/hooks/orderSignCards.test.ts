@@ -19,7 +19,7 @@ import { recordedApp } from '../helpers/recordedApp.js';
 import { observedDecision } from '../support/outcome.js';
 
 type Json = Record<string, any>;
-const KP = join(import.meta.dirname, '..', '..', 'fixtures', 'kp-wa-lumbar-mri');
+const KP = join(import.meta.dirname, '..', '..', 'cds-services', 'kp-wa-lumbar-mri', 'fixtures');
 const SELECT = '/cds-services/lumbar-mri-order-select';
 const SIGN = '/cds-services/lumbar-mri-order-sign';
 

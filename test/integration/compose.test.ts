@@ -243,7 +243,7 @@ describe('the fhir-loader', () => {
   it('sends only self-consistent data: every reference resolves, the clinicians the fixtures name included', async () => {
     const command = services['fhir-loader'].command ?? [];
     const args = command.slice(2).map((a) => (a.startsWith('http://hapi:') ? base : a)).map((a, i, all) => (all[i - 1] === '--wait' ? '0' : a));
-    expect(args).toEqual(['upload', '--fhir-server', base, '--wait', '0', 'fixtures']);
+    expect(args).toEqual(['upload', '--fhir-server', base, '--wait', '0', 'fixtures', 'cds-services/kp-wa-lumbar-mri/fixtures', 'cds-services/medicare-advantage-lumbar-mri/fixtures']);
     const io = captureIO();
     const code = await main(args, io);
     expect(refused).toEqual([]);

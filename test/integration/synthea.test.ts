@@ -94,12 +94,12 @@ describe('Synthea bundles through serve-fhir and the fhirServer fallback', () =>
   });
 
   it('upload loads fixtures into an empty FHIR server with ids kept, so the fallback finds the patient', async () => {
-    const report = await uploadFixtures(['fixtures/synthea', 'fixtures/kp-wa-lumbar-mri', 'fixtures/scenarios'], {
+    const report = await uploadFixtures(['fixtures/synthea', 'cds-services/kp-wa-lumbar-mri/fixtures', 'fixtures/scenarios'], {
       fhirServer: empty.baseUrl,
       exclude: (f) => /(^|[\\/])scenarios[\\/]/.test(f),
     });
     expect(report.errors).toEqual([]);
-    expect(report.files).toBe(files.length + readdirSync('fixtures/kp-wa-lumbar-mri').length);
+    expect(report.files).toBe(files.length + readdirSync('cds-services/kp-wa-lumbar-mri/fixtures').length);
     const patients = await fetch(`${empty.baseUrl}/Patient?_summary=count`).then((r) => r.json() as Promise<{ total: number }>);
     expect(patients.total).toBe(report.files);
     const { app } = createApp(testConfig({ ...generousDeadlines, fhirServerAllowlist: [empty.baseUrl] }), { library });

@@ -21,7 +21,7 @@ import { refusalReason, bearer, generateTestKey, jwksOf, signClientToken, TEST_I
 import { observedDecision } from '../support/outcome.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const CAUDA = JSON.parse(readFileSync(join(ROOT, 'fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8'));
+const CAUDA = JSON.parse(readFileSync(join(ROOT, 'cds-services/kp-wa-lumbar-mri/fixtures/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8'));
 const PUBLIC = 'https://cds.example.org';
 const SIGN = '/cds-services/lumbar-mri-order-sign';
 const SELECT = '/cds-services/lumbar-mri-order-select';

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle as AnyBundle, FhirResource, ClaimResponse, Extension, Questionnaire, QuestionnaireResponse } from 'fhir/r4.js';
 import { X12_306 } from '../../src/pas/response.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
 /** Bundles whose entries narrow by resourceType. */
 export type PasBundle = AnyBundle<FhirResource>;
@@ -16,7 +17,7 @@ export function pasFixture(path: string): Bundle {
 
 /** The hook request the PAS fixture was built from. */
 export function hookFixture(path: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(join(ROOT, 'fixtures', path), 'utf8')) as Record<string, unknown>;
+  return JSON.parse(readFileSync(fixturePath(path), 'utf8')) as Record<string, unknown>;
 }
 
 export interface SeenItem {

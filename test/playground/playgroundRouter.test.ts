@@ -4,7 +4,9 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
+import { fixtureFolders } from '../../src/library/fixtures.js';
 import { listFixtures, type FixtureEntry } from '../../src/playground/playgroundRouter.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CAUDA = 'kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json';
@@ -50,14 +52,15 @@ describe('/playground', () => {
   it('serves one fixture as stored', async () => {
     const res = await request(app).get(`/playground/fixtures/${CAUDA}`);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual(JSON.parse(readFileSync(join(ROOT, 'fixtures', CAUDA), 'utf8')));
+    expect(res.body).toEqual(JSON.parse(readFileSync(fixturePath(CAUDA), 'utf8')));
   });
 
   it.each([
     ['a missing fixture', '/playground/fixtures/kp-wa-lumbar-mri/nope.json'],
     ['a path out of the folder', '/playground/fixtures/..%2Fpackage.json'],
     ['a dot-dot segment', '/playground/fixtures/sandbox/..%2F..%2Fpackage.json'],
-    ['a scenario definition', '/playground/fixtures/scenarios/kp-wa-lumbar-mri.I.json'],
+    ['a scenario definition', '/playground/fixtures/scenarios/routing.json'],
+    ["a policy's scenario definition", '/playground/fixtures/kp-wa-lumbar-mri/..%2Fscenarios%2FI.json'],
   ])('answers 404 (an OperationOutcome) for %s', async (_label, path) => {
     const res = await request(app).get(path);
     expect(res.status).toBe(404);
@@ -65,6 +68,6 @@ describe('/playground', () => {
   });
 
   it('lists nothing for a folder that does not exist', () => {
-    expect(listFixtures(join(ROOT, 'no-such-folder'))).toEqual([]);
+    expect(listFixtures(fixtureFolders(join(ROOT, 'no-such-folder'), join(ROOT, 'no-such-folder')))).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import { questionnaireResponse } from '../../playground/src/questionnaire.js';
 import { applyActions, applyChoices, dateForPreset, hookRequest, patientBanner, primaryOrder, sessionFromBundle, sessionFromRequest } from '../../playground/src/session.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const cauda = JSON.parse(readFileSync(join(ROOT, 'fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8'));
+const cauda = JSON.parse(readFileSync(join(ROOT, 'cds-services/kp-wa-lumbar-mri/fixtures/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8'));
 
 describe('playground session', () => {
   it('builds order-select and order-sign requests from a fixture with the chosen study, date and coverage', () => {

@@ -27,7 +27,7 @@ describe('GET /fhir/Questionnaire/:id', () => {
     const linkIds = [...groups, ...items].map((i) => i.linkId);
     expect(new Set(linkIds).size).toBe(linkIds.length);
     expect(items.map((i) => i.linkId)).toEqual(expect.arrayContaining(['saddle-anesthesia', 'anal-sphincter-laxity', 'pain-worse-supine-at-night', 'ct-inconclusive', 'surgery-under-consideration']));
-    // The item asks in its own finding's words (cds-services/findings.json).
+    // The item asks in its own finding's words (cds-services/common/findings.json).
     expect(items.find((i) => i.linkId === 'ct-inconclusive')?.text).toBe(library.findings.get('ct-inconclusive')?.question);
   });
 

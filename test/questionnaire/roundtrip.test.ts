@@ -14,7 +14,7 @@ import type { CdsResponse } from '../../src/hooks/types.js';
 import { observedDecision } from '../support/outcome.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const FIXTURE = join(ROOT, 'fixtures', 'medicare-advantage-lumbar-mri', 'IND.5-repeat-reason-undocumented.json');
+const FIXTURE = join(ROOT, 'cds-services', 'medicare-advantage-lumbar-mri', 'fixtures', 'IND.5-repeat-reason-undocumented.json');
 
 interface HookBody {
   context: { draftOrders: Bundle };

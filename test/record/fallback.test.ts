@@ -13,7 +13,7 @@ import { startFhirServer, type FhirTestServer } from '../../src/fhir-server/inde
 import { observedDecision } from '../support/outcome.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const CAUDA = JSON.parse(readFileSync(join(ROOT, 'fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8'));
+const CAUDA = JSON.parse(readFileSync(join(ROOT, 'cds-services/kp-wa-lumbar-mri/fixtures/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8'));
 const SIGN = '/cds-services/lumbar-mri-order-sign';
 
 /** Every resource of the fixture's prefetch, as the EHR's FHIR server would hold them. */

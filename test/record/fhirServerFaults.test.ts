@@ -13,9 +13,10 @@ import { testConfig, type Config } from '../../src/config/config.js';
 import type { CdsCard } from '../../src/hooks/types.js';
 import { startFaultServer, startFhirServer, type FaultServer, type FhirTestServer } from '../../src/fhir-server/index.js';
 import { observedDecision } from '../support/outcome.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const fixture = (path: string) => JSON.parse(readFileSync(join(ROOT, 'fixtures', path), 'utf8')) as { context: { patientId: string }; prefetch: Record<string, Resource | null> } & Record<string, unknown>;
+const fixture = (path: string) => JSON.parse(readFileSync(fixturePath(path), 'utf8')) as { context: { patientId: string }; prefetch: Record<string, Resource | null> } & Record<string, unknown>;
 /** Criteria met on a coded cauda equina diagnosis (a Condition). */
 const CAUDA = fixture('medicare-advantage-lumbar-mri/IND.1.4-cauda-equina-syndrome.json');
 /** Not indicated: uncomplicated acute low back pain (the episode is read from Conditions). */

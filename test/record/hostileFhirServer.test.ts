@@ -22,7 +22,7 @@ import { observedDecision } from '../support/outcome.js';
 const ROOT = join(import.meta.dirname, '..', '..');
 type HookBody = { context: { patientId: string }; prefetch: Record<string, Resource | null> } & Record<string, unknown>;
 /** Criteria met on a coded cauda equina diagnosis, with its whole record in the prefetch. */
-const CAUDA = JSON.parse(readFileSync(join(ROOT, 'fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8')) as HookBody;
+const CAUDA = JSON.parse(readFileSync(join(ROOT, 'cds-services/kp-wa-lumbar-mri/fixtures/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8')) as HookBody;
 const SIGN = '/cds-services/lumbar-mri-order-sign';
 const TOKEN = 'ehr-access-token-hostile-4d2e';
 const DEADLINE_MS = 1500;

@@ -16,7 +16,7 @@ import { createTestDatabase, storedHookCalls, throughProxy } from '../helpers/po
 import { startTcpProxy, type TcpProxy } from '../helpers/tcpProxy.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const CAUDA = JSON.parse(readFileSync(join(ROOT, 'fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8'));
+const CAUDA = JSON.parse(readFileSync(join(ROOT, 'cds-services/kp-wa-lumbar-mri/fixtures/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8'));
 const body = (): string => JSON.stringify({ ...CAUDA, hookInstance: randomUUID() });
 
 async function freePort(): Promise<number> {

@@ -18,7 +18,7 @@ import { captureLogger } from '../helpers/logs.js';
 import { countResources, readFixture, withHistory } from '../../bench/generate-record.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const CAUDA = JSON.parse(readFileSync(join(ROOT, 'fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8'));
+const CAUDA = JSON.parse(readFileSync(join(ROOT, 'cds-services/kp-wa-lumbar-mri/fixtures/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8'));
 const SIGN = '/cds-services/lumbar-mri-order-sign';
 
 describe('the record is kept before the answer', () => {

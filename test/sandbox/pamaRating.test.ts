@@ -14,6 +14,7 @@ import { createApp } from '../../src/http/app.js';
 import { PAMA_CONSULT_ID_URL, PAMA_RATING_SYSTEM, PAMA_RATING_URL, VERDICT_SYSTEM } from '../../src/cards/pamaRating.js';
 import { testConfig } from '../../src/config/config.js';
 import type { CdsAction, CdsCard, CdsResponse } from '../../src/hooks/types.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const { app } = createApp(testConfig());
@@ -25,7 +26,7 @@ interface HookBody {
 
 /** A fixture patient's request as the sandbox's PAMA tab sends it: order-select, the order selected, the study `cpt`. */
 function asSandboxSelect(fixture: string, cpt?: string): HookBody {
-  const body = JSON.parse(readFileSync(join(ROOT, 'fixtures', fixture), 'utf8')) as HookBody;
+  const body = JSON.parse(readFileSync(fixturePath(fixture), 'utf8')) as HookBody;
   const order = body.context.draftOrders.entry[0]!.resource;
   if (cpt) order.code = { coding: [{ system: 'http://www.ama-assn.org/go/cpt', code: cpt }] };
   return { ...body, hook: 'order-select', context: { ...body.context, selections: [`ServiceRequest/${order.id}`] } };

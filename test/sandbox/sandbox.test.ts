@@ -36,7 +36,7 @@ const SELECT = '/cds-services/lumbar-mri-order-select';
 const SIGN = '/cds-services/lumbar-mri-order-sign';
 const ORIGIN = 'https://sandbox.cds-hooks.org';
 const silent = { warn: () => undefined };
-const caudaScenario = (read('fixtures/scenarios/kp-wa-lumbar-mri.I.json').scenarios as Scenario[]).find(
+const caudaScenario = (read('cds-services/kp-wa-lumbar-mri/scenarios/I.json').scenarios as Scenario[]).find(
   (s) => s.name === 'I.B-cauda-equina-saddle-numbness-urinary-retention',
 ) as Scenario;
 

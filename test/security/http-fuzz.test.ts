@@ -5,7 +5,7 @@
  * 2xx or 4xx with a JSON body, never a 5xx; the process keeps answering and still decides correctly.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { pino } from 'pino';
@@ -14,27 +14,27 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
 import { observedDecision } from '../support/outcome.js';
+import { FIXTURE_FOLDERS } from '../helpers/fixtures.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Path = readonly (string | number)[];
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const FIXTURES = join(ROOT, 'fixtures');
 const SIGN = '/cds-services/lumbar-mri-order-sign';
 const SELECT = '/cds-services/lumbar-mri-order-select';
 /** Bounded so the suite stays fast; FUZZ_RUNS=5000 for a longer campaign. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 const TIMEOUT_MS = Math.max(120_000, RUNS * 100);
 
-/** Every hook request under fixtures/** (scenario definitions are not requests). */
-function hookFixtures(dir: string): { name: string; body: Json }[] {
+/** Every hook request of a fixture folder, by name (scenario definitions are not requests). */
+function hookFixtures(dir: string, prefix: string): { name: string; body: Json }[] {
   const out: { name: string; body: Json }[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...hookFixtures(path));
+    if (entry.isDirectory()) out.push(...hookFixtures(path, `${prefix}${entry.name}/`));
     else if (entry.name.endsWith('.json')) {
       const body = JSON.parse(readFileSync(path, 'utf8')) as Json;
-      if (body && typeof body === 'object' && !Array.isArray(body) && typeof body.hook === 'string') out.push({ name: relative(FIXTURES, path), body });
+      if (body && typeof body === 'object' && !Array.isArray(body) && typeof body.hook === 'string') out.push({ name: `${prefix}${entry.name}`, body });
     }
   }
   return out;
@@ -117,7 +117,7 @@ function plainValue(): fc.Arbitrary<Hostile> {
 }
 
 describe('HTTP fuzzing from real fixtures', () => {
-  const fixtures = hookFixtures(FIXTURES);
+  const fixtures = FIXTURE_FOLDERS.flatMap((f) => hookFixtures(f.dir, `${f.name}/`));
   const paths = fixtures.map((f) => pathsOf(f.body));
   // Unforeseen errors are caught per order (a card, a logged error); the fuzzer still counts them as bugs.
   const errors: string[] = [];

@@ -20,7 +20,7 @@ import { refusalReason, bearer, forgeToken, generateTestKey, jwksOf, signClientT
 
 const ROOT = join(import.meta.dirname, '..', '..');
 /** Criteria met (cauda equina), with its whole record in the prefetch. */
-const CAUDA = JSON.parse(readFileSync(join(ROOT, 'fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8')) as Record<string, unknown>;
+const CAUDA = JSON.parse(readFileSync(join(ROOT, 'cds-services/kp-wa-lumbar-mri/fixtures/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8')) as Record<string, unknown>;
 const SIGN = '/cds-services/lumbar-mri-order-sign';
 const BASE = 'http://127.0.0.1:3000';
 

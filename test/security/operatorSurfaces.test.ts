@@ -15,9 +15,10 @@ import { ConfigError, loadConfig, testConfig } from '../../src/config/config.js'
 import { createLogger } from '../../src/log.js';
 import type { DecisionRecords } from '../../src/records/setup.js';
 import { recordedApp } from '../helpers/recordedApp.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const fixture = (path: string) => JSON.parse(readFileSync(join(ROOT, 'fixtures', path), 'utf8')) as { context: { patientId: string } } & Record<string, unknown>;
+const fixture = (path: string) => JSON.parse(readFileSync(fixturePath(path), 'utf8')) as { context: { patientId: string } } & Record<string, unknown>;
 /** Two patients with a recorded decision each: a filter that is dropped would show the other one. */
 const CAUDA = fixture('kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json');
 const ACUTE = fixture('kp-wa-lumbar-mri/NI-uncomplicated-acute-low-back-pain.json');

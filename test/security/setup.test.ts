@@ -19,7 +19,7 @@ import { captureLogger } from '../helpers/logs.js';
 import { refusalReason, unauthorizedOutcome, bearer, generateTestKey, jwksOf, signClientToken, TEST_ISS, type TestKey } from '../helpers/tokens.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const CAUDA = JSON.parse(readFileSync(join(ROOT, 'fixtures/kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8')) as Record<string, unknown> & { prefetch: Record<string, unknown> };
+const CAUDA = JSON.parse(readFileSync(join(ROOT, 'cds-services/kp-wa-lumbar-mri/fixtures/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8')) as Record<string, unknown> & { prefetch: Record<string, unknown> };
 const BASE = 'http://127.0.0.1:3000';
 const SIGN = '/cds-services/lumbar-mri-order-sign';
 const OTHER_ISS = 'https://other-ehr.example.org';

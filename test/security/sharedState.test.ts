@@ -23,10 +23,11 @@ import { createClientAuth } from '../../src/security/setup.js';
 import { setupSharedState, type SharedState } from '../../src/http/sharedState.js';
 import { observedDecision } from '../support/outcome.js';
 import { refusalReason, bearer, generateTestKey, jwksOf, signClientToken, TEST_ISS, type TestKey } from '../helpers/tokens.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ROOT = join(import.meta.dirname, '..', '..');
-const fixture = (path: string) => JSON.parse(readFileSync(join(ROOT, 'fixtures', path), 'utf8'));
+const fixture = (path: string) => JSON.parse(readFileSync(fixturePath(path), 'utf8'));
 /** Not indicated (uncomplicated acute low back pain) on a KP WA commercial Coverage with a member id. */
 const ACUTE = fixture('kp-wa-lumbar-mri/NI-uncomplicated-acute-low-back-pain.json');
 const PUBLIC = 'http://127.0.0.1:3000';

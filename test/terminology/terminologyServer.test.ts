@@ -37,7 +37,7 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 /** The Synthea colon cancer patient, with pancreatic cancer instead (a code only the server knows). */
 function pancreaticCancerPatient(): Record<string, unknown> {
-  const body = JSON.parse(readFileSync(join(ROOT, 'fixtures/medicare-advantage-lumbar-mri/IND.1-colon-cancer-synthea-snomed-met.json'), 'utf8'));
+  const body = JSON.parse(readFileSync(join(ROOT, 'cds-services/medicare-advantage-lumbar-mri/fixtures/IND.1-colon-cancer-synthea-snomed-met.json'), 'utf8'));
   for (const e of body.prefetch.conditions.entry) {
     const coding = e.resource.code.coding[0];
     if (coding.code === '363406005') Object.assign(coding, { code: PANCREAS, display: 'Malignant tumor of pancreas (disorder)' });
@@ -69,7 +69,7 @@ describe('membership checked against a FHIR terminology server', () => {
     const res = await request(app).post('/cds-services/lumbar-mri-order-sign').send(pancreaticCancerPatient());
     expect(res.status).toBe(200);
     expect(observedDecision(res.body).outcome).not.toBe('criteria-met');
-    const colon = JSON.parse(readFileSync(join(ROOT, 'fixtures/medicare-advantage-lumbar-mri/IND.1-colon-cancer-synthea-snomed-met.json'), 'utf8'));
+    const colon = JSON.parse(readFileSync(join(ROOT, 'cds-services/medicare-advantage-lumbar-mri/fixtures/IND.1-colon-cancer-synthea-snomed-met.json'), 'utf8'));
     expect(observedDecision((await request(app).post('/cds-services/lumbar-mri-order-sign').send(colon)).body)).toMatchObject({ outcome: 'criteria-met', criterion: 'IND.1.7' });
   });
 });
