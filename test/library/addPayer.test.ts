@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
 import { loadLibrary } from '../../src/library/library.js';
 import { copyPolicyDir, editJson } from '../helpers/policyDir.js';
