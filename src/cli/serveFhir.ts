@@ -3,8 +3,8 @@
  * Synthea bundles, FHIR JSON, NDJSON or CDS Hooks request bodies. Point the CDS Hooks sandbox,
  * a request's `fhirServer`, or scripts/load-fixtures.ts at the printed base URL.
  */
-import { startFhirServer, type FhirTestServer } from '../fhir-server/FhirTestServer.js';
-import { loadFolder } from '../fhir-server/loadFolder.js';
+import { startFhirServer, type FhirTestServer } from '../../tools/fhir-server/FhirTestServer.js';
+import { loadFolder } from '../../tools/fhir-server/loadFolder.js';
 import { listenErrorMessage } from '../listenError.js';
 
 export interface ServeFhirOptions {

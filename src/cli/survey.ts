@@ -6,7 +6,7 @@
  * (when the record has none that routes) and dates the order inside the payer's policy.
  */
 import type { Coverage, Encounter, Organization, Patient, Resource } from 'fhir/r4.js';
-import { shiftAllDates } from '../fhir-server/shiftDates.js';
+import { shiftAllDates } from '../../tools/fhir-server/shiftDates.js';
 import { toDay, todayUtc } from '../fhir/dates.js';
 import type { PolicyLibrary } from '../library/library.js';
 import { evaluationContext, evaluateRequest, inputUnits, NotPatientDataError, readUnit, type EvaluationRow, type InputError, type InputFiles } from './evaluate.js';

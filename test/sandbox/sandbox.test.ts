@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { MemoryFeedbackSink } from '../../src/pipeline/events.js';
 import { testConfig } from '../../src/config/config.js';
-import { startFhirServer, type FhirInput, type FhirTestServer } from '../../src/fhir-server/index.js';
+import { startFhirServer, type FhirInput, type FhirTestServer } from '../../tools/fhir-server/index.js';
 import type { CdsCard } from '../../src/hooks/types.js';
 import { createClientAuthenticator, createMemoryReplayCache, loadTrustedClients, AuthError } from '../../src/security/index.js';
 import { createClientAuth } from '../../src/security/setup.js';

@@ -5,7 +5,7 @@
  * patient as the case table does: onsets, durations, ages and coverage periods keep their spacing.
  */
 import type { ServiceRequest } from 'fhir/r4.js';
-import { dateOfService } from '../decision/decideOrder.js';
+import { dateOfService } from '../../src/decision/decideOrder.js';
 
 /** A FHIR date, dateTime or instant that names a day (YYYY-MM-DD, with or without a time). */
 const DAY = /^(\d{4})-(\d{2})-(\d{2})(T.*)?$/;
