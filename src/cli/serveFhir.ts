@@ -44,6 +44,7 @@ export async function serveFhir(paths: readonly string[], opts: ServeFhirOptions
     io.err(listenErrorMessage('serve-fhir', err, opts.host, opts.port));
     return undefined;
   }
+  io.out(`FHIR server at ${server.baseUrl}: loading, answering 503 (Retry-After) until its data is in`);
   for (const path of paths) {
     const folder = await loadFolder(path, { asOf: opts.asOf });
     const result = await server.load(folder.resources);
