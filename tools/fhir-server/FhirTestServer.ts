@@ -140,7 +140,11 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
 
   async function load(input: FhirInput): Promise<LoadResult> {
     const collector = new ResourceCollector(fullUrlMap);
-    collector.add(input, 'load()');
+    const items: readonly Resource[] = Array.isArray(input) ? input : [input];
+    for (let i = 0; i < items.length; i++) {
+      collector.add(items[i], 'load()');
+      await yieldNow(i);
+    }
     const resources = collector.finish();
     return store(resources, [...collector.warnings]);
   }
