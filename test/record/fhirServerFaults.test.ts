@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { testConfig, type Config } from '../../src/config/config.js';
 import type { CdsCard } from '../../src/hooks/types.js';
-import { startFaultServer, startFhirServer, type FaultServer, type FhirTestServer } from '../../tools/fhir-server/index.js';
+import { startFaultServer, type FaultServer } from '../../tools/fhir-server/faults.js';
+import { startFhirServer, type FhirTestServer } from '../../tools/fhir-server/FhirTestServer.js';
 import { observedDecision } from '../support/outcome.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
