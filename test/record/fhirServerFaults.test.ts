@@ -1,6 +1,6 @@
 /**
  * The prefetch fallback against FHIR servers that misbehave, on real loopback sockets
- * (src/fhir-server/faults.ts): every fault ends in a 200 within the deadline, a card naming what
+ * (tools/fhir-server/faults.ts): every fault ends in a 200 within the deadline, a card naming what
  * could not be read, and facts that are unknown rather than absent (no confident denial).
  */
 import { readFileSync } from 'node:fs';
