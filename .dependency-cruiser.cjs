@@ -14,8 +14,11 @@
  *   engine      engine/              pure three-valued logic: imports nothing else
  *   base        hooks/ (CDS Hooks protocol), config/, fhir/ (shared FHIR helpers), log.ts
  *
- * Adapters (store/, security/, fhir-server/) implement what the layers above need; the core
- * (pipeline and below) reaches them only through types, except the decision cache's key-value port.
+ * Adapters (store/, security/) implement what the layers above need; the core (pipeline and
+ * below) reaches them only through types, except the decision cache's key-value port.
+ *
+ * tools/ (the test FHIR server, fault servers, test-data loading) is not the product: only the
+ * CLI (serve-fhir, survey, evaluate, upload) and tests use it; it may use src/'s shared helpers.
  */
 const LAYERS = [
   ['entry', '^src/(server\\.ts|cli/)'],
@@ -56,17 +59,24 @@ module.exports = {
     },
     {
       name: 'core-reaches-adapters-by-type-only',
-      comment: 'pipeline and the layers below use store/, security/ and fhir-server/ through types (the decision cache key-value port excepted).',
+      comment: 'pipeline and the layers below use store/ and security/ through types (the decision cache key-value port excepted).',
       severity: 'error',
       from: { path: '^src/(pipeline|pas|cards|questionnaire|decision|routing|facts|library|record|terminology|engine|hooks|config|fhir)/', pathNot: '^src/decision/decisionCache\\.ts$' },
-      to: { path: '^src/(store|security|fhir-server)/', dependencyTypesNot: ['type-only'] },
+      to: { path: '^src/(store|security)/', dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'product-imports-no-tests',
-      comment: 'src/ and bench/ never import test code.',
+      comment: 'src/, tools/ and bench/ never import test code.',
       severity: 'error',
-      from: { path: '^(src|bench)/' },
+      from: { path: '^(src|tools|bench)/' },
       to: { path: '^test/' },
+    },
+    {
+      name: 'product-imports-no-tools',
+      comment: 'The service ships without tools/ (test FHIR server, fault servers): only the CLI entry (src/cli/) may import it.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/cli/' },
+      to: { path: '^tools/' },
     },
   ],
   options: {

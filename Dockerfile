@@ -5,6 +5,8 @@ COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The CLI's serve-fhir and survey run the test FHIR server from tools/ (compiled beside src/).
+COPY tools ./tools
 COPY scripts/build-playground.ts ./scripts/build-playground.ts
 COPY playground/src ./playground/src
 RUN npm run build

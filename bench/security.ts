@@ -16,7 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { startFaultServer, type FaultServerOptions } from '../src/fhir-server/index.js';
+import { startFaultServer, type FaultServerOptions } from '../tools/fhir-server/faults.js';
 import { SERVICE_IDS } from '../src/hooks/discovery.js';
 import { exportJWK, generateKeyPair } from 'jose';
 

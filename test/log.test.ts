@@ -12,7 +12,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/http/app.js';
 import { testConfig } from '../src/config/config.js';
-import { startFaultServer, type FaultServer } from '../src/fhir-server/index.js';
+import { startFaultServer, type FaultServer } from '../tools/fhir-server/faults.js';
 import { createLogger } from '../src/log.js';
 import { createClientAuth } from '../src/security/setup.js';
 import { FIXTURE_FOLDERS } from './helpers/fixtures.js';

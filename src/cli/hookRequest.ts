@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Bundle, Coverage, Patient, PractitionerRole, Resource, ServiceRequest } from 'fhir/r4.js';
 import { CPT, LUMBAR_MRI_CPT, lumbarMriCode } from '../decision/decideOrder.js';
 import { PREFETCH, PREFETCH_TYPES } from '../hooks/discovery.js';
-import { rewriteReferences } from '../fhir-server/normalize.js';
+import { rewriteReferences } from '../../tools/fhir-server/normalize.js';
 
 export type LumbarMriCpt = (typeof LUMBAR_MRI_CPT)[number];
 

@@ -3,8 +3,8 @@
  * Synthea bundles, FHIR JSON, NDJSON or CDS Hooks request bodies. Point the CDS Hooks sandbox,
  * a request's `fhirServer`, or scripts/load-fixtures.ts at the printed base URL.
  */
-import { startFhirServer, type FhirTestServer } from '../fhir-server/FhirTestServer.js';
-import { loadFolder } from '../fhir-server/loadFolder.js';
+import { startFhirServer, type FhirTestServer } from '../../tools/fhir-server/FhirTestServer.js';
+import { loadFolder } from '../../tools/fhir-server/loadFolder.js';
 import { listenErrorMessage } from '../listenError.js';
 
 export interface ServeFhirOptions {
@@ -44,6 +44,7 @@ export async function serveFhir(paths: readonly string[], opts: ServeFhirOptions
     io.err(listenErrorMessage('serve-fhir', err, opts.host, opts.port));
     return undefined;
   }
+  io.out(`FHIR server at ${server.baseUrl}: loading, answering 503 (Retry-After) until its data is in`);
   for (const path of paths) {
     const folder = await loadFolder(path, { asOf: opts.asOf });
     const result = await server.load(folder.resources);

@@ -6,8 +6,8 @@
  * (when the record has none that routes) and dates the order inside the payer's policy.
  */
 import type { Coverage, Encounter, Organization, Patient, Resource } from 'fhir/r4.js';
-import { shiftAllDates } from '../fhir-server/shiftDates.js';
-import { toDay, todayUtc } from '../fhir/dates.js';
+import { shiftAllDates } from '../../tools/fhir-server/shiftDates.js';
+import { daysBetween, toDay, todayUtc } from '../fhir/dates.js';
 import type { PolicyLibrary } from '../library/library.js';
 import { evaluationContext, evaluateRequest, inputUnits, NotPatientDataError, readUnit, type EvaluationRow, type InputError, type InputFiles } from './evaluate.js';
 import { buildOrderSignRequest, type LumbarMriCpt, type PatientResources } from './hookRequest.js';
@@ -69,7 +69,6 @@ export interface SurveyReport {
 }
 
 const ASSUMED_COVERAGE_ID = 'survey-assumed-coverage';
-const DAY_MS = 86_400_000;
 
 /** Decides every patient under each payer; `onRow` sees each row as it is made (the JSON lines file). */
 export async function surveyFiles(input: InputFiles, library: PolicyLibrary, opts: SurveyOptions, onRow: (row: SurveyRow) => void = () => undefined): Promise<SurveyReport> {
@@ -139,11 +138,10 @@ function diedBy(resources: readonly Resource[], date: string): boolean {
 
 /** Whole days from the record's last encounter (or death) to the day before the date of service. */
 export function daysToShift(resources: readonly Resource[], dateOfService: string): number {
-  let last: number | undefined;
+  let last: string | undefined;
   const see = (value: unknown) => {
-    const day = typeof value === 'string' ? toDay(value) : undefined;
-    const t = day ? Date.parse(`${day}T00:00:00Z`) : NaN;
-    if (!Number.isNaN(t) && (last === undefined || t > last)) last = t;
+    const day = toDay(value);
+    if (day !== undefined && (last === undefined || day > last)) last = day;
   };
   const isEncounter = (r: Resource): r is Encounter => r.resourceType === 'Encounter';
   const isPatient = (r: Resource): r is Patient => r.resourceType === 'Patient';
@@ -151,8 +149,7 @@ export function daysToShift(resources: readonly Resource[], dateOfService: strin
     if (isEncounter(r)) see(r.period?.start);
     if (isPatient(r)) see(r.deceasedDateTime);
   }
-  if (last === undefined) return 0;
-  return Math.round((Date.parse(`${dateOfService}T00:00:00Z`) - DAY_MS - last) / DAY_MS);
+  return last === undefined ? 0 : daysBetween(last, dateOfService) - 1;
 }
 
 /** Patients per payer by outcome and deciding criterion, largest groups first. */

@@ -5,8 +5,8 @@
  * rewritten to `Type/id` first, so every server resolves them the same way.
  */
 import type { Bundle, Resource } from 'fhir/r4.js';
-import { loadFolder } from '../fhir-server/loadFolder.js';
-import { withReferencedPractitioners } from '../fhir-server/references.js';
+import { loadFolder } from '../../tools/fhir-server/loadFolder.js';
+import { withReferencedPractitioners } from '../../tools/fhir-server/references.js';
 import type { InputError } from './evaluate.js';
 import { inputFiles } from './evaluate.js';
 

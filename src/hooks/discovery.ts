@@ -37,14 +37,6 @@ export const PREFETCH_TYPES: Readonly<Record<string, readonly string[]>> = {
   practitionerRoles: ['PractitionerRole'],
 };
 
-/** CRD card types we return: one boolean option each (CRD: SHALL), plus max-cards. */
-export const CARD_TYPES = {
-  coverageInfo: 'coverage-info',
-  therapyAlternatives: 'therapy-alternatives-opt',
-  guideline: 'guideline',
-  clinicalReminder: 'clinical-reminder',
-} as const;
-
 const CONFIGURATION_OPTIONS = [
   { code: 'coverage-info', type: 'boolean', name: 'Coverage information', description: 'Return the coverage-information system action (and its cards) for each lumbar MRI order.', default: true },
   { code: 'therapy-alternatives-opt', type: 'boolean', name: 'Alternative imaging', description: 'Suggest the imaging (or no imaging) the policy prefers: contrast, radiographs first, CT when MRI is contraindicated, physical therapy.', default: true },

@@ -43,11 +43,6 @@ function startLagMonitor(): void {
   }, TICK_MS).unref();
 }
 
-/** The damped event-loop lag now, in ms (0 until the monitor has run). */
-export function eventLoopLagMs(): number {
-  return lagMs;
-}
-
 /** A middleware refusing calls with 503 and Retry-After while either signal is over its threshold. */
 export function loadShedding(options: LoadSheddingOptions): RequestHandler {
   const { maxInFlight, maxEventLoopDelayMs } = options;

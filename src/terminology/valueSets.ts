@@ -62,7 +62,6 @@ export const valueSetFileSchema = z.record(
 );
 
 export type ValueSetFile = z.infer<typeof valueSetFileSchema>;
-export type ValueSetDefinition = ValueSetFile[string];
 
 /**
  * Code systems whose codes form a hierarchy by extension: an ICD-10-CM category (`C18`) covers its

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.js';
 import { main } from '../../src/cli/main.js';
 import { testConfig } from '../../src/config/config.js';
-import { loadFolder } from '../../src/fhir-server/loadFolder.js';
+import { loadFolder } from '../../tools/fhir-server/loadFolder.js';
 import { observedDecision } from '../support/outcome.js';
 import { captureIO } from './io.js';
 

@@ -7,7 +7,7 @@ import { createApp } from '../../src/http/app.js';
 import type { EvaluationRow } from '../../src/cli/evaluate.js';
 import { main } from '../../src/cli/main.js';
 import { testConfig } from '../../src/config/config.js';
-import { loadFolder } from '../../src/fhir-server/loadFolder.js';
+import { loadFolder } from '../../tools/fhir-server/loadFolder.js';
 import { loadLibrary, type PolicyLibrary } from '../../src/library/library.js';
 import { observedDecision } from '../support/outcome.js';
 import { captureIO } from './io.js';

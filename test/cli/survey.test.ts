@@ -5,7 +5,7 @@ import type { Encounter, Patient, Resource } from 'fhir/r4.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SurveyRow } from '../../src/cli/survey.js';
 import { daysToShift } from '../../src/cli/survey.js';
-import { shiftAllDates } from '../../src/fhir-server/shiftDates.js';
+import { shiftAllDates } from '../../tools/fhir-server/shiftDates.js';
 import { main } from '../../src/cli/main.js';
 import { loadLibrary, type PolicyLibrary } from '../../src/library/library.js';
 import { captureIO } from './io.js';

@@ -8,8 +8,8 @@ import type {
   Resource,
 } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startFhirServer } from '../../src/fhir-server/FhirTestServer.js';
-import type { FhirTestServer } from '../../src/fhir-server/FhirTestServer.js';
+import { startFhirServer } from '../../tools/fhir-server/FhirTestServer.js';
+import type { FhirTestServer } from '../../tools/fhir-server/FhirTestServer.js';
 import { CHRONIC_LBP, SNOMED, practitionerBundle, syntheaBundle } from './fixtures.js';
 
 async function getJson<T>(url: string, init?: RequestInit): Promise<{ status: number; body: T; headers: Headers }> {

@@ -12,9 +12,9 @@ import { createApp } from '../../src/http/app.js';
 import { VERDICT_SYSTEM, PAMA_RATING_URL } from '../../src/cards/pamaRating.js';
 import { serveFhir } from '../../src/cli/serveFhir.js';
 import { testConfig } from '../../src/config/config.js';
-import type { FhirTestServer } from '../../src/fhir-server/FhirTestServer.js';
+import type { FhirTestServer } from '../../tools/fhir-server/FhirTestServer.js';
 import { daysBetween } from '../../src/fhir/dates.js';
-import { shiftAllDates, shiftDay } from '../../src/fhir-server/shiftDates.js';
+import { shiftAllDates, shiftDay } from '../../tools/fhir-server/shiftDates.js';
 import type { CdsAction, CdsResponse } from '../../src/hooks/types.js';
 
 const KP = 'cds-services/kp-wa-lumbar-mri/fixtures';

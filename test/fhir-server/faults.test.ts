@@ -1,7 +1,7 @@
 import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
 import { afterEach, describe, expect, it } from 'vitest';
-import { INVALID_JSON_BODY, startFaultServer } from '../../src/fhir-server/faults.js';
-import type { FaultServer } from '../../src/fhir-server/faults.js';
+import { INVALID_JSON_BODY, startFaultServer } from '../../tools/fhir-server/faults.js';
+import type { FaultServer } from '../../tools/fhir-server/faults.js';
 
 describe('startFaultServer', () => {
   const servers: FaultServer[] = [];

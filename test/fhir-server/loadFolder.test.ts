@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bundle, Coverage, Patient, ServiceRequest } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFhirServer } from '../../src/fhir-server/FhirTestServer.js';
-import { loadFolder } from '../../src/fhir-server/loadFolder.js';
+import { startFhirServer } from '../../tools/fhir-server/FhirTestServer.js';
+import { loadFolder } from '../../tools/fhir-server/loadFolder.js';
 import { practitionerBundle, syntheaBundle } from './fixtures.js';
 
 /** A CDS Hooks order-select body as the sandbox sends it (draftOrders Bundle without type). */

@@ -13,7 +13,7 @@ import { parse } from 'yaml';
 import { createApp } from '../../src/http/app.js';
 import { main } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config/config.js';
-import { referencesOf } from '../../src/fhir-server/references.js';
+import { referencesOf } from '../../tools/fhir-server/references.js';
 import { SERVICE_IDS } from '../../src/hooks/discovery.js';
 import { createClientAuth } from '../../src/security/setup.js';
 import { loadTrustedClients } from '../../src/security/trustedClients.js';

@@ -6,8 +6,8 @@ import { buildOrderSignRequest, patientsIn } from '../../src/cli/hookRequest.js'
 import { serveFhir } from '../../src/cli/serveFhir.js';
 import { uploadFixtures } from '../../src/cli/upload.js';
 import { testConfig } from '../../src/config/config.js';
-import type { FhirTestServer } from '../../src/fhir-server/FhirTestServer.js';
-import { ResourceCollector } from '../../src/fhir-server/normalize.js';
+import type { FhirTestServer } from '../../tools/fhir-server/FhirTestServer.js';
+import { ResourceCollector } from '../../tools/fhir-server/normalize.js';
 import { loadLibrary, type PolicyLibrary } from '../../src/library/library.js';
 import { SYSTEMS } from '../../src/terminology/valueSets.js';
 import { observedDecision } from '../support/outcome.js';

@@ -9,7 +9,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
-import { startFaultServer, type FaultServer } from '../../src/fhir-server/index.js';
+import { startFaultServer, type FaultServer } from '../../tools/fhir-server/faults.js';
 import type { CdsResponse } from '../../src/hooks/types.js';
 import { AUTHORIZATION_VALID_DAYS } from '../../src/decision/authorizationNumber.js';
 import { observedDecision } from '../support/outcome.js';

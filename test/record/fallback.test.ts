@@ -9,7 +9,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
-import { startFhirServer, type FhirTestServer } from '../../src/fhir-server/index.js';
+import { startFhirServer, type FhirTestServer } from '../../tools/fhir-server/FhirTestServer.js';
 import { observedDecision } from '../support/outcome.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');

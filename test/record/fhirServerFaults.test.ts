@@ -1,6 +1,6 @@
 /**
  * The prefetch fallback against FHIR servers that misbehave, on real loopback sockets
- * (src/fhir-server/faults.ts): every fault ends in a 200 within the deadline, a card naming what
+ * (tools/fhir-server/faults.ts): every fault ends in a 200 within the deadline, a card naming what
  * could not be read, and facts that are unknown rather than absent (no confident denial).
  */
 import { readFileSync } from 'node:fs';
@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.js';
 import { testConfig, type Config } from '../../src/config/config.js';
 import type { CdsCard } from '../../src/hooks/types.js';
-import { startFaultServer, startFhirServer, type FaultServer, type FhirTestServer } from '../../src/fhir-server/index.js';
+import { startFaultServer, type FaultServer } from '../../tools/fhir-server/faults.js';
+import { startFhirServer, type FhirTestServer } from '../../tools/fhir-server/FhirTestServer.js';
 import { observedDecision } from '../support/outcome.js';
 import { fixturePath } from '../helpers/fixtures.js';
 

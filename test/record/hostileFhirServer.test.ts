@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.js';
 import { testConfig, type Config } from '../../src/config/config.js';
 import type { CdsCard } from '../../src/hooks/types.js';
-import { startFaultServer, type FaultServer } from '../../src/fhir-server/index.js';
+import { startFaultServer, type FaultServer } from '../../tools/fhir-server/faults.js';
 import { observedDecision } from '../support/outcome.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');

@@ -13,7 +13,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.js';
 import { testConfig, type Config } from '../../src/config/config.js';
-import { startFaultServer, type FaultServer } from '../../src/fhir-server/index.js';
+import { startFaultServer, type FaultServer } from '../../tools/fhir-server/faults.js';
 import { createClientAuth } from '../../src/security/setup.js';
 import { captureLogger } from '../helpers/logs.js';
 import { refusalReason, bearer, forgeToken, generateTestKey, jwksOf, signClientToken, TEST_ISS, type TestKey } from '../helpers/tokens.js';

@@ -11,7 +11,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.js';
 import { testConfig, type Config } from '../../src/config/config.js';
-import { startFaultServer, type FaultServer } from '../../src/fhir-server/index.js';
+import { startFaultServer, type FaultServer } from '../../tools/fhir-server/faults.js';
 import { createClientAuth } from '../../src/security/setup.js';
 import { TrustedClientsError } from '../../src/security/trustedClients.js';
 import { observedDecision } from '../support/outcome.js';

@@ -27,13 +27,14 @@ const UNWRAPPED_BUNDLE_TYPES = new Set<string | undefined>([
   'history',
 ]);
 
-function isObject(value: unknown): value is Record<string, unknown> {
+/** A JSON object (not an array, not null). */
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** True for a JSON value that looks like a FHIR resource (has a string `resourceType`). */
 export function looksLikeResource(value: unknown): value is Resource {
-  return isObject(value) && typeof value.resourceType === 'string';
+  return isJsonObject(value) && typeof value.resourceType === 'string';
 }
 
 /**
@@ -50,7 +51,7 @@ export function rewriteReferences(node: unknown, rewrite: (reference: string) =>
       }
       return;
     }
-    if (!isObject(value)) {
+    if (!isJsonObject(value)) {
       return;
     }
     for (const [key, child] of Object.entries(value)) {

@@ -5,19 +5,17 @@
  * patient as the case table does: onsets, durations, ages and coverage periods keep their spacing.
  */
 import type { ServiceRequest } from 'fhir/r4.js';
-import { dateOfService } from '../decision/decideOrder.js';
+import { dateOfService } from '../../src/decision/decideOrder.js';
+import { addDays, toDay } from '../../src/fhir/dates.js';
 
 /** A FHIR date, dateTime or instant that names a day (YYYY-MM-DD, with or without a time). */
-const DAY = /^(\d{4})-(\d{2})-(\d{2})(T.*)?$/;
-const MS_PER_DAY = 86_400_000;
+const DAY = /^(\d{4}-\d{2}-\d{2})(T.*)?$/;
 
-/** One value moved by `days`, its time of day and zone kept; anything else unchanged. */
+/** One value moved by `days`, its time of day and zone kept; anything else (not a real day) unchanged. */
 export function shiftDay(value: string, days: number): string {
   const m = DAY.exec(value);
-  if (!m) return value;
-  const t = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) + days * MS_PER_DAY;
-  if (Number.isNaN(t)) return value;
-  return new Date(t).toISOString().slice(0, 10) + (m[4] ?? '');
+  const day = m ? toDay(m[1]) : undefined;
+  return m && day ? addDays(day, days) + (m[2] ?? '') : value;
 }
 
 /** A copy of `json` with every day-precision date string moved by `days`. */

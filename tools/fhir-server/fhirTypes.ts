@@ -12,7 +12,5 @@ export type {
   BundleLink,
   CapabilityStatement,
   OperationOutcome,
-  Reference,
   Resource,
-  ResourceType,
 } from '@medplum/fhirtypes';

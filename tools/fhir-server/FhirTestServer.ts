@@ -20,6 +20,7 @@ import {
   getSearchParameters,
   getStatus,
   isResourceType,
+  matchesSearchRequest,
   normalizeOperationOutcome,
   parseSearchRequest,
 } from '@medplum/core';
@@ -31,7 +32,7 @@ import type { Bundle, BundleEntry, BundleLink, CapabilityStatement, OperationOut
 import { CORS_HEADERS, closeServer, listen, originOf, readBody, recordRequest, sendJson } from './httpUtil.js';
 import type { RecordedRequest } from './httpUtil.js';
 import { ResourceCollector, rewriteReferences } from './normalize.js';
-import { ReferenceIndex } from './referenceIndex.js';
+import { PatientIndex } from './patientIndex.js';
 import type { CollectWarning } from './normalize.js';
 
 export type { RecordedRequest } from './httpUtil.js';
@@ -129,7 +130,7 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
   const maxBodyBytes = options.maxBodyBytes ?? 256 * 1024 * 1024;
 
   const repo = new MemoryRepository();
-  const index = new ReferenceIndex();
+  const index = new PatientIndex();
   let loading = options.loading ?? false;
   const router = new FhirRouter();
   const requests: RecordedRequest[] = [];
@@ -139,7 +140,11 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
 
   async function load(input: FhirInput): Promise<LoadResult> {
     const collector = new ResourceCollector(fullUrlMap);
-    collector.add(input, 'load()');
+    const items: readonly Resource[] = Array.isArray(input) ? input : [input];
+    for (let i = 0; i < items.length; i++) {
+      collector.add(items[i], 'load()');
+      await yieldNow(i);
+    }
     const resources = collector.finish();
     return store(resources, [...collector.warnings]);
   }
@@ -151,6 +156,7 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
       const stored = await repo.updateResource(resource);
       saved.push(stored);
       index.add(stored);
+      await yieldNow(saved.length);
     }
     const conditional = new Map<string, string | undefined>();
     for (const resource of saved) {
@@ -162,12 +168,14 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
       });
     }
     for (const reference of conditional.keys()) {
-      const matches = await repo.searchResources(parseSearchRequest(reference));
-      if (matches.length === 1) {
-        conditional.set(reference, `${matches[0].resourceType}/${matches[0].id}`);
+      const request = parseSearchRequest(reference);
+      // A full scan of the type per reference is what made large loads slow: the identifier index answers.
+      const ids = index.byIdentifier(request) ?? (await repo.searchResources(request)).map((r) => r.id);
+      if (ids.length === 1) {
+        conditional.set(reference, `${request.resourceType}/${ids[0]}`);
       } else {
         warnings.push({
-          message: `conditional reference "${reference}" matched ${matches.length} resources, kept as is`,
+          message: `conditional reference "${reference}" matched ${ids.length} resources, kept as is`,
         });
       }
     }
@@ -176,6 +184,7 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
         saved[i] = await repo.updateResource(saved[i]);
         index.add(saved[i]);
       }
+      await yieldNow(i);
     }
     return { loaded: saved.length, references: saved.map((r) => `${r.resourceType}/${r.id}`), warnings };
   }
@@ -263,9 +272,28 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
       sendJson(res, 200, await ingestBundle(body));
       return;
     }
-    // A write the index does not see: from now on searches go to the repository.
-    if (method !== 'GET' && method !== 'HEAD') index.markStale();
-    await routeToMedplum(method, rel + url.search, body, req, res);
+    const { status, resource } = await routeToMedplum(method, rel + url.search, body, req, res);
+    if (method !== 'GET' && method !== 'HEAD') followWrite(method, segments, status, resource);
+  }
+
+  /**
+   * Keeps the index in step with a write through the router: a create, update or patch of one
+   * resource is filed, a delete unfiled; any other write (a batch, a conditional write) it cannot
+   * follow, and from then on searches go to the repository.
+   */
+  function followWrite(method: string, segments: string[], status: number, resource: Resource | undefined): void {
+    const single = segments.length === 1 || segments.length === 2;
+    if (status >= 300 || !single) {
+      if (status < 300) index.markStale();
+      return;
+    }
+    if (method === 'DELETE' && segments.length === 2) {
+      index.remove(segments[0], segments[1]);
+    } else if (resource?.resourceType === segments[0] && resource.id) {
+      index.add(resource);
+    } else {
+      index.markStale();
+    }
   }
 
   async function routeToMedplum(
@@ -274,7 +302,7 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
     body: unknown,
     req: IncomingMessage,
     res: ServerResponse
-  ): Promise<void> {
+  ): Promise<{ status: number; resource: Resource | undefined }> {
     const [outcome, resource] = await router.handleRequest(
       // medplum 4 wants `url` (relative, with query) and throws if `pathname` is set.
       { method: method as HttpMethod, url: relUrl, pathname: '', body, params: {}, query: {}, headers: req.headers },
@@ -289,6 +317,7 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
       }
     }
     sendJson(res, status, resource ?? outcome, headers);
+    return { status, resource };
   }
 
   /** Transaction/batch Bundles of creates and updates (what Synthea writes) are stored keeping ids. */
@@ -342,7 +371,16 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
   /** One page of matches: from the patient index when it can answer, else from the repository. */
   async function searchPage(request: SearchRequest, offset: number, count: number): Promise<{ matches: Resource[]; total: number }> {
     const indexed = index.search(request);
-    if (indexed) return { matches: indexed.slice(offset, offset + count), total: indexed.length };
+    if (indexed) {
+      const read = (ids: string[]) => Promise.all(ids.map((id) => repo.readResource(request.resourceType, id)));
+      if (indexed.rest.length === 0) {
+        return { matches: await read(indexed.ids.slice(offset, offset + count)), total: indexed.ids.length };
+      }
+      // The index answered its filter; the others are checked on this patient's resources only.
+      const rest = { ...request, filters: indexed.rest };
+      const all = (await read(indexed.ids)).filter((r) => matchesSearchRequest(r, rest));
+      return { matches: all.slice(offset, offset + count), total: all.length };
+    }
     const page = await repo.search({ ...request, offset, count, include: undefined, revInclude: undefined });
     const matches: Resource[] = [];
     for (const e of page.entry ?? []) {
@@ -455,6 +493,14 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
     },
     close: () => closeServer(server),
   };
+}
+
+/**
+ * Every so many resources a long load lets the event loop run, so requests meanwhile get their 503
+ * (Retry-After) at once instead of waiting for the whole data set.
+ */
+async function yieldNow(done: number): Promise<void> {
+  if (done % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
 }
 
 /**

@@ -7,7 +7,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { Resource } from './fhirTypes.js';
 import { ResourceCollector, looksLikeResource } from './normalize.js';
-import { daysBetween } from '../fhir/dates.js';
+import { daysBetween } from '../../src/fhir/dates.js';
 import { caseDateOfService, shiftAllDates } from './shiftDates.js';
 import type { CollectWarning } from './normalize.js';
 
