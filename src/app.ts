@@ -63,7 +63,7 @@ export interface AppDeps {
   readonly records?: DecisionRecordStore;
   /** Keeps each decision's record before its answer is sent (a 503 instead of a 200 it cannot keep). */
   readonly recorder?: DecisionRecorder;
-  /** PAS submissions, for `$inquire` and the CMS-0057-F report (default: in memory). */
+  /** PAS submissions, for `$inquire` and the CMS-0057-F report: the decision records (default: in memory, for tests). */
   readonly priorAuth?: PriorAuthStore;
   /** Decisions order-select computed, for order-sign (default: in memory, bounded by config). */
   readonly decisionCache?: DecisionCache;
@@ -286,15 +286,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       store: priorAuth,
       questionnaireUrl: hookContext.questionnaireUrl,
       now: deps.now,
-      onSubmission: async (r) => {
-        try {
-          await deps.recorder?.recordPriorAuth(r);
-        } catch (err) {
-          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'prior-authorization record could not be kept: answering 503');
-          throw new HttpError(503, 'transient', 'The decision could not be recorded; try again');
-        }
-        notify((o) => o.onPriorAuth?.(r));
-      },
+      onStoreError: (err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'prior-authorization record could not be kept: answering 503'),
+      onSubmission: (r) => notify((o) => o.onPriorAuth?.(r)),
     }),
   );
   app.use('/prior-authorization-report', priorAuthReportRoutes(priorAuth, { adminToken: config.adminToken, failuresPerMinute: config.adminFailuresPerMinute }, deps.now));

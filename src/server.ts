@@ -38,6 +38,7 @@ const { app, library } = createApp(config, {
   metrics,
   recorder: records.recorder,
   records: records.store,
+  priorAuth: records.priorAuth,
   readiness: [records.readiness, ...shared.readiness],
   clientAuth,
   decisionCache: shared.decisionCache,

@@ -22,8 +22,8 @@ export function priorAuthReportRoutes(store: PriorAuthStore, operator: OperatorA
       if (!granularity) throw new HttpError(400, 'invalid', `granularity: one of ${GRANULARITIES.join(', ')}`, 'granularity');
       const format = req.query.format ?? (req.accepts(['application/json', 'text/csv']) === 'text/csv' ? 'csv' : 'json');
       if (format !== 'json' && format !== 'csv') throw new HttpError(400, 'invalid', 'format: json or csv', 'format');
-      // Earlier submissions are read too, so a resubmission inside the window is not taken for a new request.
-      const report = priorAuthReport(await store.list(to ? { to } : {}), { granularity, from, to, now: now?.() });
+      // Earlier determinations are read too, so a resubmission inside the window is not taken for a new request.
+      const report = priorAuthReport(await store.determinations(to ? { to } : {}), { granularity, from, to, now: now?.() });
       if (format === 'csv') res.type('text/csv').send(reportCsv(report));
       else res.json(report);
     } catch (err) {

@@ -56,7 +56,8 @@ export function claimResponse(req: PasRequest, adj: Adjudication, now: Date, id:
     status: 'active',
     type: req.claim.type,
     use: 'preauthorization',
-    patient: req.claim.patient,
+    // The reference alone: a display could carry the patient's name into the stored record.
+    patient: { reference: req.claim.patient.reference },
     created: now.toISOString(),
     ...(req.claim.insurer ? { insurer: req.claim.insurer } : { insurer: { display: 'Payer' } }),
     ...(req.claim.provider ? { requestor: req.claim.provider } : {}),

@@ -13,9 +13,10 @@ export interface PasContext {
   readonly store: PriorAuthStore;
   readonly questionnaireUrl: (policyId: string, version: string) => string;
   readonly now?: () => Date;
-  /** Told of each answered submission (decision records); must not throw. */
-  /** Keeps the submission's record before the response is sent (a rejection fails the call). */
-  readonly onSubmission?: (record: PriorAuthRecord) => Promise<void> | void;
+  /** Told when a submission could not be kept (the call is answered 503); must not throw. */
+  readonly onStoreError?: (err: unknown) => void;
+  /** Told of each submission kept, before it is answered; must not throw. */
+  readonly onSubmission?: (record: PriorAuthRecord) => void;
 }
 
 /** What `$submit` answered, for the route and for tests that drive the pipeline without HTTP. */
@@ -32,7 +33,8 @@ export async function submit(body: unknown, ctx: PasContext): Promise<Submission
   const request = readPasRequest(body);
   const adjudication = adjudicate(request, { library: ctx.library, questionnaireUrl: ctx.questionnaireUrl, now: receivedAt });
   const decidedAt = ctx.now?.() ?? new Date();
-  const response = responseBundle(request, claimResponse(request, adjudication, decidedAt), decidedAt);
+  const answer = claimResponse(request, adjudication, decidedAt);
+  const response = responseBundle(request, answer, decidedAt);
   // A Claim Update continues the claim it names, so `$inquire` on the original sees the new answer.
   const updated = await firstStored(ctx.store, request.relatedKeys);
   const record: PriorAuthRecord = {
@@ -54,10 +56,16 @@ export async function submit(body: unknown, ctx: PasContext): Promise<Submission
       ...(d.error ? { errorCode: d.error.code } : {}),
       ...(d.coverageAssertionId ? { coverageAssertionId: d.coverageAssertionId } : {}),
     })),
-    response,
+    claimResponse: answer,
   };
-  await ctx.store.save(record);
-  await ctx.onSubmission?.(record);
+  try {
+    // The record is the claim's state: `$inquire` (on any instance) and the report read it.
+    await ctx.store.save(record);
+  } catch (err) {
+    ctx.onStoreError?.(err);
+    throw new HttpError(503, 'transient', 'The decision could not be recorded; try again');
+  }
+  ctx.onSubmission?.(record);
   return { request, adjudication, response, record };
 }
 
@@ -81,7 +89,9 @@ export function pasRoutes(ctx: PasContext): express.Router {
         const inquiry = readPasRequest(req.body);
         const key = (await firstStored(ctx.store, [inquiry.claimKey, ...inquiry.relatedKeys])) ?? inquiry.claimKey;
         const found = await ctx.store.latest(key);
-        res.type('application/fhir+json').json(inquiryOutput(inquiry.version, found ? [found.response] : []));
+        // The stored ClaimResponse, with the inquiry's own entries echoed (patient resources are never stored).
+        const now = ctx.now?.() ?? new Date();
+        res.type('application/fhir+json').json(inquiryOutput(inquiry.version, found ? [responseBundle(inquiry, found.claimResponse, now)] : []));
         return;
       }
       throw new HttpError(404, 'not-supported', `No operation Claim/${operation} (this service offers Claim/$submit and Claim/$inquire)`);

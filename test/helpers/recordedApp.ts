@@ -9,6 +9,6 @@ import { setupDecisionRecords, type DecisionRecords } from '../../src/records/se
 
 export async function recordedApp(config: Config, logger: Logger = createLogger('silent')): Promise<{ app: ReturnType<typeof createApp>['app']; records: DecisionRecords }> {
   const records = await setupDecisionRecords(config, logger);
-  const { app } = createApp(config, { logger, recorder: records.recorder, records: records.store });
+  const { app } = createApp(config, { logger, recorder: records.recorder, records: records.store, priorAuth: records.priorAuth });
   return { app, records };
 }

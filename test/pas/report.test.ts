@@ -55,7 +55,7 @@ beforeAll(async () => {
 
 describe('CMS-0057-F report', () => {
   it('per year: counts, percentages and hours to decision, standard and expedited apart', async () => {
-    const report = priorAuthReport(await store.list());
+    const report = priorAuthReport(await store.determinations());
     expect(report.itemsRequiringPriorAuthorization.map((i) => i.code)).toEqual(['72148', '72149', '72158']);
     expect(report.periods.map((p) => p.period)).toEqual(['2025', '2026']);
     const y2026 = report.periods[1]!;
@@ -70,9 +70,9 @@ describe('CMS-0057-F report', () => {
   });
 
   it('per month; a window opened after the first submission does not count the resubmission as a new request', async () => {
-    const monthly = priorAuthReport(await store.list(), { granularity: 'month', from: '2026-01-01T00:00:00.000Z' });
+    const monthly = priorAuthReport(await store.determinations(), { granularity: 'month', from: '2026-01-01T00:00:00.000Z' });
     expect(monthly.periods.map((p) => [p.period, p.all.requests])).toEqual([['2026-01', 2], ['2026-02', 1], ['2026-03', 1]]);
-    const fromFeb2 = priorAuthReport(await store.list(), { from: '2026-02-02T00:00:00.000Z' });
+    const fromFeb2 = priorAuthReport(await store.determinations(), { from: '2026-02-02T00:00:00.000Z' });
     expect(fromFeb2.periods.map((p) => [p.period, p.all.requests, p.all.pending])).toEqual([['2026', 1, 1]]);
   });
 
@@ -85,7 +85,7 @@ describe('CMS-0057-F report', () => {
       expect(res.status).toBe(200);
       const body = res.body as PriorAuthReport;
       expect(body.periods.map((p) => p.period)).toEqual(['2026']);
-      expect(body.periods[0]!.all).toEqual(priorAuthReport(await store.list(), { from: '2026-01-01T00:00:00.000Z' }).periods[0]!.all);
+      expect(body.periods[0]!.all).toEqual(priorAuthReport(await store.determinations(), { from: '2026-01-01T00:00:00.000Z' }).periods[0]!.all);
     });
 
     it('CSV: one row per period and priority', async () => {
