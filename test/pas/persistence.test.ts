@@ -106,6 +106,19 @@ describe('PAS claims persist (SQLite, the embedded store)', () => {
       await handle.close();
     }
   });
+
+  it('the retention purge takes a claim with its call record (RECORD_RETENTION_DAYS)', async () => {
+    const { app, records } = await recordedApp(testConfig({ recordDataDir: tempDir() }));
+    try {
+      await submit(app, pasFixture(DENY_KP));
+      expect(await records.priorAuth.determinations()).toHaveLength(1);
+      expect(await records.store.purgeOlderThan(new Date(Date.now() + 60_000).toISOString())).toBe(1);
+      expect(await records.priorAuth.determinations()).toHaveLength(0);
+      expect((await inquire(app, pasFixture(DENY_KP))).body.parameter ?? []).toHaveLength(0);
+    } finally {
+      await records.close();
+    }
+  });
 });
 
 describe('PAS claims persist (PostgreSQL, several instances)', () => {
