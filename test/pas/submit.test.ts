@@ -82,6 +82,17 @@ describe('Claim/$submit: review actions', () => {
     expect(item!.notes[0]).toMatch(/^Pended for physician review: .*criterion RED-FLAG/);
   });
 
+  it('KP WA Medicare (no review required): A1 with no number, reason X12 886 0H, no claim-level authorization', async () => {
+    const body = pasFixture(APPROVE_KP);
+    for (const e of body.entry!) if (e.resource?.resourceType === 'Coverage') e.resource.type = { coding: [{ system: 'https://nahdo.org/sopt', code: '121', display: 'Medicare FFS' }] };
+    const res = await submit(body);
+    expect(res.status).toBe(200);
+    const [item] = itemsOf(res.body as Bundle);
+    expect(item).toMatchObject({ sequence: 1, code: 'A1', reason: { system: X12_886, code: '0H' } });
+    expect(item!.number).toBeUndefined();
+    expect(claimResponseOf(res.body as Bundle).preAuthRef).toBeUndefined();
+  });
+
   it('echoes the Bundle identifier, every fullUrl and id, and the request reference; the ClaimResponse comes first', async () => {
     const body = pasFixture(APPROVE_KP);
     const res = await submit(body);
