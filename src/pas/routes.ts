@@ -6,14 +6,14 @@ import type { PolicyLibrary } from '../library/library.js';
 import { adjudicate, type Adjudication } from './adjudicate.js';
 import { readPasRequest, type PasRequest } from './request.js';
 import { claimResponse, inquiryOutput, responseBundle } from './response.js';
-import type { PriorAuthRecord, PriorAuthStore } from './store.js';
+import { fromStore, type PriorAuthRecord, type PriorAuthStore } from './store.js';
 
 export interface PasContext {
   readonly library: PolicyLibrary;
   readonly store: PriorAuthStore;
   readonly questionnaireUrl: (policyId: string, version: string) => string;
   readonly now?: () => Date;
-  /** Told when a submission could not be kept (the call is answered 503); must not throw. */
+  /** Told when the store failed (the call is answered 503); must not throw. */
   readonly onStoreError?: (err: unknown) => void;
   /** Told of each submission kept, before it is answered; must not throw. */
   readonly onSubmission?: (record: PriorAuthRecord) => void;
@@ -36,7 +36,7 @@ export async function submit(body: unknown, ctx: PasContext): Promise<Submission
   const answer = claimResponse(request, adjudication, decidedAt);
   const response = responseBundle(request, answer, decidedAt);
   // A Claim Update continues the claim it names, so `$inquire` on the original sees the new answer.
-  const updated = await firstStored(ctx.store, request.relatedKeys);
+  const updated = await fromStore(() => firstStored(ctx.store, request.relatedKeys), 'Prior authorization records are unavailable', ctx.onStoreError);
   const record: PriorAuthRecord = {
     id: randomUUID(),
     claimKey: updated ?? request.claimKey,
@@ -58,13 +58,8 @@ export async function submit(body: unknown, ctx: PasContext): Promise<Submission
     })),
     claimResponse: answer,
   };
-  try {
-    // The record is the claim's state: `$inquire` (on any instance) and the report read it.
-    await ctx.store.save(record);
-  } catch (err) {
-    ctx.onStoreError?.(err);
-    throw new HttpError(503, 'transient', 'The decision could not be recorded; try again');
-  }
+  // The record is the claim's state: `$inquire` (on any instance) and the report read it.
+  await fromStore(() => ctx.store.save(record), 'The decision could not be recorded', ctx.onStoreError);
   ctx.onSubmission?.(record);
   return { request, adjudication, response, record };
 }
@@ -87,8 +82,11 @@ export function pasRoutes(ctx: PasContext): express.Router {
       }
       if (operation === '$inquire') {
         const inquiry = readPasRequest(req.body);
-        const key = (await firstStored(ctx.store, [inquiry.claimKey, ...inquiry.relatedKeys])) ?? inquiry.claimKey;
-        const found = await ctx.store.latest(key);
+        const found = await fromStore(
+          async () => ctx.store.latest((await firstStored(ctx.store, [inquiry.claimKey, ...inquiry.relatedKeys])) ?? inquiry.claimKey),
+          'Prior authorization records are unavailable',
+          ctx.onStoreError,
+        );
         // The stored ClaimResponse, with the inquiry's own entries echoed (patient resources are never stored).
         const now = ctx.now?.() ?? new Date();
         res.type('application/fhir+json').json(inquiryOutput(inquiry.version, found ? [responseBundle(inquiry, found.claimResponse, now)] : []));

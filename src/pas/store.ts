@@ -1,4 +1,5 @@
 import type { ClaimResponse } from 'fhir/r4.js';
+import { HttpError } from '../hooks/errors.js';
 import type { ReviewAction } from './adjudicate.js';
 import type { PasPriority } from './request.js';
 
@@ -74,6 +75,19 @@ export interface PriorAuthStore {
   latest(claimKey: string): Promise<StoredClaimResponse | undefined>;
   /** Determinations received before `to`, oldest first. */
   determinations(q?: PriorAuthQuery): Promise<readonly PriorAuthDetermination[]>;
+}
+
+/**
+ * A store call whose failure (the database unreachable) is a 503 for the client to retry, never a
+ * 500; `onError` is told first (logging).
+ */
+export async function fromStore<T>(call: () => Promise<T>, what: string, onError?: (err: unknown) => void): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    onError?.(err);
+    throw new HttpError(503, 'transient', `${what}; try again`);
+  }
 }
 
 /** A submission's determinations: its items reviewed (A1, A3, A4) on a lumbar MRI code. */

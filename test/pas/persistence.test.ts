@@ -153,12 +153,19 @@ describe('PAS claims persist (PostgreSQL, several instances)', () => {
     }
   });
 
-  it('PostgreSQL unreachable: $submit answers 503 OperationOutcome, never 200 without its record', async () => {
-    const { app, records } = await recordedApp(testConfig({ databaseUrl: 'postgres://postgres@127.0.0.1:1/none', recordDataDir: tempDir() }));
+  it('PostgreSQL unreachable: $submit, $inquire and the report answer 503 OperationOutcome, never 200 without the record, never 500', async () => {
+    const ADMIN = 'operator-token-pas-persist-0123456789abcdef';
+    const { app, records } = await recordedApp(testConfig({ adminToken: ADMIN, databaseUrl: 'postgres://postgres@127.0.0.1:1/none', recordDataDir: tempDir() }));
     try {
       const res = await submit(app, pasFixture(DENY_KP));
       expect(res.status).toBe(503);
       expect(res.body.resourceType).toBe('OperationOutcome');
+      const asked = await inquire(app, pasFixture(DENY_KP));
+      expect(asked.status).toBe(503);
+      expect(asked.body.resourceType).toBe('OperationOutcome');
+      const report = await request(app).get('/prior-authorization-report').set('authorization', `Bearer ${ADMIN}`);
+      expect(report.status).toBe(503);
+      expect(report.body.resourceType).toBe('OperationOutcome');
     } finally {
       await records.close(100);
     }
