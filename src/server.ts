@@ -50,6 +50,7 @@ const { app } = createApp(config, {
   metrics,
   recorder: records.recorder,
   records: records.store,
+  priorAuth: records.priorAuth,
   readiness: [records.readiness, ...shared.readiness],
   clientAuth,
   decisionCache: shared.decisionCache,

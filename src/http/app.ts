@@ -61,7 +61,7 @@ export interface AppDeps {
   readonly records?: DecisionRecordStore;
   /** Keeps each decision's record before its answer is sent (a 503 instead of a 200 it cannot keep). */
   readonly recorder?: DecisionRecorder;
-  /** PAS submissions, for `$inquire` and the CMS-0057-F report (default: in memory). */
+  /** PAS submissions, for `$inquire` and the CMS-0057-F report: the decision records (default: in memory, for tests). */
   readonly priorAuth?: PriorAuthStore;
   /** Decisions order-select computed, for order-sign (default: in memory, bounded by config). */
   readonly decisionCache?: DecisionCache;
@@ -143,10 +143,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       store: priorAuth,
       questionnaireUrl: context.questionnaireUrl,
       now: deps.now,
-      onSubmission: async (r) => {
-        await keepRecord(() => deps.recorder?.recordPriorAuth(r), logger, 'prior-authorization record');
-        notify((o) => o.onPriorAuth?.(r));
-      },
+      onStoreError: (err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'prior-authorization record could not be kept: answering 503'),
+      onSubmission: (r) => notify((o) => o.onPriorAuth?.(r)),
     }),
   );
   app.use('/prior-authorization-report', priorAuthReportRoutes(priorAuth, { adminToken: config.adminToken, failuresPerMinute: config.adminFailuresPerMinute }, deps.now));

@@ -15,6 +15,19 @@ export const REVIEW_ACTION_DISPLAY: Readonly<Record<ReviewAction, string>> = {
   A4: 'Pended',
 };
 
+/**
+ * X12 886 (Health Care Services Review Decision Reason, HCR03) codes given with a review action: PAS
+ * `extension-reviewAction.reasonCode`, bound to X12278ReviewDecisionReasonCode.
+ */
+export const REVIEW_REASON = {
+  notMedicallyNecessary: { code: '0F', display: 'Not Medically Necessary' },
+  certificationNotRequired: { code: '0H', display: 'Certification Not Required for this Service' },
+  additionalInformation: { code: '0U', display: 'Additional Patient Information required' },
+  medicalReview: { code: '0V', display: 'Requires Medical Review' },
+} as const;
+
+export type ReviewReason = (typeof REVIEW_REASON)[keyof typeof REVIEW_REASON];
+
 /** An item the payer could not adjudicate (X12 901 reject reason): goes to `ClaimResponse.error`. */
 export interface ItemError {
   readonly code: string;
@@ -28,6 +41,7 @@ export interface ItemDetermination {
   readonly orderRef: string;
   readonly cpt?: string;
   readonly reviewAction?: ReviewAction;
+  readonly reviewReason?: ReviewReason;
   readonly authorizationNumber?: string;
   readonly period?: { readonly start: string; readonly end: string };
   /** The criterion and the reason, or what documentation is needed: a processNote. */
@@ -76,24 +90,26 @@ function determine(item: PasItem, req: PasRequest, record: PatientRecord, today:
     case 'no-review-required': {
       const number = authorizationNumber(req.patient.id, decision);
       const reason = `${policyLabel(decision.policy)}: ${criterionLabel(decision)}`;
-      return { ...withDecision, reviewAction: 'A1', ...(number ? { authorizationNumber: number, period: { start: today, end: authorizationExpiry(today) } } : {}), note: `Certified: ${reason}` };
+      // No number: no review was required (0H); with one, certified with no reason to give.
+      const certified = number ? { authorizationNumber: number, period: { start: today, end: authorizationExpiry(today) } } : { reviewReason: REVIEW_REASON.certificationNotRequired };
+      return { ...withDecision, reviewAction: 'A1', ...certified, note: `Certified: ${reason}` };
     }
     case 'not-indicated': {
       const reason = `${policyLabel(decision.policy)}: ${criterionLabel(decision)}`;
       const closest = decision.result.wouldChange[0];
       const lacks = closest ? ` Closest criterion ${closest.cited.id} (${closest.cited.text}) lacks: ${closest.failed.concat(closest.unknown).map((s) => missingItem(s, ctx.library.facts)).join('; ')}.` : '';
-      return { ...withDecision, reviewAction: 'A3', note: `Not certified: ${reason.replace(/\.+$/, '')}.${lacks}` };
+      return { ...withDecision, reviewAction: 'A3', reviewReason: REVIEW_REASON.notMedicallyNecessary, note: `Not certified: ${reason.replace(/\.+$/, '')}.${lacks}` };
     }
     case 'physician-review': {
       const reason = `${policyLabel(decision.policy)}: ${criterionLabel(decision)}`;
-      return { ...withDecision, reviewAction: 'A4', note: `Pended for physician review: ${reason}` };
+      return { ...withDecision, reviewAction: 'A4', reviewReason: REVIEW_REASON.medicalReview, note: `Pended for physician review: ${reason}` };
     }
     case 'documentation-missing': {
       const url = ctx.questionnaireUrl(decision.policy.policyId, decision.policy.version);
       const path = decision.result.missing[0];
       const needed = path ? path.unknown.map((s) => missingItem(s, ctx.library.facts)).join('; ') : 'clinical documentation';
       const form = ` Answer the documentation questionnaire ${url} (DTR $questionnaire-package) and resubmit.`;
-      return { ...withDecision, reviewAction: 'A4', questionnaire: url, note: `Pended: documentation needed for ${path ? `criterion ${path.cited.id}` : 'the policy'}: ${needed}.${form}` };
+      return { ...withDecision, reviewAction: 'A4', reviewReason: REVIEW_REASON.additionalInformation, questionnaire: url, note: `Pended: documentation needed for ${path ? `criterion ${path.cited.id}` : 'the policy'}: ${needed}.${form}` };
     }
   }
 }

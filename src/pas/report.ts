@@ -1,12 +1,12 @@
 import { LUMBAR_MRI_CPT } from '../decision/decideOrder.js';
 import type { PasPriority } from './request.js';
-import type { PriorAuthRecord } from './store.js';
+import type { PriorAuthDetermination } from './store.js';
 
 /**
  * The CMS-0057-F prior authorization metrics (42 CFR 422.122(c) and the parallel rules), from the
- * PAS decision records. One request is one order (patient, ServiceRequest, code) that needed prior
- * authorization: its first submission opens it; later submissions (resubmission with documentation,
- * appeal) continue it.
+ * decision records: PAS submissions and the order-sign calls that issued an authorization. One
+ * request is one order (patient, ServiceRequest, code) that needed prior authorization: its first
+ * determination opens it; later ones (resubmission with documentation, appeal) continue it.
  */
 
 export type ReportGranularity = 'year' | 'quarter' | 'month';
@@ -25,7 +25,7 @@ export interface Figures {
   /** Pended and not yet decided. */
   readonly pending: number;
   readonly pendingPct: number;
-  /** Hours from the first submission to the first determination (approval or denial); null when none. */
+  /** Hours from the request (its first determination asked) to the first approval or denial; null when none. */
   readonly averageHoursToDecision: number | null;
   readonly medianHoursToDecision: number | null;
   readonly byCode: Readonly<Record<string, number>>;
@@ -66,18 +66,21 @@ function periodOf(iso: string, g: ReportGranularity): string {
   return iso.slice(0, 7);
 }
 
-/** Each order's submissions in order of receipt, reduced to how its request ended (so far). */
-function histories(records: readonly PriorAuthRecord[]): RequestHistory[] {
-  const byOrder = new Map<string, { priority: PasPriority; code: string; steps: { at: string; decidedAt: string; action: string }[] }>();
-  for (const r of [...records].sort((a, b) => a.receivedAt.localeCompare(b.receivedAt))) {
-    for (const item of r.items) {
-      // An approval without a number is "no review required": no prior authorization was needed.
-      if (!item.reviewAction || !item.billingCode || (item.reviewAction === 'A1' && !item.authorizationNumber)) continue;
-      const key = `${r.patientRef}|${item.orderRef}|${item.billingCode}`;
-      const h = byOrder.get(key) ?? { priority: r.priority, code: item.billingCode, steps: [] };
-      h.steps.push({ at: r.receivedAt, decidedAt: r.decidedAt, action: item.reviewAction });
-      byOrder.set(key, h);
-    }
+/**
+ * Each order's determinations in order of receipt (PAS submissions and order-sign approvals alike),
+ * reduced to how its request ended (so far). The first opens the request; its priority is the first
+ * PAS submission's (an order-sign alone is standard).
+ */
+function histories(determinations: readonly PriorAuthDetermination[]): RequestHistory[] {
+  const byOrder = new Map<string, { priority?: PasPriority; code: string; steps: { at: string; decidedAt: string; action: string }[] }>();
+  for (const d of [...determinations].sort((a, b) => a.receivedAt.localeCompare(b.receivedAt))) {
+    // An approval without a number is "no review required": no prior authorization was needed.
+    if (d.reviewAction === 'A1' && !d.authorizationNumber) continue;
+    const key = `${d.patientRef}|${d.orderRef}|${d.billingCode}`;
+    const h = byOrder.get(key) ?? { code: d.billingCode, steps: [] };
+    h.priority ??= d.priority;
+    h.steps.push({ at: d.receivedAt, decidedAt: d.decidedAt, action: d.reviewAction });
+    byOrder.set(key, h);
   }
   return [...byOrder.values()].map((h) => {
     const openedAt = h.steps[0]!.at;
@@ -86,7 +89,7 @@ function histories(records: readonly PriorAuthRecord[]): RequestHistory[] {
     const status: Status =
       approvedAt === 0 ? 'approved' : approvedAt > 0 ? 'approved-after-resubmission' : h.steps.some((s) => s.action === 'A3') ? 'denied' : 'pending';
     const hours = firstDetermination ? (Date.parse(firstDetermination.decidedAt) - Date.parse(openedAt)) / 3_600_000 : undefined;
-    return { priority: h.priority, code: h.code, openedAt, status, ...(hours !== undefined ? { hoursToDecision: hours } : {}) };
+    return { priority: h.priority ?? 'standard', code: h.code, openedAt, status, ...(hours !== undefined ? { hoursToDecision: hours } : {}) };
   });
 }
 
@@ -127,17 +130,17 @@ function figures(hs: readonly RequestHistory[]): Figures {
 }
 
 /**
- * The report over the records given: requests first submitted in [from, to) (earlier submissions
+ * The report over the determinations given: requests opened in [from, to) (earlier determinations
  * are read too, so a resubmission is never taken for a new request), grouped by the period their
- * first submission falls in, standard and expedited apart.
+ * first determination falls in, standard and expedited apart.
  */
 export function priorAuthReport(
-  records: readonly PriorAuthRecord[],
+  determinations: readonly PriorAuthDetermination[],
   opts: { granularity?: ReportGranularity; from?: string; to?: string; now?: Date } = {},
 ): PriorAuthReport {
   const granularity = opts.granularity ?? 'year';
   const byPeriod = new Map<string, RequestHistory[]>();
-  for (const h of histories(records)) {
+  for (const h of histories(determinations)) {
     if ((opts.from && h.openedAt < opts.from) || (opts.to && h.openedAt >= opts.to)) continue;
     const p = periodOf(h.openedAt, granularity);
     byPeriod.set(p, [...(byPeriod.get(p) ?? []), h]);

@@ -2,7 +2,7 @@ import express from 'express';
 import { HttpError } from '../hooks/errors.js';
 import { instantParam, operatorOnly, type OperatorApiOptions } from '../records/routes.js';
 import { priorAuthReport, reportCsv, type ReportGranularity } from './report.js';
-import type { PriorAuthStore } from './store.js';
+import { fromStore, type PriorAuthStore } from './store.js';
 
 const GRANULARITIES: readonly ReportGranularity[] = ['year', 'quarter', 'month'];
 
@@ -22,8 +22,9 @@ export function priorAuthReportRoutes(store: PriorAuthStore, operator: OperatorA
       if (!granularity) throw new HttpError(400, 'invalid', `granularity: one of ${GRANULARITIES.join(', ')}`, 'granularity');
       const format = req.query.format ?? (req.accepts(['application/json', 'text/csv']) === 'text/csv' ? 'csv' : 'json');
       if (format !== 'json' && format !== 'csv') throw new HttpError(400, 'invalid', 'format: json or csv', 'format');
-      // Earlier submissions are read too, so a resubmission inside the window is not taken for a new request.
-      const report = priorAuthReport(await store.list(to ? { to } : {}), { granularity, from, to, now: now?.() });
+      // Earlier determinations are read too, so a resubmission inside the window is not taken for a new request.
+      const determinations = await fromStore(() => store.determinations(to ? { to } : {}), 'The decision records are unavailable');
+      const report = priorAuthReport(determinations, { granularity, from, to, now: now?.() });
       if (format === 'csv') res.type('text/csv').send(reportCsv(report));
       else res.json(report);
     } catch (err) {

@@ -6,6 +6,8 @@ import { PAS_EXT, type PasRequest } from './request.js';
 
 export const X12_306 = 'https://codesystem.x12.org/005010/306';
 export const X12_901 = 'https://codesystem.x12.org/005010/901';
+/** X12 external code source 886, review decision reasons (the PAS X12278ReviewDecisionReasonCode value set). */
+export const X12_886 = 'https://codesystem.x12.org/external/886';
 const ADJUDICATION = 'http://terminology.hl7.org/CodeSystem/adjudication';
 
 function reviewActionExtension(d: ItemDetermination): Extension[] {
@@ -16,13 +18,15 @@ function reviewActionExtension(d: ItemDetermination): Extension[] {
       extension: [
         { url: `${PAS_EXT}/extension-reviewActionCode`, valueCodeableConcept: { coding: [{ system: X12_306, code: d.reviewAction, display: REVIEW_ACTION_DISPLAY[d.reviewAction] }] } },
         ...(d.authorizationNumber ? [{ url: 'number', valueString: d.authorizationNumber }] : []),
+        ...(d.reviewReason ? [{ url: 'reasonCode', valueCodeableConcept: { coding: [{ system: X12_886, code: d.reviewReason.code, display: d.reviewReason.display }] } }] : []),
       ],
     },
   ];
 }
 
-function responseItem(d: ItemDetermination, noteNumber: number | undefined, issued: string): ClaimResponseItem {
-  const ext: Extension[] = [];
+function responseItem(d: ItemDetermination, traceNumbers: readonly Extension[], noteNumber: number | undefined, issued: string): ClaimResponseItem {
+  // The item's trace numbers echoed (PAS itemTraceNumber), so the client matches items as X12 does.
+  const ext: Extension[] = [...traceNumbers];
   if (d.authorizationNumber && d.period) {
     ext.push({ url: `${PAS_EXT}/extension-itemPreAuthIssueDate`, valueDate: issued });
     ext.push({ url: `${PAS_EXT}/extension-itemPreAuthPeriod`, valuePeriod: { start: d.period.start, end: d.period.end } });
@@ -44,7 +48,8 @@ export function claimResponse(req: PasRequest, adj: Adjudication, now: Date, id:
       n = notes.length + 1;
       notes.push({ number: n, type: 'display', text: d.note });
     }
-    return responseItem(d, n, adj.decidedOn);
+    const traces = req.items.find((i) => i.sequence === d.sequence)?.item.extension?.filter((e) => e.url === `${PAS_EXT}/extension-itemTraceNumber`) ?? [];
+    return responseItem(d, traces, n, adj.decidedOn);
   });
   const errors = adj.items.filter((d) => d.error);
   const decided = adj.items.filter((d) => d.reviewAction);
@@ -56,7 +61,8 @@ export function claimResponse(req: PasRequest, adj: Adjudication, now: Date, id:
     status: 'active',
     type: req.claim.type,
     use: 'preauthorization',
-    patient: req.claim.patient,
+    // The reference alone: a display could carry the patient's name into the stored record.
+    patient: { reference: req.claim.patient.reference },
     created: now.toISOString(),
     ...(req.claim.insurer ? { insurer: req.claim.insurer } : { insurer: { display: 'Payer' } }),
     ...(req.claim.provider ? { requestor: req.claim.provider } : {}),

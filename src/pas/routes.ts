@@ -7,16 +7,17 @@ import { criterionId, hasPolicy } from '../decision/decideOrder.js';
 import { adjudicate, type Adjudication } from './adjudicate.js';
 import { readPasRequest, type PasRequest } from './request.js';
 import { claimResponse, inquiryOutput, responseBundle } from './response.js';
-import type { PriorAuthRecord, PriorAuthStore } from './store.js';
+import { fromStore, type PriorAuthRecord, type PriorAuthStore } from './store.js';
 
 export interface PasContext {
   readonly library: PolicyLibrary;
   readonly store: PriorAuthStore;
   readonly questionnaireUrl: (policyId: string, version: string) => string;
   readonly now?: () => Date;
-  /** Told of each answered submission (decision records); must not throw. */
-  /** Keeps the submission's record before the response is sent (a rejection fails the call). */
-  readonly onSubmission?: (record: PriorAuthRecord) => Promise<void> | void;
+  /** Told when the store failed (the call is answered 503); must not throw. */
+  readonly onStoreError?: (err: unknown) => void;
+  /** Told of each submission kept, before it is answered; must not throw. */
+  readonly onSubmission?: (record: PriorAuthRecord) => void;
 }
 
 /** What `$submit` answered, for the route and for tests that drive the pipeline without HTTP. */
@@ -33,9 +34,10 @@ export async function submit(body: unknown, ctx: PasContext): Promise<Submission
   const request = readPasRequest(body);
   const adjudication = adjudicate(request, { library: ctx.library, questionnaireUrl: ctx.questionnaireUrl, now: receivedAt });
   const decidedAt = ctx.now?.() ?? new Date();
-  const response = responseBundle(request, claimResponse(request, adjudication, decidedAt), decidedAt);
+  const answer = claimResponse(request, adjudication, decidedAt);
+  const response = responseBundle(request, answer, decidedAt);
   // A Claim Update continues the claim it names, so `$inquire` on the original sees the new answer.
-  const updated = await firstStored(ctx.store, request.relatedKeys);
+  const updated = await fromStore(() => firstStored(ctx.store, request.relatedKeys), 'Prior authorization records are unavailable', ctx.onStoreError);
   const record: PriorAuthRecord = {
     id: randomUUID(),
     claimKey: updated ?? request.claimKey,
@@ -55,10 +57,11 @@ export async function submit(body: unknown, ctx: PasContext): Promise<Submission
       ...(d.error ? { errorCode: d.error.code } : {}),
       ...(d.coverageAssertionId ? { coverageAssertionId: d.coverageAssertionId } : {}),
     })),
-    response,
+    claimResponse: answer,
   };
-  await ctx.store.save(record);
-  await ctx.onSubmission?.(record);
+  // The record is the claim's state: `$inquire` (on any instance) and the report read it.
+  await fromStore(() => ctx.store.save(record), 'The decision could not be recorded', ctx.onStoreError);
+  ctx.onSubmission?.(record);
   return { request, adjudication, response, record };
 }
 
@@ -80,9 +83,14 @@ export function pasRoutes(ctx: PasContext): express.Router {
       }
       if (operation === '$inquire') {
         const inquiry = readPasRequest(req.body);
-        const key = (await firstStored(ctx.store, [inquiry.claimKey, ...inquiry.relatedKeys])) ?? inquiry.claimKey;
-        const found = await ctx.store.latest(key);
-        res.type('application/fhir+json').json(inquiryOutput(inquiry.version, found ? [found.response] : []));
+        const found = await fromStore(
+          async () => ctx.store.latest((await firstStored(ctx.store, [inquiry.claimKey, ...inquiry.relatedKeys])) ?? inquiry.claimKey),
+          'Prior authorization records are unavailable',
+          ctx.onStoreError,
+        );
+        // The stored ClaimResponse, with the inquiry's own entries echoed (patient resources are never stored).
+        const now = ctx.now?.() ?? new Date();
+        res.type('application/fhir+json').json(inquiryOutput(inquiry.version, found ? [responseBundle(inquiry, found.claimResponse, now)] : []));
         return;
       }
       throw new HttpError(404, 'not-supported', `No operation Claim/${operation} (this service offers Claim/$submit and Claim/$inquire)`);

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FeedbackEvent, HookEvent } from '../pipeline/events.js';
 import type { CdsCard } from '../hooks/types.js';
-import { priorAuthCallRecord } from '../pas/decisionRecord.js';
-import type { PriorAuthRecord } from '../pas/store.js';
 import { coverageOf, hasPolicy, isEngineDecision } from '../decision/decideOrder.js';
 import type { HookCallRecord, OrderDecisionRecord, RecordLog } from '../store/types.js';
 
@@ -57,15 +55,12 @@ export function hookCallRecord(e: HookEvent): HookCallRecord {
  */
 export interface DecisionRecorder {
   recordHook(e: HookEvent): Promise<void>;
-  /** A PAS Claim/$submit, as a hook-call record tied to the CRD coverage-assertion-id. */
-  recordPriorAuth(r: PriorAuthRecord): Promise<void>;
   recordFeedback(e: FeedbackEvent): Promise<void>;
 }
 
 export function eventRecorder(log: RecordLog): DecisionRecorder {
   return {
     recordHook: (e) => log.append({ kind: 'call', record: hookCallRecord(e) }),
-    recordPriorAuth: (r) => log.append({ kind: 'call', record: priorAuthCallRecord(r) }),
     async recordFeedback(e) {
       for (const f of e.feedback) {
         await log.append({

@@ -5,12 +5,16 @@ import { openPostgres, openSqlite } from '../store/openRecordDatabase.js';
 import { EmbeddedRecordLog, RecordOutbox } from '../store/recordLog.js';
 import { startRetentionPurge } from '../store/retentionPurge.js';
 import { SqlDecisionRecordStore } from '../store/sqlDecisionRecordStore.js';
+import { SqlPriorAuthStore } from '../store/sqlPriorAuthStore.js';
+import type { PriorAuthStore } from '../pas/store.js';
 import type { DecisionRecordStore, RecordLog } from '../store/types.js';
 import { eventRecorder, type DecisionRecorder } from './eventRecorder.js';
 
 export interface DecisionRecords {
   /** The store of record: the operator API reads it. */
   readonly store: DecisionRecordStore;
+  /** PAS claims, in the same database as the store of record (`$inquire`, the CMS-0057-F report). */
+  readonly priorAuth: PriorAuthStore;
   /** Where each record goes before its answer is sent. */
   readonly log: RecordLog;
   /** Hook and feedback events to records, for `AppDeps.recorder`. */
@@ -23,7 +27,8 @@ export interface DecisionRecords {
 
 /**
  * Decision records for the running service. Always a local SQLite file in RECORD_DATA_DIR: the
- * store itself, or with DATABASE_URL the outbox in front of PostgreSQL. Migrations at start-up
+ * store itself, or with DATABASE_URL the outbox in front of PostgreSQL (PAS claims go to
+ * PostgreSQL directly). Migrations at start-up
  * (PostgreSQL's when it is first reached, so the service starts during a database outage); purge
  * after RECORD_RETENTION_DAYS.
  */
@@ -33,17 +38,30 @@ export async function setupDecisionRecords(config: Config, logger: Logger): Prom
     ? openPostgres(config.databaseUrl, { onIdleError: (err) => logger.warn({ err: err.message }, 'decision records: PostgreSQL connection lost') })
     : undefined;
   const store = new SqlDecisionRecordStore((remote ?? local).db);
+  // PostgreSQL is migrated once, when first reached, by whichever needs it first (outbox or PAS).
+  let migrated: Promise<unknown> | undefined;
+  const migrateRemote = async (): Promise<unknown> => {
+    if (!remote) return undefined;
+    migrated ??= remote.migrate().catch((err: unknown) => {
+      migrated = undefined; // tried again next time
+      throw err;
+    });
+    return migrated;
+  };
+  // PAS claims skip the outbox: `$inquire` on any instance must see a claim once it is answered.
+  const priorAuth = new SqlPriorAuthStore((remote ?? local).db, { ready: migrateRemote });
   let stopPurge: () => Promise<void> = async () => undefined;
   const purge = (): void => {
     stopPurge = startRetentionPurge(store, { retentionDays: config.recordRetentionDays, logger });
   };
   // PostgreSQL is migrated (and then purged) once reached, which may be after start-up.
   const log: RecordLog = remote
-    ? RecordOutbox.start(local, store, { logger, prepareTarget: () => remote.migrate().then(purge) })
+    ? RecordOutbox.start(local, store, { logger, prepareTarget: () => migrateRemote().then(purge) })
     : new EmbeddedRecordLog(store);
   if (!remote) purge();
   return {
     store,
+    priorAuth,
     log,
     recorder: eventRecorder(log),
     readiness: {

@@ -102,11 +102,33 @@ function outbox(dialect: RecordDialect): Migration {
   };
 }
 
+/**
+ * PAS claims: per `Claim/$submit` record (a hook_calls row, its items in order_decisions), the claim
+ * key `$inquire` looks it up by, the priority the report splits on, and the ClaimResponse answered.
+ * Purged with its call (retention).
+ */
+function priorAuth(dialect: RecordDialect): Migration {
+  const json = dialect === 'postgres' ? 'jsonb' : 'text';
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('prior_auth_claims')
+        .ifNotExists()
+        .addColumn('call_id', 'text', (c) => c.primaryKey().references('hook_calls.id').onDelete('cascade'))
+        .addColumn('claim_key', 'text', (c) => c.notNull())
+        .addColumn('priority', 'text', (c) => c.notNull())
+        .addColumn('claim_response', sql.raw(json), (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('prior_auth_claims_key_idx').ifNotExists().on('prior_auth_claims').column('claim_key').execute();
+    },
+  };
+}
+
 /** Migration names, in order: what `kysely_migration` records. */
-export const MIGRATION_NAMES = ['0001-init', '0002-outbox'] as const;
+export const MIGRATION_NAMES = ['0001-init', '0002-outbox', '0003-prior-auth'] as const;
 
 export function migrationProvider(dialect: RecordDialect): MigrationProvider {
-  const list = [init(dialect), outbox(dialect)];
+  const list = [init(dialect), outbox(dialect), priorAuth(dialect)];
   return {
     async getMigrations() {
       return Object.fromEntries(MIGRATION_NAMES.map((name, i) => [name, list[i]]));

@@ -51,6 +51,15 @@ export interface FeedbackTable {
   client_iss: string | null;
 }
 
+/** One row per `Claim/$submit` call (hook_calls.hook `Claim/$submit`). */
+export interface PriorAuthClaimsTable {
+  call_id: string;
+  claim_key: string;
+  priority: 'standard' | 'expedited';
+  /** The ClaimResponse answered, as JSON. */
+  claim_response: Json;
+}
+
 /** Local SQLite only: records answered but not yet delivered to PostgreSQL, in answer order. */
 export interface OutboxTable {
   seq: Generated<number>;
@@ -70,6 +79,7 @@ export interface RecordDatabase {
   hook_calls: HookCallsTable;
   order_decisions: OrderDecisionsTable;
   feedback: FeedbackTable;
+  prior_auth_claims: PriorAuthClaimsTable;
   outbox: OutboxTable;
   outbox_refused: OutboxRefusedTable;
 }

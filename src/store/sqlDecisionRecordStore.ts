@@ -31,10 +31,10 @@ export function isoParam(value: string, field: string): string {
 
 // --- rows ---------------------------------------------------------------------------------
 
-const instant = z.union([z.date(), z.string()]).transform((v) => new Date(v).toISOString());
+export const instant = z.union([z.date(), z.string()]).transform((v) => new Date(v).toISOString());
 /** jsonb comes back parsed from PostgreSQL, as text from SQLite. */
 const strings = z.preprocess((v) => (typeof v === 'string' ? JSON.parse(v) : v), z.array(z.string()));
-const optional = z
+export const optional = z
   .string()
   .nullish()
   .transform((v) => v ?? undefined);
@@ -121,7 +121,7 @@ function chunks<T>(items: readonly T[]): T[][] {
 }
 
 /** Checks every record before any is written, so a batch either goes in whole or not at all. */
-function callRows(calls: readonly HookCallRecord[]) {
+export function callRows(calls: readonly HookCallRecord[]) {
   return calls.map((r) => ({
     call: {
       id: r.id,
@@ -167,6 +167,27 @@ function feedbackRows(feedback: readonly FeedbackRecord[]) {
   }));
 }
 
+/** Inserts checked rows inside the caller's transaction; rows already there (same ids) are left as they are. */
+export async function insertRecordRows(
+  trx: Transaction<RecordDatabase>,
+  rows: ReturnType<typeof callRows>,
+  fb: ReturnType<typeof feedbackRows>,
+): Promise<void> {
+  for (const part of chunks(rows.map((r) => r.call))) {
+    await trx.insertInto('hook_calls').values(part).onConflict((oc) => oc.column('id').doNothing()).execute();
+  }
+  for (const part of chunks(rows.flatMap((r) => r.orders))) {
+    await trx
+      .insertInto('order_decisions')
+      .values(part)
+      .onConflict((oc) => oc.columns(['call_id', 'ordinal']).doNothing())
+      .execute();
+  }
+  for (const part of chunks(fb)) {
+    await trx.insertInto('feedback').values(part).onConflict((oc) => oc.column('id').doNothing()).execute();
+  }
+}
+
 export class SqlDecisionRecordStore implements DecisionRecordStore {
   constructor(private readonly db: Kysely<RecordDatabase>) {}
 
@@ -184,28 +205,8 @@ export class SqlDecisionRecordStore implements DecisionRecordStore {
     const fb = feedbackRows(feedback);
     if (rows.length === 0 && fb.length === 0) return;
     await this.db.transaction().execute(async (trx) => {
-      await this.insertBatch(trx, rows, fb);
+      await insertRecordRows(trx, rows, fb);
     });
-  }
-
-  private async insertBatch(
-    trx: Transaction<RecordDatabase>,
-    rows: ReturnType<typeof callRows>,
-    fb: ReturnType<typeof feedbackRows>,
-  ): Promise<void> {
-    for (const part of chunks(rows.map((r) => r.call))) {
-      await trx.insertInto('hook_calls').values(part).onConflict((oc) => oc.column('id').doNothing()).execute();
-    }
-    for (const part of chunks(rows.flatMap((r) => r.orders))) {
-      await trx
-        .insertInto('order_decisions')
-        .values(part)
-        .onConflict((oc) => oc.columns(['call_id', 'ordinal']).doNothing())
-        .execute();
-    }
-    for (const part of chunks(fb)) {
-      await trx.insertInto('feedback').values(part).onConflict((oc) => oc.column('id').doNothing()).execute();
-    }
   }
 
   async findByAssertionId(id: string): Promise<(AssertionRecord & { feedback: FeedbackRecord[] }) | undefined> {

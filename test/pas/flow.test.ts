@@ -1,20 +1,30 @@
 /**
  * CRD -> DTR -> PAS against this one service, for each policy's approve, document-then-approve and
  * deny cases: the hook's coverage information, the documentation questionnaire answered, then
- * `Claim/$submit`. The same patient and order get the same decision and the same authorization
- * number through the hook (`satisfied-pa-id`) and through PAS (`reviewAction.number`).
+ * `Claim/$submit` and `$inquire`. The same patient and order get the same decision and the same
+ * authorization number through the hook (`satisfied-pa-id`) and through PAS (`reviewAction.number`).
+ * The service keeps decision records as it runs, and the CMS-0057-F report shows those requests.
  */
 import type { Questionnaire } from 'fhir/r4.js';
 import request from 'supertest';
-import { describe, expect, it } from 'vitest';
-import { createApp } from '../../src/http/app.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../../src/config/config.js';
 import type { CdsResponse } from '../../src/hooks/types.js';
+import type { PriorAuthReport } from '../../src/pas/report.js';
+import type { DecisionRecords } from '../../src/records/setup.js';
+import { recordedApp } from '../helpers/recordedApp.js';
 import { observedDecision } from '../support/outcome.js';
 import { answer, hookFixture, itemsOf, orderAuthored, pasFixture, withResponse, type PasBundle as Bundle } from './support.js';
 
-
-const { app } = createApp(testConfig());
+const ADMIN = 'operator-token-pas-flow-0123456789abcdef';
+let app: Awaited<ReturnType<typeof recordedApp>>['app'];
+let records: DecisionRecords;
+beforeAll(async () => {
+  ({ app, records } = await recordedApp(testConfig({ adminToken: ADMIN })));
+});
+afterAll(async () => {
+  await records.close();
+});
 const sign = (body: unknown) => request(app).post('/cds-services/lumbar-mri-order-sign').send(body as object);
 const submit = (body: unknown) => request(app).post('/fhir/Claim/$submit').set('content-type', 'application/fhir+json').send(JSON.stringify(body));
 const inquire = (body: unknown) => request(app).post('/fhir/Claim/$inquire').set('content-type', 'application/fhir+json').send(JSON.stringify(body));
@@ -67,12 +77,28 @@ describe.each([
     expect(itemsOf(latest)[0]).toMatchObject({ code: 'A1', number: item!.number });
   });
 
-  it('deny: not covered on order-sign, A3 on $submit with no number', async () => {
+  it('deny: not covered on order-sign, A3 on $submit with no number and a reason, and $inquire shows it', async () => {
     const hook = await sign(hookFixture(deny));
     expect(observedDecision(hook.body).outcome).toBe('not-indicated');
     expect(paId(hook.body)).toBeUndefined();
     const [item] = itemsOf((await submit(pasFixture(deny))).body as Bundle);
-    expect(item).toMatchObject({ code: 'A3' });
+    expect(item).toMatchObject({ code: 'A3', reason: { code: '0F' } });
     expect(item!.number).toBeUndefined();
+    const inquiry = await inquire(pasFixture(deny));
+    expect(itemsOf(inquiry.body.parameter[0].resource as Bundle)[0]).toMatchObject({ code: 'A3' });
+  });
+});
+
+describe('the CMS-0057-F report over those decision records', () => {
+  it('shows the six requests: per policy one approved, one approved after resubmission, one denied', async () => {
+    const res = await request(app).get('/prior-authorization-report').set('authorization', `Bearer ${ADMIN}`);
+    expect(res.status).toBe(200);
+    const report = res.body as PriorAuthReport;
+    expect(report.periods).toHaveLength(1);
+    expect(report.periods[0]!.all).toMatchObject({
+      requests: 6, approved: 2, denied: 2, approvedAfterResubmission: 2, pending: 0, byCode: { '72148': 6 },
+    });
+    expect(report.periods[0]!.expedited.requests).toBe(0);
+    expect(report.periods[0]!.all.medianHoursToDecision).toBeLessThan(0.01);
   });
 });

@@ -8,6 +8,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
+import { X12_886 } from '../../src/pas/response.js';
 import { answer, claimResponseOf, itemsOf, orderAuthored, pasFixture, withResponse, X12_306, type PasBundle as Bundle } from './support.js';
 
 
@@ -20,6 +21,7 @@ const DENY_KP = 'kp-wa-lumbar-mri/I.A-stable-exam-no-red-flags-not-indicated.jso
 const DOC_MA = 'medicare-advantage-lumbar-mri/IND.5-repeat-reason-undocumented.json';
 const APPROVE_MA = 'medicare-advantage-lumbar-mri/IND.1.4-cauda-equina-syndrome.json';
 const DENY_MA = 'medicare-advantage-lumbar-mri/NON.1-mri-6-weeks-ago-no-change.json';
+const REVIEW_KP = 'kp-wa-lumbar-mri/I.C.risk-only-one-factor-not-indicated.json';
 
 function claimOf(bundle: Bundle): Claim {
   const c = bundle.entry![0]!.resource!;
@@ -40,6 +42,11 @@ describe('Claim/$submit: review actions', () => {
     expect(item!.period?.start).toBeTruthy();
     expect(item!.period!.end! > item!.period!.start!).toBe(true);
     expect(item!.notes.join(' ')).toMatch(criterion);
+    // Certified with a number: no reason to give; the item's trace number comes back with it.
+    expect(item!.reason).toBeUndefined();
+    const claim = claimOf(pasFixture(path));
+    const trace = claim.item![0]!.extension!.find((e) => e.url.endsWith('/extension-itemTraceNumber'))!.valueIdentifier!.value;
+    expect(item!.traceNumbers).toEqual([trace]);
     const cr = claimResponseOf(res.body as Bundle);
     expect(cr).toMatchObject({ use: 'preauthorization', status: 'active', outcome: 'complete', preAuthRef: item!.number });
   });
@@ -51,7 +58,7 @@ describe('Claim/$submit: review actions', () => {
     const res = await submit(pasFixture(path));
     expect(res.status).toBe(200);
     const [item] = itemsOf(res.body as Bundle);
-    expect(item).toMatchObject({ sequence: 1, code: 'A3', system: X12_306 });
+    expect(item).toMatchObject({ sequence: 1, code: 'A3', system: X12_306, reason: { system: X12_886, code: '0F' } });
     expect(item!.number).toBeUndefined();
     expect(item!.notes[0]).toMatch(reason);
   });
@@ -60,10 +67,30 @@ describe('Claim/$submit: review actions', () => {
     const res = await submit(pasFixture(DOC_MA));
     expect(res.status).toBe(200);
     const [item] = itemsOf(res.body as Bundle);
-    expect(item).toMatchObject({ sequence: 1, code: 'A4', system: X12_306 });
+    expect(item).toMatchObject({ sequence: 1, code: 'A4', system: X12_306, reason: { system: X12_886, code: '0U' } });
     expect(item!.number).toBeUndefined();
     expect(item!.notes[0]).toMatch(/^Pended: documentation needed for criterion IND\.5/);
     expect(item!.notes[0]).toMatch(/\/fhir\/Questionnaire\/medicare-advantage-lumbar-mri-/);
+  });
+
+  it('physician review: A4 pended, reason X12 886 0V (requires medical review), the criterion in processNote', async () => {
+    const res = await submit(pasFixture(REVIEW_KP));
+    expect(res.status).toBe(200);
+    const [item] = itemsOf(res.body as Bundle);
+    expect(item).toMatchObject({ sequence: 1, code: 'A4', system: X12_306, reason: { system: X12_886, code: '0V' } });
+    expect(item!.number).toBeUndefined();
+    expect(item!.notes[0]).toMatch(/^Pended for physician review: .*criterion RED-FLAG/);
+  });
+
+  it('KP WA Medicare (no review required): A1 with no number, reason X12 886 0H, no claim-level authorization', async () => {
+    const body = pasFixture(APPROVE_KP);
+    for (const e of body.entry!) if (e.resource?.resourceType === 'Coverage') e.resource.type = { coding: [{ system: 'https://nahdo.org/sopt', code: '121', display: 'Medicare FFS' }] };
+    const res = await submit(body);
+    expect(res.status).toBe(200);
+    const [item] = itemsOf(res.body as Bundle);
+    expect(item).toMatchObject({ sequence: 1, code: 'A1', reason: { system: X12_886, code: '0H' } });
+    expect(item!.number).toBeUndefined();
+    expect(claimResponseOf(res.body as Bundle).preAuthRef).toBeUndefined();
   });
 
   it('echoes the Bundle identifier, every fullUrl and id, and the request reference; the ClaimResponse comes first', async () => {

@@ -25,6 +25,10 @@ export interface SeenItem {
   readonly code?: string;
   readonly system?: string;
   readonly number?: string;
+  /** reviewAction.reasonCode (X12 886). */
+  readonly reason?: { readonly system?: string; readonly code?: string };
+  /** itemTraceNumber values echoed. */
+  readonly traceNumbers: string[];
   readonly period?: { start?: string; end?: string };
   readonly notes: string[];
 }
@@ -48,6 +52,8 @@ export function itemsOf(bundle: Bundle): SeenItem[] {
       code: coding?.code,
       system: coding?.system,
       number: sub('number')?.valueString,
+      reason: sub('reasonCode')?.valueCodeableConcept?.coding?.[0],
+      traceNumbers: (item.extension ?? []).filter((e) => e.url.endsWith('/extension-itemTraceNumber')).map((e) => e.valueIdentifier?.value ?? ''),
       period,
       notes: (item.noteNumber ?? []).map((n) => cr.processNote?.find((p) => p.number === n)?.text ?? ''),
     };

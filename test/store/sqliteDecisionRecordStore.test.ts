@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { MIGRATION_NAMES } from '../../src/store/migrations.js';
 import { IN_MEMORY, openSqlite, RECORD_FILE, RecordStoreOpenError } from '../../src/store/openRecordDatabase.js';
 import { SqlDecisionRecordStore } from '../../src/store/sqlDecisionRecordStore.js';
 import { decisionRecordStoreContract } from './decisionRecordStoreContract.js';
@@ -36,7 +37,7 @@ describe('SQLite record store on disk', () => {
   it('keeps records across a restart and does not re-run migrations', async () => {
     const dataDir = join(tempDir(), 'nested', 'records'); // created on open
     const first = await openSqlite(dataDir);
-    expect(first.applied).toEqual(['0001-init', '0002-outbox']);
+    expect(first.applied).toEqual([...MIGRATION_NAMES]);
     const r = hookCall();
     await new SqlDecisionRecordStore(first.db).saveHookCall(r);
     await first.close();
