@@ -167,15 +167,19 @@ type Compiled = (resource: unknown) => unknown[];
 export class FactCatalogue {
   private readonly compiled = new Map<string, Compiled>();
 
-  /** `fileOf` names the file defining a fact, for load errors (the loader merges several files). */
+  /**
+   * `fileOf` names the file defining a fact, for load errors (the loader merges several files);
+   * `mayUse` says whether one fact may be built on another (a shared fact not on one policy's own).
+   */
   constructor(
     readonly definitions: FactFile,
     readonly valueSets: ValueSetIndex,
     fileOf: (factId: string) => string = () => 'facts.json',
+    mayUse: (factId: string, used: string) => true | string = () => true,
   ) {
     const problems: LoadProblem[] = [];
     for (const [id, def] of Object.entries(definitions)) {
-      this.check(def.derive, [id, 'derive'], (path, message) => problems.push({ file: fileOf(id), path: jsonPath(path), message }));
+      this.check(def.derive, [id, 'derive'], (path, message) => problems.push({ file: fileOf(id), path: jsonPath(path), message }), (used) => mayUse(id, used));
     }
     if (problems.length) throw new PolicyLoadError(problems);
   }
@@ -210,12 +214,18 @@ export class FactCatalogue {
     return out;
   }
 
-  private check(e: FactExpr, at: readonly PropertyKey[], problem: (path: readonly PropertyKey[], message: string) => void): void {
-    if ('any' in e) return e.any.forEach((x, i) => this.check(x, [...at, 'any', i], problem));
-    if ('all' in e) return e.all.forEach((x, i) => this.check(x, [...at, 'all', i], problem));
-    if ('not' in e) return this.check(e.not, [...at, 'not'], problem);
+  private check(
+    e: FactExpr,
+    at: readonly PropertyKey[],
+    problem: (path: readonly PropertyKey[], message: string) => void,
+    mayUse: (used: string) => true | string,
+  ): void {
+    if ('any' in e) return e.any.forEach((x, i) => this.check(x, [...at, 'any', i], problem, mayUse));
+    if ('all' in e) return e.all.forEach((x, i) => this.check(x, [...at, 'all', i], problem, mayUse));
+    if ('not' in e) return this.check(e.not, [...at, 'not'], problem, mayUse);
     if ('fact' in e) {
-      if (!this.get(e.fact)) problem([...at, 'fact'], `unknown fact ${e.fact}`);
+      const allowed = this.get(e.fact) ? mayUse(e.fact) : `unknown fact ${e.fact}`;
+      if (allowed !== true) problem([...at, 'fact'], allowed);
       return;
     }
     const sets: [readonly PropertyKey[], string][] =

@@ -36,12 +36,13 @@ export function loadLibrary(dir: string = defaultPolicyDir(), routingFile?: stri
   const valueSetResources = loadValueSets(join(common, 'valuesets'));
   const valueSets = new ValueSetIndex(fromFhirValueSets(valueSetResources), valueSetResources);
   const { definitions, fileOf, ownerOf } = loadFactFiles(dir);
-  const facts = new FactCatalogue(definitions, valueSets, fileOf);
-  const policies = loadPolicies(dir, (policyId, factId) => {
-    if (!facts.get(factId)) return `unknown fact ${factId}`;
+  // A policy, or a fact, uses the common facts and those of its own policy folder only.
+  const mayUse = (user: string | undefined, factId: string): true | string => {
     const owner = ownerOf.get(factId);
-    return owner === undefined || owner === policyId ? true : `fact ${factId} is ${owner}'s (${fileOf(factId)}); a fact two policies use goes in ${COMMON_FOLDER}/facts.json`;
-  });
+    return owner === undefined || owner === user ? true : `fact ${factId} is ${owner}'s (${fileOf(factId)}); a fact used beyond its policy goes in ${COMMON_FOLDER}/facts.json`;
+  };
+  const facts = new FactCatalogue(definitions, valueSets, fileOf, (id, used) => mayUse(ownerOf.get(id), used));
+  const policies = loadPolicies(dir, (policyId, factId) => (facts.get(factId) ? mayUse(policyId, factId) : `unknown fact ${factId}`));
   const routingPath = routingFile ?? join(dir, 'routing.json');
   const router = new Router(parseFile(routingFileSchema, readJsonFile(routingPath), routingPath), policies, valueSets, routingPath);
   const findingsPath = join(common, 'findings.json');

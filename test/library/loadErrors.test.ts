@@ -102,6 +102,17 @@ describe('PolicyLoadError: the file and the field', () => {
     expect(problem?.message).toContain(`fact as-suspected is ${KP}'s (${join(dir, KP, 'facts.json')})`);
   });
 
+  it("a common fact built on one policy's own fact", () => {
+    const dir = copy();
+    const file = join(dir, 'common', 'facts.json');
+    editJson<Json>(file, (facts) => {
+      facts['low-back-pain'].derive = { any: [facts['low-back-pain'].derive, { fact: 'as-suspected' }] };
+    });
+    const [problem] = problemsOf(dir);
+    expect(problem).toMatchObject({ file, path: 'low-back-pain.derive.any[1].fact' });
+    expect(problem?.message).toContain(`fact as-suspected is ${KP}'s`);
+  });
+
   it('a fact reading an unknown value set', () => {
     const dir = copy();
     const file = join(dir, KP, 'facts.json');
