@@ -16,7 +16,7 @@ import { loadRecord, type RecordAccessOptions } from '../record/loadRecord.js';
 import { answerProblemsCard } from '../cards/answerProblemsCard.js';
 import type { TerminologyServer } from '../terminology/terminologyServer.js';
 import { authorizationNumber } from '../decision/authorizationNumber.js';
-import { dtrLaunchLink, withLaunchLink } from '../cards/dtrLaunchLink.js';
+import { dtrLaunchLink, withFormPage, withLaunchLink } from '../cards/dtrLaunchLink.js';
 import { EvaluationBudget, EvaluationBudgetExceeded } from './evaluationBudget.js';
 import type { CrdVersion } from '../hooks/discovery.js';
 import type { CdsAction, CdsCard, CdsResponse, HookRequest } from '../hooks/types.js';
@@ -39,6 +39,8 @@ export interface HookContext {
   readonly orderSignCards?: OrderSignCards;
   /** SMART launch URL of a DTR app: documentation cards on order-sign link it (absent: no link). */
   readonly dtrAppUrl?: string;
+  /** A page that renders the documentation form (the playground's): the card's questionnaire link opens it (absent: the Questionnaire). */
+  readonly formPageUrl?: string;
 }
 
 export interface HookOutcome {
@@ -149,6 +151,9 @@ export async function runHook(req: HookRequest, ctx: HookContext): Promise<HookO
     // Only order-sign assertions are kept, so only they can be resumed by a DTR app.
     if (ctx.dtrAppUrl && form && req.hook === 'order-sign' && d.outcome === 'documentation-missing') {
       withLaunchLink(cards, d.orderRef, form, dtrLaunchLink(ctx.dtrAppUrl, { coverageAssertionId: id, orderRef: d.orderRef, coverageRef: assertedCoverage, questionnaire: form }));
+    }
+    if (ctx.formPageUrl && form && d.outcome === 'documentation-missing') {
+      withFormPage(cards, d.orderRef, form, ctx.formPageUrl, { ...(req.hook === 'order-sign' ? { coverageAssertionId: id } : {}), orderRef: d.orderRef, coverageRef: assertedCoverage, questionnaire: form, patientRef: `Patient/${req.context.patientId}` });
     }
     if (req.hook !== 'order-sign' || configuration.coverageInfo === false) continue;
     const ext = unresolved && unresolvedRef
