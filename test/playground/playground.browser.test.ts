@@ -109,7 +109,7 @@ describe('playground in the browser', () => {
    * ($questionnaire-package for the coverage assertion, rendered by LHC-Forms) -> the missing items
    * answered yes in the rendered form -> signed again with its QuestionnaireResponse -> covered.
    */
-  const documentationLoop = async (fixture: string, missing: readonly string[], name: string): Promise<void> => {
+  const documentationLoop = async (fixture: string, missing: readonly string[], name: string, docsPicture = false): Promise<void> => {
     await runFixture(fixture);
     expect(await coverageText()).toContain('Clinical documentation needed');
     const card = page.locator('#cards-select article.card.warning', { hasText: 'Documentation needed' }).first();
@@ -129,10 +129,11 @@ describe('playground in the browser', () => {
     // The card's items first, in the package's documentation-needed group, not answered yet.
     for (const linkId of missing) {
       expect(await page.locator(`#questionnaire lhc-item[id^="item-documentation-needed/"] lhc-item[id^="item-${linkId}/"]`).count(), linkId).toBe(1);
-      expect(await choice(linkId, null).getAttribute('class'), linkId).toContain('ant-radio-wrapper-checked');
+      await expect.poll(() => choice(linkId, null).getAttribute('class'), { message: linkId }).toContain('ant-radio-wrapper-checked');
     }
     expect((await page.locator('#exchanges summary').allInnerTexts()).some((t) => /POST \/fhir\/Questionnaire\/\$questionnaire-package → 200/.test(t))).toBe(true);
     await shot(`${name}-form`);
+    if (docsPicture && process.env.PLAYGROUND_DOCS_SCREENSHOT) await page.screenshot({ path: join(ROOT, 'docs', 'playground.png') });
     for (const linkId of missing) await choice(linkId, true).click();
     await page.click('#resign');
     await expect.poll(coverageText, { timeout: 20000 }).toMatch(/Prior authorization satisfied/);
@@ -155,8 +156,7 @@ describe('playground in the browser', () => {
   }, 60_000);
 
   it('MA: documentation missing -> the rendered form -> the missing items answered -> covered', async () => {
-    await documentationLoop(FRACTURE_UNDOCUMENTED, ['surgery-under-consideration', 'surgical-candidate', 'specialist-determined-intervention'], '3-ma');
-    if (process.env.PLAYGROUND_DOCS_SCREENSHOT) await page.screenshot({ path: join(ROOT, 'docs', 'playground.png') });
+    await documentationLoop(FRACTURE_UNDOCUMENTED, ['surgery-under-consideration', 'surgical-candidate', 'specialist-determined-intervention'], '3-ma', true);
   }, 60_000);
 
   it('the form is pre-populated from the package\'s draft: a "no" opens the rest, with what the record already said', async () => {
@@ -174,9 +174,10 @@ describe('playground in the browser', () => {
     expect(draft.resourceType).toBe('QuestionnaireResponse');
     const drafted: [string, boolean][] = draft.item.flatMap((g: { item: { linkId: string; answer: { valueBoolean: boolean }[] }[] }) => g.item.map((i) => [i.linkId, i.answer[0].valueBoolean]));
     expect(drafted).toEqual(expect.arrayContaining([['surgical-candidate', true], ['no-improvement-after-conservative-care', true]]));
-    for (const [id, value] of drafted) expect(await choice(id, value).getAttribute('class'), id).toContain('ant-radio-wrapper-checked');
+    // Polled: the renderer marks the checked radio in a later change-detection pass than it adds the item.
+    for (const [id, value] of drafted) await expect.poll(() => choice(id, value).getAttribute('class'), { message: id }).toContain('ant-radio-wrapper-checked');
     // Items the draft does not answer stay open.
-    expect(await choice('saddle-anesthesia', null).getAttribute('class')).toContain('ant-radio-wrapper-checked');
+    await expect.poll(() => choice('saddle-anesthesia', null).getAttribute('class')).toContain('ant-radio-wrapper-checked');
     await shot('4-kp-prepopulated');
   }, 60_000);
 
