@@ -1,5 +1,5 @@
 /**
- * `npm run build:playground`: bundles the playground (plain TypeScript + marked) with esbuild into
+ * `npm run build:playground`: bundles the playground (plain TypeScript + marked; the form page too) with esbuild into
  * static files under playground/dist/, served by the app at /playground. No CDN, no network.
  * The test setup runs it too (test/setup/buildPlayground.ts), so a fresh clone tests without a build.
  */
@@ -15,8 +15,8 @@ export const PLAYGROUND_DIST = join(ROOT, 'playground', 'dist');
 export async function buildPlayground(outdir: string = PLAYGROUND_DIST): Promise<void> {
   mkdirSync(outdir, { recursive: true });
   await build({
-    entryPoints: [join(SRC, 'main.ts')],
-    outfile: join(outdir, 'main.js'),
+    entryPoints: [join(SRC, 'main.ts'), join(SRC, 'form.ts')],
+    outdir,
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -26,7 +26,7 @@ export async function buildPlayground(outdir: string = PLAYGROUND_DIST): Promise
     legalComments: 'linked',
     logLevel: 'warning',
   });
-  for (const f of ['index.html', 'style.css']) copyFileSync(join(SRC, f), join(outdir, f));
+  for (const f of ['index.html', 'form.html', 'style.css']) copyFileSync(join(SRC, f), join(outdir, f));
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

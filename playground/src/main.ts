@@ -4,10 +4,11 @@
  * questionnaire, and shows every request and response.
  */
 import { marked } from 'marked';
-import type { Questionnaire } from 'fhir/r4.js';
+import type { OperationOutcome, Parameters, QuestionnaireResponse } from 'fhir/r4.js';
 import type { CdsCard, CdsResponse, CdsServiceDefinition, HookName } from '../../src/hooks/types.js';
 import { coverageSummaries, type CoverageSummary } from './coverageInformation.js';
-import { itemsAskedBy, questionnaireResponse, renderQuestionnaire, type Answers } from './questionnaire.js';
+import { packagedForm, renderedResponse, renderForm } from './lforms.js';
+import { completedResponse } from './questionnaire.js';
 import {
   applyActions,
   applyChoices,
@@ -16,6 +17,7 @@ import {
   hookRequest,
   lumbarCode,
   orderDate,
+  packageRequest,
   patientBanner,
   primaryOrder,
   recordCoverages,
@@ -64,10 +66,10 @@ const ui = {
 const serviceIds: Record<HookName, string> = { 'order-select': 'lumbar-mri-order-select', 'order-sign': 'lumbar-mri-order-sign' };
 let session: Session | undefined;
 let fixtureDescriptions = new Map<string, string>();
-let readAnswers: (() => Answers) | undefined;
-let shownQuestionnaire: { canonical: string; resource: Questionnaire } | undefined;
-/** The detail of the cards last shown: the questionnaire puts the items they ask for first. */
-let cardText = '';
+/** The documentation form on screen: for which coverage assertion, and the package's draft response. */
+let shownForm: { canonical: string; assertionId: string; draft?: QuestionnaireResponse } | undefined;
+/** The coverage information of the last order-sign that asked for documentation. */
+let documentation: CoverageSummary | undefined;
 let responseCount = 0;
 
 function escapeHtml(s: string): string {
@@ -139,8 +141,8 @@ function choices(): OrderChoices {
 
 function setSession(s: Session): void {
   session = s;
-  shownQuestionnaire = undefined;
-  readAnswers = undefined;
+  shownForm = undefined;
+  documentation = undefined;
   const order = primaryOrder(s);
   ui.study.value = lumbarCode(order) ?? '72148';
   ui.dos.value = orderDate(order, today());
@@ -213,14 +215,18 @@ function renderCards(container: HTMLElement, cards: readonly CdsCard[], hook: Ho
   }
 }
 
-/** A card link; the service's documentation questionnaire opens as the form here, not as its JSON. */
+/** A card link; the service's documentation questionnaire opens as the rendered form here, not as its JSON. */
 function cardLink(url: string, label: string): HTMLAnchorElement {
   const a = make('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, label);
-  if (/\/fhir\/Questionnaire[/?]/.test(url)) {
+  if (/\/fhir\/Questionnaire[/?]|\/playground\/form\.html\?/.test(url)) {
     a.removeAttribute('target');
     a.addEventListener('click', (e) => {
       e.preventDefault();
-      void showQuestionnaire(url).then(
+      if (!documentation) {
+        setStatus('Sign the order first: the form is fetched for the coverage assertion order-sign writes on it.', true);
+        return;
+      }
+      void showForm(documentation).then(
         () => el('questionnaire-heading').scrollIntoView(),
         (err: unknown) => setStatus((err as Error).message, true),
       );
@@ -281,21 +287,22 @@ function renderCoverage(summaries: readonly CoverageSummary[], empty = 'No cover
   }
 }
 
-/** GET the questionnaire named by the coverage information (the service's own), then render it. */
-async function showQuestionnaire(canonical: string): Promise<void> {
-  const url = canonical.split('|')[0] as string;
-  let path: string;
-  try {
-    const parsed = new URL(url, location.href);
-    path = parsed.pathname;
-  } catch {
-    path = url;
+/**
+ * The documentation form as a DTR client gets it: `$questionnaire-package` for the coverage-assertion-id
+ * order-sign wrote on the order, rendered by LHC-Forms with the package's draft response merged in.
+ */
+async function showForm(info: CoverageSummary): Promise<void> {
+  if (!session || !info.questionnaire || !info.assertionId) return;
+  if (shownForm?.assertionId === info.assertionId && !ui.questionnairePanel.hidden) return;
+  const form = packagedForm(await exchange<Parameters | OperationOutcome>('POST', '/fhir/Questionnaire/$questionnaire-package', packageRequest(session, choices(), info.assertionId)));
+  if ('notNeeded' in form) {
+    ui.questionnairePanel.hidden = true;
+    setStatus(form.notNeeded);
+    return;
   }
-  const resource = shownQuestionnaire?.canonical === canonical ? shownQuestionnaire.resource : await exchange<Questionnaire>('GET', path);
-  const previous = readAnswers?.() ?? new Map<string, boolean>();
-  shownQuestionnaire = { canonical, resource };
-  readAnswers = renderQuestionnaire(ui.questionnaire, resource, previous, itemsAskedBy(resource, cardText));
   ui.questionnairePanel.hidden = false;
+  await renderForm(ui.questionnaire, form);
+  shownForm = { canonical: info.questionnaire, assertionId: info.assertionId, ...(form.draft ? { draft: form.draft } : {}) };
 }
 
 async function run(): Promise<void> {
@@ -311,19 +318,18 @@ async function run(): Promise<void> {
     renderDrafts();
     const selected = await exchange<CdsResponse>('POST', `/cds-services/${serviceIds['order-select']}`, hookRequest(session, 'order-select', picked));
     renderCards(ui.cardsSelect, selected.cards ?? [], 'order-select');
-    cardText = (selected.cards ?? []).map((c) => c.detail ?? '').join('\n');
     setStatus('Calling order-sign…');
     const signed = await exchange<CdsResponse>('POST', `/cds-services/${serviceIds['order-sign']}`, hookRequest(session, 'order-sign', picked));
     // By default the service repeats at order-sign only a decision that changed since order-select.
     renderCards(ui.cardsSign, signed.cards ?? [], 'order-sign', 'No new cards: the decision is the one order-select showed (below).');
-    cardText += (signed.cards ?? []).map((c) => `\n${c.detail ?? ''}`).join('');
     // The EHR writes the system actions (the coverage information) onto its draft orders.
     applyActions(session, (signed.systemActions ?? []).filter((a) => a.type === 'update'));
     renderDrafts();
     const summaries = session.drafts.flatMap(coverageSummaries);
     renderCoverage(summaries);
-    const questionnaire = summaries.find((s) => s.questionnaire)?.questionnaire;
-    if (questionnaire) await showQuestionnaire(questionnaire);
+    documentation = summaries.find((s) => s.questionnaire && s.assertionId);
+    shownForm = undefined;
+    if (documentation) await showForm(documentation);
     else ui.questionnairePanel.hidden = true;
     setStatus(summaries.length ? `Signed: ${summaries.map((s) => [s.covered, s.priorAuthorization].filter(Boolean).join(', ')).join('; ')}.` : 'Signed: no coverage information.');
     ui.resultsHeading.focus();
@@ -334,15 +340,17 @@ async function run(): Promise<void> {
   }
 }
 
-/** Re-sign with the answers in the `questionnaireResponses` prefetch (the DTR loop). */
+/** Re-sign with the form's answers in the `questionnaireResponses` prefetch (the DTR loop). */
 async function resign(): Promise<void> {
-  if (!session || !shownQuestionnaire || !readAnswers) return;
+  if (!session || !shownForm) return;
+  const form = shownForm;
   const { dateOfService } = choices();
   // An answer dated after the date of service would not count for it.
   const authored = dateOfService < today() ? `${dateOfService}T12:00:00Z` : new Date().toISOString();
   responseCount += 1;
-  const qr = questionnaireResponse(shownQuestionnaire.resource, shownQuestionnaire.canonical, readAnswers(), session.patientId, authored, `qr-playground-${responseCount}`);
-  session.questionnaireResponses = [...session.questionnaireResponses.filter((r) => r.questionnaire !== shownQuestionnaire?.canonical), qr];
+  const qr = completedResponse(renderedResponse(ui.questionnaire), form.draft, { id: `qr-playground-${responseCount}`, canonical: form.canonical, patientId: session.patientId, authored });
+  const sameForm = (r: QuestionnaireResponse) => r.questionnaire?.split('|')[0] === form.canonical.split('|')[0];
+  session.questionnaireResponses = [...session.questionnaireResponses.filter((r) => !sameForm(r)), qr];
   await run();
 }
 

@@ -3,7 +3,7 @@
  * (as prefetch), the draft orders, the chosen study, date of service and coverage, and the hook
  * requests built from them.
  */
-import type { Bundle, BundleEntry, Coverage, Organization, Patient, QuestionnaireResponse, Resource, ServiceRequest } from 'fhir/r4.js';
+import type { Bundle, BundleEntry, Coverage, Organization, Parameters, Patient, QuestionnaireResponse, Resource, ServiceRequest } from 'fhir/r4.js';
 import { addDays } from '../../src/fhir/dates.js';
 import { PREFETCH_TYPES } from '../../src/hooks/discovery.js';
 import type { CdsAction, HookName, HookRequest } from '../../src/hooks/types.js';
@@ -192,6 +192,23 @@ function coverageFor(s: Session, choice: CoverageChoice, dateOfService: string):
     payor: [{ reference: `Organization/${org.id}`, display: preset.payor }],
   };
   return { bundle: searchset([coverage], [org]), coverage };
+}
+
+/**
+ * The DTR `$questionnaire-package` input for the primary order: the Coverage the order names, the
+ * order, and the coverage-assertion-id the service wrote on it (`context`).
+ */
+export function packageRequest(s: Session, choices: OrderChoices, context: string): Parameters {
+  const { coverage } = coverageFor(s, choices.coverage, choices.dateOfService);
+  const order = primaryOrder(s);
+  return {
+    resourceType: 'Parameters',
+    parameter: [
+      ...(coverage ? [{ name: 'coverage', resource: coverage }] : []),
+      ...(order ? [{ name: 'order', resource: order }] : []),
+      { name: 'context', valueString: context },
+    ],
+  };
 }
 
 /** Writes the study, date of service and coverage onto the primary draft order. */

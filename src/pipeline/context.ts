@@ -29,6 +29,7 @@ export function hookContextFromConfig(
     questionnaireUrl: (policyId, version) => questionnaireCanonical(config.publicBaseUrl, { policyId, version }),
     ...(config.terminologyServerUrl ? { terminology: new TerminologyServer({ baseUrl: config.terminologyServerUrl, timeoutMs: config.terminologyTimeoutMs }) } : {}),
     dtrAppUrl: config.dtrAppUrl,
+    ...(config.playground ? { formPageUrl: `${config.publicBaseUrl}/playground/form.html` } : {}),
     ...extra,
   };
 }

@@ -15,7 +15,7 @@ import { loadRecord, type LoadedRecord, type RecordAccessOptions } from '../reco
 import { answerProblemsCard } from '../cards/answerProblemsCard.js';
 import type { TerminologyServer } from '../terminology/terminologyServer.js';
 import { authorizationNumber } from '../decision/authorizationNumber.js';
-import { dtrLaunchLink, withLaunchLink } from '../cards/dtrLaunchLink.js';
+import { dtrLaunchLink, withFormPage, withLaunchLink, type FormPageContext } from '../cards/dtrLaunchLink.js';
 import { EvaluationBudget, EvaluationBudgetExceeded } from './evaluationBudget.js';
 import type { CrdVersion } from '../hooks/discovery.js';
 import type { CdsAction, CdsCard, CdsLink, CdsResponse, HookRequest } from '../hooks/types.js';
@@ -40,6 +40,8 @@ export interface HookContext {
   readonly dtrAppUrl?: string;
   /** Told when a decision cache entry was found but could not be used (a miss): for the log. */
   readonly onUnusableCacheEntry?: (why: CacheMiss) => void;
+  /** A page that renders the documentation form (the playground's): the card's questionnaire link opens it (absent: the Questionnaire). */
+  readonly formPageUrl?: string;
 }
 
 export interface HookOutcome {
@@ -169,6 +171,7 @@ export async function respond(req: HookRequest, ctx: HookContext, loaded: Loaded
     assertions.set(d.orderRef, asserted.ids);
     if (asserted.launch) withLaunchLink(cards, d.orderRef, asserted.launch.questionnaire, asserted.launch.link);
     if (asserted.action) systemActions.push(asserted.action);
+    if (asserted.formPage) withFormPage(cards, d.orderRef, asserted.formPage.questionnaire, asserted.formPage.pageUrl, asserted.formPage.context);
   }
   const shown = withRatedSuggestions(
     cards.filter((c) => configuration.enabled(c.source.topic?.code)).slice(0, configuration.maxCards),
@@ -214,6 +217,8 @@ function orderCards(req: HookRequest, ctx: HookContext, loaded: LoadedRecord, d:
 interface CoverageAssertion {
   readonly ids: AssertionIds;
   readonly launch?: { readonly questionnaire: string; readonly link: CdsLink };
+  /** The playground's form page for the card's questionnaire link (order-select too: it shows the whole form). */
+  readonly formPage?: { readonly questionnaire: string; readonly pageUrl: string; readonly context: FormPageContext };
   readonly action?: CdsAction;
 }
 
@@ -237,18 +242,26 @@ function assertCoverage(req: HookRequest, ctx: HookContext, loaded: LoadedRecord
     ctx.dtrAppUrl && form && req.hook === 'order-sign' && d.outcome === 'documentation-missing'
       ? { questionnaire: form, link: dtrLaunchLink(ctx.dtrAppUrl, { coverageAssertionId: id, orderRef: d.orderRef, coverageRef: assertedCoverage, questionnaire: form }) }
       : undefined;
-  if (req.hook !== 'order-sign' || !configuration.coverageInfo) return { ids, launch };
+  const formPage =
+    ctx.formPageUrl && form && d.outcome === 'documentation-missing'
+      ? {
+          questionnaire: form,
+          pageUrl: ctx.formPageUrl,
+          context: { ...(req.hook === 'order-sign' ? { coverageAssertionId: id } : {}), orderRef: d.orderRef, coverageRef: assertedCoverage, questionnaire: form, patientRef: `Patient/${req.context.patientId}` },
+        }
+      : undefined;
+  if (req.hook !== 'order-sign' || !configuration.coverageInfo) return { ids, launch, formPage };
   const ext =
     d.outcome === 'no-coverage' && unresolved && unresolvedRef
       ? unresolvedCoverageInformation(d, unresolved, unresolvedRef, ids, today, d.routing.reason)
       : coverageInformation(d, ids, today, form, req.hook, configuration.crdVersion);
-  if (!ext) return { ids, launch };
+  if (!ext) return { ids, launch, formPage };
   const action: CdsAction = {
     type: 'update',
     description: `Coverage information for ${d.orderRef} (CPT ${d.cpt}): ${d.outcome.replace(/-/g, ' ')}`,
     resource: withCoverageInformation(d.order, ext),
   };
-  return { ids, launch, action };
+  return { ids, launch, formPage, action };
 }
 
 /**

@@ -4,7 +4,7 @@
  * so a tester can pick a patient without pasting JSON.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Router } from 'express';
 import { notFound } from '../hooks/errors.js';
@@ -18,6 +18,8 @@ export interface PlaygroundOptions {
   readonly distDir?: string;
   /** Folder of the policies, whose `<policy>/<version>/cases.json` give each fixture's expected outcome (default: `cds-services/`). */
   readonly policyDir?: string;
+  /** The built LHC-Forms renderer (default: the npm package's `dist/lforms/`). */
+  readonly lformsDir?: string;
 }
 
 /** One entry of `GET /playground/fixtures`. */
@@ -39,6 +41,7 @@ function repositoryRoot(): string {
 export const DEFAULT_PLAYGROUND_DIST = join(repositoryRoot(), 'playground', 'dist');
 export const DEFAULT_FIXTURES_DIR = join(repositoryRoot(), 'fixtures');
 export const DEFAULT_POLICY_DIR = join(repositoryRoot(), 'cds-services');
+export const DEFAULT_LFORMS_DIST = join(repositoryRoot(), 'node_modules', 'lforms', 'dist', 'lforms');
 
 /** Each fixture's expected outcome, from the case tables (`<policy>/<version>/cases.json`). */
 export function caseOutcomes(policyDir: string): Map<string, string> {
@@ -94,7 +97,10 @@ function describeFixture(name: string, file: string): FixtureEntry | undefined {
   };
 }
 
-/** Routes under `/playground`: the page, `fixtures` (the index) and `fixtures/<path>` (one request). */
+/**
+ * Routes under `/playground`: the page, `fixtures` (the index), `fixtures/<path>` (one request) and
+ * `lforms/` (the form renderer's web component and its FHIR R4 support, as the npm package builds them).
+ */
 export function playgroundRouter(options: PlaygroundOptions = {}): Router {
   const distDir = resolve(options.distDir ?? DEFAULT_PLAYGROUND_DIST);
   const router = express.Router({ strict: true });
@@ -129,6 +135,10 @@ export function playgroundRouter(options: PlaygroundOptions = {}): Router {
     }
     next();
   });
+  const lformsDir = resolve(options.lformsDir ?? DEFAULT_LFORMS_DIST);
+  for (const part of ['webcomponent', join('fhir', 'R4')]) {
+    router.use(`/lforms/${part.split(sep).join('/')}`, express.static(join(lformsDir, part), { index: false, fallthrough: true }));
+  }
   router.use(express.static(distDir, { index: 'index.html', fallthrough: true }));
   return router;
 }

@@ -66,6 +66,58 @@ describe('the documentation card launches a DTR app (SMART link)', () => {
   });
 });
 
+describe('the documentation card\'s own link opens the rendered form (the playground\'s form page)', () => {
+  let dtr: Awaited<ReturnType<typeof dtrApp>>;
+  beforeAll(async () => {
+    dtr = await dtrApp();
+  }, 120_000);
+  afterAll(async () => {
+    await dtr.records.close();
+  });
+  const formLink = (res: { body: CdsResponse }) => res.body.cards.flatMap((c) => c.links ?? []).find((l) => l.label === 'Documentation questionnaire');
+
+  it('on order-sign: the page with the keys of the DTR appContext, whose package request succeeds', async () => {
+    const body = loadFixture(REPEAT);
+    const signed = await request(dtr.app).post('/cds-services/lumbar-mri-order-sign').send(body);
+    const seen = observedDecision(signed.body as CdsResponse);
+    const link = formLink(signed);
+    expect(link?.type).toBe('absolute');
+    const url = new URL(link?.url ?? '');
+    expect(url.pathname).toBe('/playground/form.html');
+    const id = seen.extension?.extension?.find((e: Extension) => e.url === 'coverage-assertion-id')?.valueString;
+    expect(url.searchParams.get('coverage-assertion-id')).toBe(id);
+    expect(url.searchParams.get('questionnaire')).toBe(seen.questionnaire);
+    expect(url.searchParams.get('coverage')).toBe(`Coverage/${coverageOf(body).id}`);
+    expect(url.searchParams.get('patient')).toBe(`Patient/${body.context.patientId}`);
+    // The coverage information keeps the canonical (CRD): only the card's link changes.
+    expect(seen.questionnaire).toMatch(/\/fhir\/Questionnaire\/medicare-advantage-lumbar-mri-1\.1$/);
+    const page = await request(dtr.app).get(url.pathname);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('<script type="module" src="form.js">');
+    // What the page sends: the Coverage by its id, the assertion as context.
+    const pkg = await request(dtr.app).post('/fhir/Questionnaire/$questionnaire-package').send({
+      resourceType: 'Parameters',
+      parameter: [{ name: 'coverage', resource: { resourceType: 'Coverage', id: coverageOf(body).id, beneficiary: { reference: url.searchParams.get('patient') } } }, { name: 'context', valueString: id }],
+    });
+    expect(pkg.status).toBe(200);
+    expect(pkg.body.parameter[0].resource.entry[0].resource.item[0].linkId).toBe('documentation-needed');
+  });
+
+  it('on order-select (no kept assertion): the page for the questionnaire; without the playground: the Questionnaire itself', async () => {
+    const select = loadFixture(REPEAT) as unknown as { hook: string; context: Record<string, unknown> };
+    select.hook = 'order-select';
+    select.context.selections = [`ServiceRequest/${loadFixture(REPEAT).context.draftOrders.entry?.[0].resource?.id}`];
+    const selected = await request(dtr.app).post('/cds-services/lumbar-mri-order-select').send(select);
+    const url = new URL(formLink(selected)?.url ?? '');
+    expect(url.pathname).toBe('/playground/form.html');
+    expect(url.searchParams.get('coverage-assertion-id')).toBeNull();
+    expect(url.searchParams.get('questionnaire')).toMatch(/\/fhir\/Questionnaire\/medicare-advantage-lumbar-mri-1\.1$/);
+    const bare = createApp(testConfig({ playground: false }));
+    const signed = await request(bare.app).post('/cds-services/lumbar-mri-order-sign').send(loadFixture(REPEAT));
+    expect(formLink(signed)?.url).toMatch(/\/fhir\/Questionnaire\/medicare-advantage-lumbar-mri-1\.1$/);
+  });
+});
+
 describe('DTR payer endpoints', () => {
   let dtr: Awaited<ReturnType<typeof dtrApp>>;
   beforeAll(async () => {

@@ -10,20 +10,24 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
+import type { DecisionRecords } from '../../src/records/setup.js';
 import { launchChromium } from '../helpers/browser.js';
+import { recordedApp } from '../helpers/recordedApp.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'playground');
 const CAUDA = 'kp-wa-lumbar-mri/I.B-cauda-equina-saddle-numbness-urinary-retention.json';
 const FRACTURE_UNDOCUMENTED = 'medicare-advantage-lumbar-mri/IND.2-known-fracture-surgery-undocumented.json';
+/** KP III.B.2.b: the surgeon's request for a preoperative MRI is not documented; the record has the rest. */
+const SURGEON_REQUEST_UNDOCUMENTED = 'kp-wa-lumbar-mri/III.B.2.b-surgeon-request-undocumented.json';
 
 describe('playground in the browser', () => {
   let server: Server;
   let origin: string;
   let browser: Browser;
   let page: Page;
+  let records: DecisionRecords;
   const pageErrors: string[] = [];
   const offOrigin: string[] = [];
 
@@ -45,9 +49,11 @@ describe('playground in the browser', () => {
     server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    // Built after listening, so the questionnaire canonical names this very port.
-    const { app } = createApp(testConfig({ publicBaseUrl: origin }));
-    server.on('request', app);
+    // Built after listening, so the questionnaire canonical names this very port. Decision records
+    // are kept: the form is the $questionnaire-package of the order-sign's coverage assertion.
+    const recorded = await recordedApp(testConfig({ publicBaseUrl: origin }));
+    records = recorded.records;
+    server.on('request', recorded.app);
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
@@ -64,6 +70,7 @@ describe('playground in the browser', () => {
 
   afterAll(async () => {
     await browser?.close();
+    await records?.close();
     if (server) {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -93,35 +100,107 @@ describe('playground in the browser', () => {
     await shot('1-criteria-met');
   });
 
-  it('runs one to "documentation missing", answers the questionnaire and sees it approved', async () => {
-    await runFixture(FRACTURE_UNDOCUMENTED);
-    const text = await coverageText();
-    expect(text).toContain('Prior authorization needed');
-    expect(text).toContain('Clinical documentation needed');
-    expect(await page.locator('#cards-select article.card.warning').first().innerText()).toMatch(/Documentation needed/);
-    const item = page.locator('fieldset[data-link-id="surgery-under-consideration"]');
-    await expect.poll(() => item.count(), { timeout: 10000 }).toBe(1);
-    // The card's item first; the rest of the questionnaire folded below it.
-    expect(await page.locator('#questionnaire fieldset.q-asked fieldset[data-link-id="surgery-under-consideration"]').count()).toBe(1);
-    expect(await page.locator('#questionnaire details.q-rest').getAttribute('open')).toBeNull();
-    expect(await page.locator('#questionnaire details.q-rest summary').innerText()).toMatch(/^The rest of the questionnaire \(\d+ items\)$/);
-    await shot('2-documentation-missing');
-    if (process.env.PLAYGROUND_DOCS_SCREENSHOT) await page.screenshot({ path: join(ROOT, 'docs', 'playground.png') });
-    // Keyboard: the answer is reachable and set without a mouse.
-    await item.locator('input[value="true"]').focus();
-    await page.keyboard.press('Space');
-    expect(await item.locator('input[value="true"]').isChecked()).toBe(true);
+  /** A boolean item of the LHC-Forms rendering, by linkId, and its Yes / No / Not Answered choice. */
+  const item = (linkId: string) => page.locator(`#questionnaire lhc-item[id^="item-${linkId}/"]`);
+  const choice = (linkId: string, value: boolean | null) => item(linkId).locator(`label[id$="|${String(value)}"]`);
+
+  /**
+   * The DTR loop in the browser: sign -> documentation missing -> the card's link opens the form
+   * ($questionnaire-package for the coverage assertion, rendered by LHC-Forms) -> the missing items
+   * answered yes in the rendered form -> signed again with its QuestionnaireResponse -> covered.
+   */
+  const documentationLoop = async (fixture: string, missing: readonly string[], name: string, docsPicture = false): Promise<void> => {
+    await runFixture(fixture);
+    expect(await coverageText()).toContain('Clinical documentation needed');
+    const card = page.locator('#cards-select article.card.warning', { hasText: 'Documentation needed' }).first();
+    expect(await card.count()).toBe(1);
+    const link = card.locator('a', { hasText: 'Documentation questionnaire' });
+    // Outside the playground the link opens the form page for this order, not the Questionnaire's JSON.
+    expect(await link.getAttribute('href')).toMatch(/\/playground\/form\.html\?questionnaire=/);
+    await page.evaluate(() => {
+      const panel = document.getElementById('questionnaire-panel');
+      if (panel) panel.hidden = true;
+      document.getElementById('questionnaire')?.replaceChildren();
+    });
+    await link.click();
+    await expect.poll(() => page.locator('#questionnaire-panel').isHidden()).toBe(false);
+    await expect.poll(() => item(missing[0] as string).count(), { timeout: 20000 }).toBe(1);
+    expect(page.url()).toBe(`${origin}/playground/`);
+    // The card's items first, in the package's documentation-needed group, not answered yet.
+    for (const linkId of missing) {
+      expect(await page.locator(`#questionnaire lhc-item[id^="item-documentation-needed/"] lhc-item[id^="item-${linkId}/"]`).count(), linkId).toBe(1);
+      await expect.poll(() => choice(linkId, null).getAttribute('class'), { message: linkId }).toContain('ant-radio-wrapper-checked');
+    }
+    expect((await page.locator('#exchanges summary').allInnerTexts()).some((t) => /POST \/fhir\/Questionnaire\/\$questionnaire-package → 200/.test(t))).toBe(true);
+    await shot(`${name}-form`);
+    if (docsPicture && process.env.PLAYGROUND_DOCS_SCREENSHOT) await page.screenshot({ path: join(ROOT, 'docs', 'playground.png') });
+    for (const linkId of missing) await choice(linkId, true).click();
     await page.click('#resign');
-    await expect.poll(coverageText, { timeout: 15000 }).toMatch(/Prior authorization satisfied/);
+    await expect.poll(coverageText, { timeout: 20000 }).toMatch(/Prior authorization satisfied/);
     // Signing again fires order-select then order-sign: the new decision shows at order-select.
     expect(await page.locator('#cards-select article.card').first().innerText()).toMatch(/Criteria met/);
-    const resign = (await page.locator('#exchanges details').first().locator('pre').first().textContent()) ?? '';
-    expect(JSON.parse(resign).prefetch.questionnaireResponses.entry[0].resource).toMatchObject({
-      resourceType: 'QuestionnaireResponse',
-      status: 'completed',
-    });
-    await shot('3-documentation-answered-approved');
-  });
+    const sign = page.locator('#exchanges details', { hasText: 'POST /cds-services/lumbar-mri-order-sign' }).first();
+    const sent = JSON.parse((await sign.locator('pre').first().textContent()) ?? '{}');
+    const qr = sent.prefetch.questionnaireResponses.entry[0].resource;
+    expect(qr).toMatchObject({ resourceType: 'QuestionnaireResponse', status: 'completed', subject: { reference: `Patient/${sent.context.patientId}` } });
+    const answered = JSON.stringify(qr.item);
+    for (const linkId of missing) expect(answered).toContain(`"linkId":"${linkId}","text"`);
+    expect(answered).toContain('"valueCode":"manual"');
+    // The answer came from the renderer: its context from the package's draft.
+    expect(JSON.stringify(qr.extension)).toContain('qr-coverage');
+    await shot(`${name}-approved`);
+  };
+
+  it('KP: documentation missing -> the rendered form -> the missing item answered -> covered', async () => {
+    await documentationLoop(SURGEON_REQUEST_UNDOCUMENTED, ['surgeon-requests-preoperative-mri'], '2-kp');
+  }, 60_000);
+
+  it('MA: documentation missing -> the rendered form -> the missing items answered -> covered', async () => {
+    await documentationLoop(FRACTURE_UNDOCUMENTED, ['surgery-under-consideration', 'surgical-candidate', 'specialist-determined-intervention'], '3-ma', true);
+  }, 60_000);
+
+  it('the form is pre-populated from the package\'s draft: a "no" opens the rest, with what the record already said', async () => {
+    await runFixture(SURGEON_REQUEST_UNDOCUMENTED);
+    const linkId = 'surgeon-requests-preoperative-mri';
+    await expect.poll(() => item(linkId).count(), { timeout: 20000 }).toBe(1);
+    // The rest of the form is behind enableWhen: hidden while the card's item is not answered no.
+    expect(await item('surgical-candidate').count()).toBe(0);
+    await choice(linkId, false).click();
+    await expect.poll(() => item('surgical-candidate').count()).toBe(1);
+    // The draft's answers (what the CRD call read from the record's Observations) are filled in.
+    const exchange = page.locator('#exchanges details', { hasText: 'POST /fhir/Questionnaire/$questionnaire-package' }).first();
+    const bundle = JSON.parse((await exchange.locator('pre').nth(1).textContent()) ?? '{}').parameter[0].resource;
+    const draft = bundle.entry.at(-1).resource;
+    expect(draft.resourceType).toBe('QuestionnaireResponse');
+    const drafted: [string, boolean][] = draft.item.flatMap((g: { item: { linkId: string; answer: { valueBoolean: boolean }[] }[] }) => g.item.map((i) => [i.linkId, i.answer[0].valueBoolean]));
+    expect(drafted).toEqual(expect.arrayContaining([['surgical-candidate', true], ['no-improvement-after-conservative-care', true]]));
+    // Polled: the renderer marks the checked radio in a later change-detection pass than it adds the item.
+    for (const [id, value] of drafted) await expect.poll(() => choice(id, value).getAttribute('class'), { message: id }).toContain('ant-radio-wrapper-checked');
+    // Items the draft does not answer stay open.
+    await expect.poll(() => choice('saddle-anesthesia', null).getAttribute('class')).toContain('ant-radio-wrapper-checked');
+    await shot('4-kp-prepopulated');
+  }, 60_000);
+
+  it('the card\'s link opened outside the playground renders the form and gives the completed response', async () => {
+    await runFixture(SURGEON_REQUEST_UNDOCUMENTED);
+    const href = await page.locator('#cards-select a', { hasText: 'Documentation questionnaire' }).first().getAttribute('href');
+    try {
+      await page.goto(href ?? '');
+      const linkId = 'surgeon-requests-preoperative-mri';
+      await expect.poll(() => item(linkId).count(), { timeout: 20000 }).toBe(1);
+      // The card was order-select's (order-sign repeats it not): no kept assertion, so the whole form.
+      expect(await page.locator('#status').innerText()).toBe('The whole form (order-select keeps no coverage assertion).');
+      await choice(linkId, true).click();
+      await page.click('#complete');
+      const qr = JSON.parse((await page.locator('#response').textContent()) ?? '{}');
+      expect(qr).toMatchObject({ resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: expect.stringMatching(/\/fhir\/Questionnaire\/kp-wa-lumbar-mri-2024-01-01$/) });
+      expect(JSON.stringify(qr.item)).toContain(`"linkId":"${linkId}"`);
+      await shot('5-form-page');
+    } finally {
+      await page.goto(`${origin}/playground/`);
+      await page.locator('#fixture option[value$=".json"]').first().waitFor({ state: 'attached' });
+    }
+  }, 60_000);
 
   it('applies an alternative-imaging suggestion to the draft order and sends feedback', async () => {
     await runFixture(CAUDA, '72149');
@@ -133,23 +212,13 @@ describe('playground in the browser', () => {
     expect(await page.inputValue('#study')).toBe('72148');
     expect(await coverageText()).toBe('The order changed: not signed yet.');
     await expect.poll(() => page.locator('#exchanges summary').first().innerText()).toMatch(/POST \/cds-services\/lumbar-mri-order-select\/feedback → 200/);
-    await shot('4-suggestion-applied');
+    await shot('6-suggestion-applied');
   });
 
-  it('groups the fixture list by policy and expected outcome; the card\'s questionnaire link opens the form', async () => {
+  it('groups the fixture list by policy and expected outcome', async () => {
     const groups = await page.locator('#fixture optgroup').evaluateAll((gs) => gs.map((g) => g.getAttribute('label')));
     expect(groups).toEqual(expect.arrayContaining(['kp-wa-lumbar-mri: criteria met', 'kp-wa-lumbar-mri: documentation missing', 'kp-wa-lumbar-mri: not indicated']));
     expect(await page.locator('#fixture optgroup[label="kp-wa-lumbar-mri: criteria met"] option[value="' + CAUDA + '"]').count()).toBe(1);
-    await runFixture(FRACTURE_UNDOCUMENTED);
-    await page.evaluate(() => {
-      const panel = document.getElementById('questionnaire-panel');
-      if (panel) panel.hidden = true;
-    });
-    const link = page.locator('#cards-select a', { hasText: 'Documentation questionnaire' }).first();
-    await link.click();
-    await expect.poll(() => page.locator('#questionnaire-panel').isHidden()).toBe(false);
-    expect(await page.locator('#questionnaire fieldset').count()).toBeGreaterThan(0);
-    expect(page.url()).toBe(`${origin}/playground/`);
   });
 
   it('a Medicare Advantage preset moves a date of service before the policy into it', async () => {

@@ -29,6 +29,21 @@ describe('/playground', () => {
     expect(script.text).not.toMatch(/https:\/\/cdn|unpkg\.com|jsdelivr/);
   });
 
+  it('serves the form renderer (LHC-Forms) from its npm package: the web component and the FHIR R4 support only', async () => {
+    for (const path of ['webcomponent/main.js', 'webcomponent/runtime.js', 'webcomponent/polyfills.js', 'webcomponent/assets/lib/zone.min.js', 'fhir/R4/lformsFHIR.min.js']) {
+      const res = await request(app).get(`/playground/lforms/${path}`);
+      expect(res.status, path).toBe(200);
+      expect(res.headers['content-type'], path).toMatch(/javascript/);
+    }
+    expect((await request(app).get('/playground/lforms/webcomponent/styles.css')).headers['content-type']).toMatch(/text\/css/);
+    for (const path of ['README.md', 'fhir/R5/lformsFHIR.min.js', 'webcomponent/', '../package.json']) {
+      expect((await request(app).get(`/playground/lforms/${path}`)).status, path).toBe(404);
+    }
+    const page = await request(app).get('/playground/form.html');
+    expect(page.status).toBe(200);
+    expect(page.text).not.toMatch(/(src|href)="(https?:)?\/\//);
+  });
+
   it('lists the hook-request fixtures, not the scenario definitions', async () => {
     const res = await request(app).get('/playground/fixtures');
     expect(res.status).toBe(200);

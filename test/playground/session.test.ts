@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Bundle, Questionnaire, ServiceRequest } from 'fhir/r4.js';
+import type { Bundle, Coverage, QuestionnaireResponse, ServiceRequest } from 'fhir/r4.js';
 import { describe, expect, it } from 'vitest';
 import { COVERAGE_INFORMATION_URL as SERVICE_URL } from '../../src/cards/coverageInformation.js';
 import { COVERAGE_INFORMATION_URL, coverageSummaries } from '../../playground/src/coverageInformation.js';
-import { questionnaireResponse } from '../../playground/src/questionnaire.js';
-import { applyActions, applyChoices, dateForPreset, hookRequest, patientBanner, primaryOrder, sessionFromBundle, sessionFromRequest } from '../../playground/src/session.js';
+import { completedResponse } from '../../playground/src/questionnaire.js';
+import { applyActions, applyChoices, dateForPreset, hookRequest, packageRequest, patientBanner, primaryOrder, sessionFromBundle, sessionFromRequest } from '../../playground/src/session.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const cauda = JSON.parse(readFileSync(join(ROOT, 'cds-services/kp-wa-lumbar-mri/fixtures/I.B-cauda-equina-saddle-numbness-urinary-retention.json'), 'utf8'));
@@ -78,20 +78,50 @@ describe('playground coverage information and questionnaire', () => {
     })]);
   });
 
-  it('answers only what was answered, keeping the groups and linkIds', () => {
-    const q: Questionnaire = { resourceType: 'Questionnaire', status: 'active', item: [
-      { linkId: 'I.B', type: 'group', text: 'Cauda equina', item: [
-        { linkId: 'saddle-anesthesia', type: 'boolean', text: 'Saddle numbness' },
-        { linkId: 'anal-sphincter-laxity', type: 'boolean', text: 'Laxity' },
+  it('completes the renderer\'s response: answered items only, the draft\'s context kept, each answer\'s origin', () => {
+    const origin = (source: string) => ({ url: 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin', extension: [{ url: 'source', valueCode: source }] });
+    const draft: QuestionnaireResponse = {
+      resourceType: 'QuestionnaireResponse', status: 'in-progress', questionnaire: 'http://x/fhir/Questionnaire/kp|1',
+      meta: { profile: ['http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaireresponse'] },
+      extension: [{ url: 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-coverage', valueReference: { reference: 'Coverage/c' } }],
+      item: [{ linkId: 'I.B', item: [{ linkId: 'saddle-anesthesia', answer: [{ valueBoolean: false, extension: [origin('auto-server')] }] }, { linkId: 'urinary-retention', answer: [{ valueBoolean: true }] }] }],
+    };
+    // What LHC-Forms gives back: groups, answered and unanswered items, no origins.
+    const rendered: QuestionnaireResponse = {
+      resourceType: 'QuestionnaireResponse', status: 'in-progress',
+      item: [
+        { linkId: 'I.B', text: 'Cauda equina', item: [
+          { linkId: 'saddle-anesthesia', text: 'Saddle numbness', answer: [{ valueBoolean: true }] },
+          { linkId: 'urinary-retention', text: 'Retention', answer: [{ valueBoolean: true }] },
+          { linkId: 'anal-sphincter-laxity', text: 'Laxity' },
+        ] },
+        { linkId: 'II', item: [{ linkId: 'insidious-onset' }] },
+        { linkId: 'III', item: [{ linkId: 'progressive-deficit', answer: [{ valueBoolean: false }] }] },
+      ],
+    };
+    const qr = completedResponse(rendered, draft, { id: 'qr-1', canonical: 'http://x/fhir/Questionnaire/kp', patientId: 'p', authored: '2024-06-12T12:00:00Z' });
+    expect(qr).toMatchObject({
+      resourceType: 'QuestionnaireResponse', id: 'qr-1', status: 'completed', questionnaire: 'http://x/fhir/Questionnaire/kp',
+      subject: { reference: 'Patient/p' }, authored: '2024-06-12T12:00:00Z', extension: draft.extension, meta: { profile: draft.meta?.profile },
+    });
+    expect(qr.item).toEqual([
+      { linkId: 'I.B', text: 'Cauda equina', item: [
+        { linkId: 'saddle-anesthesia', text: 'Saddle numbness', answer: [{ valueBoolean: true, extension: [origin('override')] }] },
+        { linkId: 'urinary-retention', text: 'Retention', answer: [{ valueBoolean: true, extension: [origin('auto-server')] }] },
       ] },
-      { linkId: 'II', type: 'group', item: [{ linkId: 'insidious-onset', type: 'boolean' }] },
-    ] };
-    const qr = questionnaireResponse(q, 'http://x/fhir/Questionnaire/kp', new Map([['saddle-anesthesia', true], ['anal-sphincter-laxity', false]]), 'p', '2024-06-12T12:00:00Z', 'qr-1');
-    expect(qr).toMatchObject({ resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: 'http://x/fhir/Questionnaire/kp', subject: { reference: 'Patient/p' } });
-    expect(qr.item).toEqual([{ linkId: 'I.B', text: 'Cauda equina', item: [
-      { linkId: 'saddle-anesthesia', text: 'Saddle numbness', answer: [{ valueBoolean: true }] },
-      { linkId: 'anal-sphincter-laxity', text: 'Laxity', answer: [{ valueBoolean: false }] },
-    ] }]);
+      { linkId: 'III', item: [{ linkId: 'progressive-deficit', answer: [{ valueBoolean: false, extension: [origin('manual')] }] }] },
+    ]);
+  });
+
+  it('asks the DTR payer for the package of the order\'s coverage assertion, with the Coverage and the order', () => {
+    const s = sessionFromRequest(cauda);
+    const picked = { study: '72148', dateOfService: '2025-11-03', coverage: 'preset:medicare-advantage' } as const;
+    applyChoices(s, picked);
+    const p = packageRequest(s, picked, 'ca-1');
+    expect(p.parameter?.map((x) => x.name)).toEqual(['coverage', 'order', 'context']);
+    expect(p.parameter?.[0]?.resource).toMatchObject({ resourceType: 'Coverage', id: 'cov-playground-medicare-advantage' } satisfies Partial<Coverage>);
+    expect(p.parameter?.[1]?.resource).toMatchObject({ resourceType: 'ServiceRequest', id: s.primaryId, insurance: [{ reference: 'Coverage/cov-playground-medicare-advantage' }] });
+    expect(p.parameter?.[2]).toEqual({ name: 'context', valueString: 'ca-1' });
   });
 });
 
