@@ -3,8 +3,8 @@
  * docs/architecture.md draws the same picture. CI runs this (npm run lint).
  *
  *   entry       server.ts, cli/
- *   http        app.ts, health.ts, metrics.ts, sharedState.ts, playground/, records/, questionnaire/routes.ts,
- *               pas/routes.ts, pas/reportRoutes.ts
+ *   http        http/ (app factory, named handlers, the error handler, edge middleware, health, metrics,
+ *               shared state), playground/, records/, questionnaire/routes.ts, pas/routes.ts, pas/reportRoutes.ts
  *   pipeline    pipeline/            runHook: orders in scope, record, decisions, response
  *               pas/                 Claim/$submit: the PAS Bundle, decisions per item, ClaimResponse; the report
  *   cards       cards/, questionnaire/ (forms)
@@ -22,7 +22,7 @@
  */
 const LAYERS = [
   ['entry', '^src/(server\\.ts|cli/)'],
-  ['http', '^src/(app|health|metrics|sharedState)\\.ts$|^src/(playground|records)/|^src/questionnaire/routes\\.ts$|^src/pas/(routes|reportRoutes)\\.ts$'],
+  ['http', '^src/(http|playground|records)/|^src/questionnaire/routes\\.ts$|^src/pas/(routes|reportRoutes)\\.ts$'],
   ['pipeline', '^src/pipeline/|^src/pas/(?!(routes|reportRoutes)\\.ts$)'],
   ['cards', '^src/cards/|^src/questionnaire/(?!routes\\.ts$)'],
   ['decision', '^src/decision/'],

@@ -1,20 +1,36 @@
+import type { Bundle, Resource } from 'fhir/r4.js';
 import { z } from 'zod';
 import { badRequest, HttpError } from './errors.js';
-import type { CdsFeedback, HookName, HookRequest } from './types.js';
 
 /**
  * Strict about what makes a request meaningless, lenient about what real clients omit
  * (contract section 8; sandbox-quirks.md): a draftOrders Bundle without `type`, orders coded `[{}]`,
  * no `authoredOn`, no `fhirAuthorization`, unknown context fields and extensions are all accepted.
  */
-const resourceLike = z.looseObject({ resourceType: z.string().min(1).max(64) });
+// FHIR content is checked in shape only (a resource type, a Bundle's entries), then read as the
+// @types/fhir type: every reader of a client's resource treats its fields as possibly malformed.
+function fhir<T>(shape: z.ZodType): z.ZodType<T> {
+  return z.custom<T>().superRefine((value, ctx) => {
+    const checked = shape.safeParse(value);
+    if (!checked.success) for (const issue of checked.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+  });
+}
 
-const bundleLike = z.looseObject({
-  resourceType: z.literal('Bundle'),
-  entry: z
-    .array(z.looseObject({ resource: resourceLike.optional() }))
-    .optional(),
-});
+const resourceShape = z.looseObject({ resourceType: z.string().min(1).max(64) });
+const resourceLike = fhir<Resource>(resourceShape);
+
+const bundleLike = fhir<Bundle>(
+  z.looseObject({
+    resourceType: z.literal('Bundle'),
+    entry: z
+      .array(z.looseObject({ resource: resourceShape.optional() }))
+      .optional(),
+  }),
+);
+
+/** The hooks this service answers. */
+export const HOOK_NAMES = ['order-select', 'order-sign'] as const;
+export type HookName = (typeof HOOK_NAMES)[number];
 
 const httpUrl = z
   .string()
@@ -28,21 +44,21 @@ const httpUrl = z
     }
   }, 'an absolute http(s) URL');
 
+const fhirAuthorizationSchema = z.looseObject({
+  access_token: z.string().min(1).max(16384),
+  token_type: z.string().min(1),
+  expires_in: z.number().optional(),
+  scope: z.string().optional(),
+  subject: z.string().optional(),
+  patient: z.string().optional(),
+});
+
 const hookRequestSchema = z
   .looseObject({
     hook: z.string().min(1),
     hookInstance: z.string().min(1).max(256),
     fhirServer: httpUrl.optional(),
-    fhirAuthorization: z
-      .looseObject({
-        access_token: z.string().min(1).max(16384),
-        token_type: z.string().min(1),
-        expires_in: z.number().optional(),
-        scope: z.string().optional(),
-        subject: z.string().optional(),
-        patient: z.string().optional(),
-      })
-      .optional(),
+    fhirAuthorization: fhirAuthorizationSchema.optional(),
     context: z.looseObject({
       userId: z.string().min(1).max(512),
       patientId: z.string().min(1).max(256),
@@ -58,6 +74,14 @@ const hookRequestSchema = z
       ctx.addIssue({ code: 'custom', path: ['fhirServer'], message: 'fhirServer is required when fhirAuthorization is present' });
     }
   });
+
+export type FhirAuthorization = z.infer<typeof fhirAuthorizationSchema>;
+
+/** A CDS Hooks 2.0 request as this service reads it: the schema's output, for the hook it was checked against. */
+export type HookRequest = Omit<Declared<z.infer<typeof hookRequestSchema>>, 'hook'> & { readonly hook: HookName };
+
+/** The declared fields of a loose object's type (the index signature its unknown extra fields get is left out). */
+type Declared<T> = { [K in keyof T as string extends K ? never : K]: T[K] };
 
 /** Checks a hook request for the service's hook; throws a 400 naming the field. */
 export function parseHookRequest(body: unknown, hook: HookName): HookRequest {
@@ -77,7 +101,7 @@ export function parseHookRequest(body: unknown, hook: HookName): HookRequest {
   if (hook === 'order-select' && !Array.isArray(req.context.selections)) {
     throw badRequest('context.selections: required for order-select', 'context.selections');
   }
-  return req as unknown as HookRequest;
+  return { ...req, hook };
 }
 
 const feedbackSchema = z.object({
@@ -100,6 +124,8 @@ const feedbackSchema = z.object({
     .max(100),
 });
 
+export type CdsFeedback = z.infer<typeof feedbackSchema>['feedback'][number];
+
 export function parseFeedback(body: unknown): CdsFeedback[] {
   const parsed = feedbackSchema.safeParse(body);
   if (!parsed.success) {
@@ -112,5 +138,5 @@ export function parseFeedback(body: unknown): CdsFeedback[] {
       throw new HttpError(400, 'invalid', 'feedback.acceptedSuggestions: required when outcome is accepted', 'feedback.acceptedSuggestions');
     }
   }
-  return parsed.data.feedback as unknown as CdsFeedback[];
+  return parsed.data.feedback;
 }

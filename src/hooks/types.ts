@@ -2,7 +2,8 @@
  * CDS Hooks 2.0 wire types (https://cds-hooks.hl7.org/2.0/), written once from the spec.
  * FHIR resources are `@types/fhir` R4 types.
  */
-import type { Bundle, FhirResource, Resource } from 'fhir/r4.js';
+import type { FhirResource } from 'fhir/r4.js';
+import type { HookName } from './schema.js';
 
 export interface CdsCoding {
   readonly system: string;
@@ -67,32 +68,8 @@ export interface CdsResponse {
   readonly extension?: Record<string, unknown>;
 }
 
-export type HookName = 'order-select' | 'order-sign';
-
-export interface FhirAuthorization {
-  readonly access_token: string;
-  readonly token_type: string;
-  readonly expires_in?: number;
-  readonly scope?: string;
-  readonly subject?: string;
-  readonly patient?: string;
-}
-
-export interface HookRequest {
-  readonly hook: HookName;
-  readonly hookInstance: string;
-  readonly fhirServer?: string;
-  readonly fhirAuthorization?: FhirAuthorization;
-  readonly context: {
-    readonly userId: string;
-    readonly patientId: string;
-    readonly encounterId?: string;
-    readonly selections?: readonly string[];
-    readonly draftOrders: Bundle;
-  };
-  readonly prefetch?: Readonly<Record<string, Resource | null>>;
-  readonly extension?: Record<string, unknown>;
-}
+// The request's types are the schema's (src/hooks/schema.ts), so what is parsed is what is typed.
+export type { CdsFeedback, FhirAuthorization, HookName, HookRequest } from './schema.js';
 
 export interface CdsServiceDefinition {
   readonly hook: HookName;
@@ -102,12 +79,4 @@ export interface CdsServiceDefinition {
   readonly prefetch: Readonly<Record<string, string>>;
   readonly usageRequirements?: string;
   readonly extension?: Record<string, unknown>;
-}
-
-export interface CdsFeedback {
-  readonly card: string;
-  readonly outcome: 'accepted' | 'overridden';
-  readonly acceptedSuggestions?: readonly { readonly id: string }[];
-  readonly overrideReason?: { readonly reason?: CdsCoding; readonly userComment?: string };
-  readonly outcomeTimestamp: string;
 }

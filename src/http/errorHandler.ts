@@ -43,7 +43,9 @@ export function errorHandler(bodyLimit: string, logger: Logger): ErrorRequestHan
       logger.error({ reqId: res.locals.requestId, err: { message: e.message, type: e.type } }, 'unhandled error');
     }
     const answer = known ?? new HttpError(500, 'exception', 'Internal error');
-    if (known) res.locals.rejection = { code: isObject(err) && typeof err.type === 'string' && !(err instanceof HttpError) ? err.type : known.code, expression: known.expression };
+    // The log line names body-parser's own error type (entity.too.large...) where there is one.
+    const type = !(err instanceof HttpError) && isObject(err) && typeof err.type === 'string' ? err.type : undefined;
+    if (known) res.locals.rejection = { code: type ?? known.code, expression: known.expression };
     res.status(answer.status).set(answer.options.headers ?? {}).json(answer.toOperationOutcome());
   };
 }

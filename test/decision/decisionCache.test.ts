@@ -4,12 +4,18 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
-import { createDecisionCache, type DecisionCache } from '../../src/decision/decisionCache.js';
+import { createDecisionCache, decideThroughCache, decisionKey, DECISION_CACHE_VERSION, type DecisionCache, type DecisionInput } from '../../src/decision/decisionCache.js';
+import { criterionId, dateOfService, decideOrder, type OrderDecision } from '../../src/decision/decideOrder.js';
+import { parseHookRequest } from '../../src/hooks/schema.js';
+import { loadLibrary } from '../../src/library/library.js';
+import { hookContextFromConfig } from '../../src/pipeline/context.js';
+import { loadPatientRecord, ordersInScope } from '../../src/pipeline/runHook.js';
 import { SERVICE_IDS } from '../../src/hooks/discovery.js';
 import type { CdsResponse } from '../../src/hooks/types.js';
 import { observedDecision } from '../support/outcome.js';
 
 type Json = Record<string, any>;
+const TODAY = '2025-06-01';
 const FIXTURE = join(import.meta.dirname, '..', '..', 'cds-services', 'kp-wa-lumbar-mri', 'fixtures', 'NI-uncomplicated-acute-low-back-pain.json');
 const signRequest = (): Json => {
   const j = JSON.parse(readFileSync(FIXTURE, 'utf8')) as Json;
@@ -133,5 +139,83 @@ describe('decision cache', () => {
   it('is off when its size or time to live is 0', () => {
     expect(createDecisionCache({ decisionCacheTtlSeconds: 0, decisionCacheMaxKeys: 10 })).toBeUndefined();
     expect(createDecisionCache({ decisionCacheTtlSeconds: 10, decisionCacheMaxKeys: 0 })).toBeUndefined();
+  });
+});
+
+describe('a cache entry read back', () => {
+  const library = loadLibrary();
+  const sign = () => parseHookRequest(signRequest(), 'order-sign');
+  /** The order-select decision of the fixture, through a cache that keeps whatever it is given. */
+  async function cachedEntry(): Promise<{ key: string; entry: string; input: DecisionInput; decide: () => OrderDecision }> {
+    const req = sign();
+    const [o] = ordersInScope(req);
+    const record = (await loadPatientRecord(req, { library, record: hookContextFromConfig(testConfig(), library).record })).record;
+    const input: DecisionInput = { patientId: req.context.patientId, prefetch: req.prefetch, order: o.order, orderRef: o.ref, cpt: o.cpt, dateOfService: dateOfService(o.order, TODAY), draftEntries: req.context.draftOrders.entry ?? [] };
+    const decide = () => decideOrder(library, record, o.order, o.ref, o.cpt, TODAY, req.context.draftOrders.entry ?? []);
+    const store = new Map<string, string>();
+    await decideThroughCache({ get: async (k) => store.get(k), set: async (k, v) => void store.set(k, v) }, library, 'order-select', input, decide);
+    const [[key, entry]] = [...store];
+    return { key, entry, input, decide };
+  }
+
+  /** Reads `entry` back on order-sign: the decision, whether it was computed again, and why an entry was unusable. */
+  async function readBack(entry: string) {
+    const { input, decide } = await cachedEntry();
+    let computed = 0;
+    const unusable: string[] = [];
+    const decision = await decideThroughCache(
+      { get: async () => entry, set: async () => undefined },
+      library,
+      'order-sign',
+      input,
+      () => {
+        computed++;
+        return decide();
+      },
+      (why) => unusable.push(why),
+    );
+    return { decision, computed, unusable };
+  }
+
+  it('is the decision order-select made, restored without computing it again', async () => {
+    const { entry } = await cachedEntry();
+    const { decision, computed, unusable } = await readBack(entry);
+    expect(computed).toBe(0);
+    expect(unusable).toEqual([]);
+    expect(decision.outcome).toBe('not-indicated');
+    expect(criterionId(decision)).toBe('NI');
+  });
+
+  it('is a miss, told as unusable, when it is not JSON, not of this shape, or of the older shape (a criterion without its kind)', async () => {
+    const { entry } = await cachedEntry();
+    const older = JSON.parse(entry);
+    delete older.result.decidedBy.kind;
+    const wrongOutcome = { ...JSON.parse(entry), outcome: 'approved' };
+    for (const [bad, why] of [
+      ['{"outcome":', 'not JSON'],
+      ['{"outcome":"criteria-met"}', 'not a decision of this shape'],
+      [JSON.stringify(older), 'not a decision of this shape'],
+      [JSON.stringify(wrongOutcome), 'not a decision of this shape'],
+    ] as const) {
+      const { decision, computed, unusable } = await readBack(bad);
+      expect(computed).toBe(1);
+      expect(unusable).toEqual([why]);
+      expect(decision.outcome).toBe('not-indicated');
+    }
+  });
+
+  it('is a miss when it names a policy version the library no longer holds', async () => {
+    const { entry } = await cachedEntry();
+    const gone = JSON.parse(entry);
+    gone.routing.policy.version = '0.0-withdrawn';
+    const { computed, unusable } = await readBack(JSON.stringify(gone));
+    expect(computed).toBe(1);
+    expect(unusable).toEqual(['policy no longer loaded']);
+  });
+
+  it('is keyed with this release\'s cache version, so entries of an older shape are never even looked up', async () => {
+    const { key, input } = await cachedEntry();
+    expect(DECISION_CACHE_VERSION).toBe('decision-v3');
+    expect(key).toBe(decisionKey(library, input));
   });
 });

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../src/http/app.js';
-import { testConfig } from '../src/config/config.js';
-import { loadLibrary, type PolicyLibrary } from '../src/library/library.js';
-import { createMetrics } from '../src/http/metrics.js';
+import { createApp } from '../../src/http/app.js';
+import { testConfig } from '../../src/config/config.js';
+import { loadLibrary, type PolicyLibrary } from '../../src/library/library.js';
+import { createMetrics } from '../../src/http/metrics.js';
 
 let library: PolicyLibrary;
 beforeAll(() => {

@@ -1,10 +1,10 @@
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../src/http/app.js';
-import { testConfig } from '../src/config/config.js';
-import { loadLibrary, type PolicyLibrary } from '../src/library/library.js';
-import { setupSharedState } from '../src/http/sharedState.js';
-import { createLogger } from '../src/log.js';
+import { createApp } from '../../src/http/app.js';
+import { testConfig } from '../../src/config/config.js';
+import { loadLibrary, type PolicyLibrary } from '../../src/library/library.js';
+import { setupSharedState } from '../../src/http/sharedState.js';
+import { createLogger } from '../../src/log.js';
 
 let library: PolicyLibrary;
 beforeAll(() => {
