@@ -8,7 +8,7 @@ import { loadLibrary, type PolicyLibrary } from '../../src/library/library.js';
 import { hookContextFromConfig } from '../../src/pipeline/context.js';
 import { decideOrders, loadPatientRecord, ordersInScope, respond, type OrderInScope } from '../../src/pipeline/runHook.js';
 
-const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'kp-wa-lumbar-mri', 'I.B-cauda-equina-saddle-numbness-urinary-retention.json');
+const FIXTURE = join(import.meta.dirname, '..', '..', 'cds-services', 'kp-wa-lumbar-mri', 'fixtures', 'I.B-cauda-equina-saddle-numbness-urinary-retention.json');
 const TODAY = '2025-06-01';
 
 let library: PolicyLibrary;
