@@ -10,6 +10,7 @@
  *   npm run bench:serve-fhir -- path/to/R4/SYNTHEA          (or SYNTHEA_DIR=path/to/R4/SYNTHEA)
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { createApp } from '../src/app.js';
 import { observedDecision } from '../src/cards/observedDecision.js';
@@ -119,7 +120,7 @@ async function main(): Promise<void> {
 
   // The service's fallback: no prefetch, the default timeouts, the record read from this server.
   const { app } = createApp(testConfig({ fhirServerAllowlist: [server.baseUrl] }), { library: loadLibrary() });
-  const service = await new Promise<import('node:http').Server>((resolve) => {
+  const service = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const address = service.address();
