@@ -142,7 +142,7 @@ async function main(): Promise<void> {
   await server.close();
 
   const resources = Number(/: (\d+) resources/.exec(lines.join('\n'))?.[1] ?? 0);
-  const result = { date: new Date().toISOString(), dir: DIR, patients: ids.length, resources, loadMs: Math.round(loadMs), warnings, rssLoadedMb: rssLoaded, loadingPolls: polls.length, search, fallback: order };
+  const result = { date: new Date().toISOString(), dir: DIR.split('/').filter(Boolean).slice(-2).join('/'), patients: ids.length, resources, loadMs: Math.round(loadMs), warnings, rssLoadedMb: rssLoaded, loadingPolls: polls.length, search, fallback: order };
   mkdirSync(join(BENCH_DIR, 'results'), { recursive: true });
   const out = join(BENCH_DIR, 'results', 'serve-fhir.json');
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
