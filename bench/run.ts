@@ -22,6 +22,7 @@ import { observedDecision } from '../src/cards/observedDecision.js';
 import type { CdsResponse } from '../src/hooks/types.js';
 import { benchEvaluation, type EvaluationResult } from './evaluate.js';
 import { BENCH_DIR, writeRecord } from './generate-record.js';
+import { patientsOf } from './patients.js';
 
 const ROOT = join(BENCH_DIR, '..');
 const SOAK = process.argv.includes('--soak');
@@ -108,18 +109,6 @@ async function withPeakRss<T>(pid: number, work: () => Promise<T>): Promise<{ re
   } finally {
     clearInterval(timer);
   }
-}
-
-/**
- * The same record as `count` distinct patients (the patient id and hookInstance changed throughout),
- * about 50 MB of bodies at most, so the service sees no repeated patient.
- */
-function patientsOf(body: string, count = Math.max(4, Math.min(200, Math.floor(50e6 / body.length)))): string[] {
-  const { context, hookInstance } = JSON.parse(body) as { context: { patientId: string }; hookInstance: string };
-  const id = context.patientId;
-  return Array.from({ length: count }, (_, i) =>
-    body.split(id).join(`${id}-${i.toString(36)}`).split(hookInstance).join(`${hookInstance.slice(0, -6)}${i.toString(16).padStart(6, '0')}`),
-  );
 }
 
 async function load(port: number, bodies: readonly string[], duration: number): Promise<autocannon.Result> {

@@ -6,6 +6,7 @@ import type { Config } from './config/config.js';
 import { HttpError, notFound, outcome } from './hooks/errors.js';
 import { hookContextFromConfig } from './pipeline/context.js';
 import { runHook, type HookContext } from './pipeline/runHook.js';
+import { hookLogLine } from './pipeline/hookLog.js';
 import { MemoryFeedbackSink, type FeedbackEvent, type FeedbackSink, type HookEvent, type HookObserver } from './pipeline/events.js';
 import { hookForService, serviceDefinitions } from './hooks/discovery.js';
 import { parseFeedback, parseHookRequest } from './hooks/schema.js';
@@ -234,25 +235,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       if (result.orderErrors?.length) {
         logger.error({ reqId: res.locals.requestId, serviceId, hookInstance: hookReq.hookInstance, orderErrors: result.orderErrors }, 'order evaluation failed on unexpected data');
       }
-      logger.info(
-        {
-          reqId: res.locals.requestId,
-          serviceId,
-          hookInstance: hookReq.hookInstance,
-          iss: client?.iss,
-          status: 200,
-          orders: result.decisions.map((d) => ({
-            order: d.orderRef,
-            cpt: d.cpt,
-            outcome: d.outcome,
-            policy: d.policy ? `${d.policy.policyId}@${d.policy.version}` : undefined,
-            criterion: d.result?.decidedBy?.id,
-          })),
-          fhirCalls: result.fhirCalls,
-          durationMs,
-        },
-        'hook',
-      );
+      logger.info(hookLogLine(event), 'hook');
     } catch (err) {
       next(err);
     }
