@@ -5,6 +5,7 @@ import { openPostgres, openSqlite } from '../store/openRecordDatabase.js';
 import { EmbeddedRecordLog, RecordOutbox } from '../store/recordLog.js';
 import { startRetentionPurge } from '../store/retentionPurge.js';
 import { SqlDecisionRecordStore } from '../store/sqlDecisionRecordStore.js';
+import { SqliteRecordWriter } from '../store/sqliteRecordWriter.js';
 import type { DecisionRecordStore, RecordLog } from '../store/types.js';
 import { eventRecorder, type DecisionRecorder } from './eventRecorder.js';
 
@@ -40,7 +41,7 @@ export async function setupDecisionRecords(config: Config, logger: Logger): Prom
   // PostgreSQL is migrated (and then purged) once reached, which may be after start-up.
   const log: RecordLog = remote
     ? RecordOutbox.start(local, store, { logger, prepareTarget: () => remote.migrate().then(purge) })
-    : new EmbeddedRecordLog(store);
+    : new EmbeddedRecordLog(local.sqlite ? new SqliteRecordWriter(local.db, local.sqlite) : store);
   if (!remote) purge();
   return {
     store,

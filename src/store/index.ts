@@ -11,6 +11,7 @@ export type {
   RecordLogStats,
 } from './types.js';
 export { SqlDecisionRecordStore } from './sqlDecisionRecordStore.js';
+export { SqliteRecordWriter } from './sqliteRecordWriter.js';
 export { IN_MEMORY, RECORD_FILE, RecordStoreOpenError, openPostgres, openSqlite, type RecordDatabaseHandle } from './openRecordDatabase.js';
 export { EmbeddedRecordLog, RecordOutbox, type RecordOutboxOptions } from './recordLog.js';
 export { startRetentionPurge, type RetentionPurgeOptions } from './retentionPurge.js';

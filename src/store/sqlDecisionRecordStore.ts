@@ -121,7 +121,7 @@ function chunks<T>(items: readonly T[]): T[][] {
 }
 
 /** Checks every record before any is written, so a batch either goes in whole or not at all. */
-function callRows(calls: readonly HookCallRecord[]) {
+export function callRows(calls: readonly HookCallRecord[]) {
   return calls.map((r) => ({
     call: {
       id: r.id,
@@ -154,7 +154,7 @@ function callRows(calls: readonly HookCallRecord[]) {
   }));
 }
 
-function feedbackRows(feedback: readonly FeedbackRecord[]) {
+export function feedbackRows(feedback: readonly FeedbackRecord[]) {
   return feedback.map((f) => ({
     id: f.id,
     received_at: isoParam(f.receivedAt, 'receivedAt'),
