@@ -124,7 +124,9 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     }),
   );
 
-  const json = express.json({ limit: config.bodyLimit, type: ['application/json', 'application/*+json'] });
+  // The body as received, kept for the decision-cache key (src/hooks/rawMember.ts) while its request lives.
+  const rawBodies = new WeakMap<object, Buffer>();
+  const json = express.json({ limit: config.bodyLimit, type: ['application/json', 'application/*+json'], verify: (req, _res, buf) => void rawBodies.set(req, buf) });
   const requireJson = (req: Request, _res: Response, next: NextFunction): void => {
     if (!req.is(['application/json', 'application/*+json'])) {
       next(new HttpError(415, 'not-supported', 'Content-Type must be application/json'));
@@ -216,6 +218,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       const result = await runHook(hookReq, {
         ...hookContext,
         record: { ...hookContext.record, fhirServerAllowed: (url) => isFhirServerAllowed(url, allowed) },
+        requestBody: rawBodies.get(req),
       });
       const durationMs = Math.round((performance.now() - started) * 100) / 100;
       const event: HookEvent = {

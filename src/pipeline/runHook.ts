@@ -39,6 +39,8 @@ export interface HookContext {
   readonly orderSignCards?: OrderSignCards;
   /** SMART launch URL of a DTR app: documentation cards on order-sign link it (absent: no link). */
   readonly dtrAppUrl?: string;
+  /** The request body as received (HTTP): the decision-cache key hashes its prefetch bytes. */
+  readonly requestBody?: Uint8Array;
 }
 
 export interface HookOutcome {
@@ -98,7 +100,7 @@ export async function runHook(req: HookRequest, ctx: HookContext): Promise<HookO
   for (const o of orders) {
     try {
       const decide = () => decideOrder(ctx.library, record, o.order, o.ref, o.cpt, today, req.context.draftOrders.entry ?? []);
-      const input = { patientId: req.context.patientId, prefetch: req.prefetch, order: o.order, orderRef: o.ref, cpt: o.cpt, dateOfService: dateOfService(o.order, today), draftEntries: req.context.draftOrders.entry ?? [] };
+      const input = { patientId: req.context.patientId, prefetch: req.prefetch, order: o.order, orderRef: o.ref, cpt: o.cpt, dateOfService: dateOfService(o.order, today), draftEntries: req.context.draftOrders.entry ?? [], body: ctx.requestBody };
       decisions.push(cache ? await decideThroughCache(cache, ctx.library, req.hook, input, decide) : decide());
     } catch (err) {
       // Fail the order, not the request: a 500 would tell the clinician nothing.

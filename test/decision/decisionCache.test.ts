@@ -4,7 +4,8 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { testConfig } from '../../src/config/config.js';
-import { createDecisionCache, type DecisionCache } from '../../src/decision/decisionCache.js';
+import { createDecisionCache, decisionKey, type DecisionCache } from '../../src/decision/decisionCache.js';
+import { loadLibrary } from '../../src/library/library.js';
 import { SERVICE_IDS } from '../../src/hooks/discovery.js';
 import type { CdsResponse } from '../../src/hooks/types.js';
 import { observedDecision } from '../support/outcome.js';
@@ -133,5 +134,27 @@ describe('decision cache', () => {
   it('is off when its size or time to live is 0', () => {
     expect(createDecisionCache({ decisionCacheTtlSeconds: 0, decisionCacheMaxKeys: 10 })).toBeUndefined();
     expect(createDecisionCache({ decisionCacheTtlSeconds: 10, decisionCacheMaxKeys: 0 })).toBeUndefined();
+  });
+});
+
+describe('decision cache key', () => {
+  const library = loadLibrary();
+  const sign = signRequest();
+  const input = { patientId: 'p-1', prefetch: sign.prefetch, order: orderOf(sign), orderRef: 'ServiceRequest/sr-1', cpt: '72148', dateOfService: '2024-06-12' };
+  const body = (text: string) => ({ ...input, body: Buffer.from(text) });
+
+  it('hashes the prefetch as sent: the same bytes the same key, any byte of the record changed another', () => {
+    const sent = JSON.stringify(sign);
+    expect(decisionKey(library, body(sent))).toBe(decisionKey(library, body(JSON.stringify({ ...sign, hookInstance: 'other' }))));
+    const changed = structuredClone(sign);
+    changed.prefetch.conditions.entry[0].resource.onsetDateTime = '2024-05-30T09:30:00-08:00';
+    expect(decisionKey(library, body(JSON.stringify(changed)))).not.toBe(decisionKey(library, body(sent)));
+  });
+
+  it('keys an ambiguous body (prefetch twice) by the prefetch JSON.parse kept, as without a body', () => {
+    const twice = `{"prefetch":{"patient":null},${JSON.stringify(sign).slice(1)}`;
+    expect(JSON.parse(twice).prefetch).toEqual(sign.prefetch);
+    expect(decisionKey(library, body(twice))).toBe(decisionKey(library, input));
+    expect(decisionKey(library, body(JSON.stringify(sign)))).not.toBe(decisionKey(library, input));
   });
 });

@@ -1,0 +1,82 @@
+/**
+ * The bytes of one top-level member's value in a raw JSON object body, found without parsing: the
+ * decision-cache key hashes the prefetch as sent instead of serialising the parsed one again
+ * (docs/performance.md). Only an unambiguous answer is given: a body where the member appears twice,
+ * or any top-level name is written with an escape (so its bytes may not be what JSON.parse reads),
+ * gives undefined and the caller serialises the parsed value instead.
+ */
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const COLON = 0x3a;
+
+/** Index of the quote closing the string opened at `start` (a quote), or -1. */
+function stringEnd(body: Uint8Array, start: number): number {
+  let q = start;
+  for (;;) {
+    q = body.indexOf(QUOTE, q + 1);
+    if (q < 0) return -1;
+    // A quote preceded by an odd run of backslashes is escaped.
+    let slashes = 0;
+    while (body[q - 1 - slashes] === BACKSLASH) slashes++;
+    if (slashes % 2 === 0) return q;
+  }
+}
+
+export function rawMember(body: Uint8Array, name: string): Uint8Array | undefined {
+  const wanted = Buffer.from(`"${name}"`);
+  let depth = 0;
+  /** At depth 1, the next string is a member name (after `{` or a `,`). */
+  let expectName = false;
+  let found: { start: number; end: number } | undefined;
+  let valueStart = -1;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (c === QUOTE) {
+      const end = stringEnd(body, i);
+      if (end < 0) return undefined;
+      if (depth === 1 && expectName) {
+        if (body.subarray(i, end + 1).includes(BACKSLASH)) return undefined;
+        expectName = false;
+        if (end - i + 1 === wanted.length && Buffer.compare(body.subarray(i, end + 1), wanted) === 0) {
+          if (found || valueStart >= 0) return undefined;
+          const colon = body.indexOf(COLON, end + 1);
+          if (colon < 0) return undefined;
+          valueStart = colon + 1;
+          i = colon;
+          continue;
+        }
+      }
+      i = end;
+      continue;
+    }
+    if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      depth++;
+      if (depth === 1) {
+        if (c !== OPEN_OBJECT) return undefined;
+        expectName = true;
+      }
+      continue;
+    }
+    if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+      if (depth === 1 && valueStart >= 0) {
+        found = { start: valueStart, end: i };
+        valueStart = -1;
+      }
+      depth--;
+      continue;
+    }
+    if (c === 0x2c && depth === 1) {
+      // `,`: the member's value (if it was ours) ends here; a name follows.
+      if (valueStart >= 0) {
+        found = { start: valueStart, end: i };
+        valueStart = -1;
+      }
+      expectName = true;
+    }
+  }
+  return found && depth === 0 ? body.subarray(found.start, found.end) : undefined;
+}
