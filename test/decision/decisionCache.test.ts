@@ -4,7 +4,9 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { testConfig } from '../../src/config/config.js';
-import { createDecisionCache, decisionKey, type DecisionCache } from '../../src/decision/decisionCache.js';
+import type { ServiceRequest } from 'fhir/r4.js';
+import { createDecisionCache, decisionKey, type DecisionCache, type DecisionInput } from '../../src/decision/decisionCache.js';
+import { parseHookRequest } from '../../src/hooks/schema.js';
 import { loadLibrary } from '../../src/library/library.js';
 import { SERVICE_IDS } from '../../src/hooks/discovery.js';
 import type { CdsResponse } from '../../src/hooks/types.js';
@@ -140,8 +142,10 @@ describe('decision cache', () => {
 describe('decision cache key', () => {
   const library = loadLibrary();
   const sign = signRequest();
-  const input = { patientId: 'p-1', prefetch: sign.prefetch, order: orderOf(sign), orderRef: 'ServiceRequest/sr-1', cpt: '72148', dateOfService: '2024-06-12' };
-  const body = (text: string) => ({ ...input, body: Buffer.from(text) });
+  const req = parseHookRequest(sign, 'order-sign');
+  const order = req.context.draftOrders.entry?.[0]?.resource as ServiceRequest;
+  const input: DecisionInput = { patientId: 'p-1', prefetch: req.prefetch, order, orderRef: 'ServiceRequest/sr-1', cpt: '72148', dateOfService: '2024-06-12' };
+  const body = (text: string): DecisionInput => ({ ...input, body: Buffer.from(text) });
 
   it('hashes the prefetch as sent: the same bytes the same key, any byte of the record changed another', () => {
     const sent = JSON.stringify(sign);
