@@ -13,19 +13,6 @@ const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 const COLON = 0x3a;
 
-/** Index of the quote closing the string opened at `start` (a quote), or -1. */
-function stringEnd(body: Uint8Array, start: number): number {
-  let q = start;
-  for (;;) {
-    q = body.indexOf(QUOTE, q + 1);
-    if (q < 0) return -1;
-    // A quote preceded by an odd run of backslashes is escaped.
-    let slashes = 0;
-    while (body[q - 1 - slashes] === BACKSLASH) slashes++;
-    if (slashes % 2 === 0) return q;
-  }
-}
-
 export function rawMember(body: Uint8Array, name: string): Uint8Array | undefined {
   const wanted = Buffer.from(`"${name}"`);
   let depth = 0;
@@ -33,13 +20,22 @@ export function rawMember(body: Uint8Array, name: string): Uint8Array | undefine
   let expectName = false;
   let found: { start: number; end: number } | undefined;
   let valueStart = -1;
+  // One pass in plain JavaScript: a native call per string (indexOf) cost more than the bytes.
   for (let i = 0; i < body.length; i++) {
     const c = body[i];
     if (c === QUOTE) {
-      const end = stringEnd(body, i);
-      if (end < 0) return undefined;
+      let end = i + 1;
+      let escaped = false;
+      for (; end < body.length; end++) {
+        const d = body[end];
+        if (d === BACKSLASH) {
+          escaped = true;
+          end++;
+        } else if (d === QUOTE) break;
+      }
+      if (end >= body.length) return undefined;
       if (depth === 1 && expectName) {
-        if (body.subarray(i, end + 1).includes(BACKSLASH)) return undefined;
+        if (escaped) return undefined;
         expectName = false;
         if (end - i + 1 === wanted.length && Buffer.compare(body.subarray(i, end + 1), wanted) === 0) {
           if (found || valueStart >= 0) return undefined;
