@@ -13,31 +13,35 @@ const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 const COLON = 0x3a;
 
-export function rawMember(body: Uint8Array, name: string): Uint8Array | undefined {
+export function rawMember(input: Uint8Array, name: string): Uint8Array | undefined {
   const wanted = Buffer.from(`"${name}"`);
+  // A plain Uint8Array (not a Buffer) and its length read once: the loop below is the whole cost.
+  const body = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  const n = body.length;
   let depth = 0;
   /** At depth 1, the next string is a member name (after `{` or a `,`). */
   let expectName = false;
   let found: { start: number; end: number } | undefined;
   let valueStart = -1;
   // One pass in plain JavaScript: a native call per string (indexOf) cost more than the bytes.
-  for (let i = 0; i < body.length; i++) {
+  for (let i = 0; i < n; i++) {
     const c = body[i];
     if (c === QUOTE) {
       let end = i + 1;
       let escaped = false;
-      for (; end < body.length; end++) {
+      for (; end < n; end++) {
         const d = body[end];
+        if (d === QUOTE) break;
         if (d === BACKSLASH) {
           escaped = true;
           end++;
-        } else if (d === QUOTE) break;
+        }
       }
-      if (end >= body.length) return undefined;
+      if (end >= n) return undefined;
       if (depth === 1 && expectName) {
         if (escaped) return undefined;
         expectName = false;
-        if (end - i + 1 === wanted.length && Buffer.compare(body.subarray(i, end + 1), wanted) === 0) {
+        if (end - i + 1 === wanted.length && Buffer.compare(input.subarray(i, end + 1), wanted) === 0) {
           if (found || valueStart >= 0) return undefined;
           const colon = body.indexOf(COLON, end + 1);
           if (colon < 0) return undefined;
@@ -74,5 +78,5 @@ export function rawMember(body: Uint8Array, name: string): Uint8Array | undefine
       expectName = true;
     }
   }
-  return found && depth === 0 ? body.subarray(found.start, found.end) : undefined;
+  return found && depth === 0 ? input.subarray(found.start, found.end) : undefined;
 }
