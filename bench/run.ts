@@ -1,12 +1,15 @@
 /**
  * `npm run bench`: the service as `npm start` runs it (built, `node dist/src/server.js`, its own
  * process) against the floor (bench/floor.ts), both driven over loopback by autocannon with
- * order-sign requests at four record sizes; then the evaluation alone, in process.
- * Writes bench/results/latest.json and prints the table.
+ * order-sign requests at four record sizes; each server's CPU per request read from /proc (what
+ * other work on the machine does not change); then, in process, the CPU of each stage of one
+ * request (bench/stages.ts). Writes bench/results/latest.json, bench/results/latest.md (the tables
+ * for docs/performance.md) and docs/performance-chart.svg, and prints the tables.
  *
- *   npm run bench                 the table (about 2 minutes)
- *   npm run bench -- --soak       also 60 s at full load on the typical record, RSS sampled
- *   npm run bench -- --postgres   decision records in a fresh PostgreSQL database (DATABASE_URL), not the embedded SQLite
+ *   npm run bench                      the tables (about 4 minutes)
+ *   npm run bench -- --soak            also a soak on the typical record: 10 minutes at full load, RSS
+ *                                      sampled, growth after warm-up (--soak=120 for 120 s)
+ *   npm run bench -- --postgres        decision records in a fresh PostgreSQL database (DATABASE_URL), not the embedded SQLite
  *
  * Each size is sent as many distinct patients in rotation (patient id and hookInstance vary), so
  * no decision cache or record-id path is hit twice.
@@ -14,17 +17,24 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { defaultBodyLimit } from '../src/config/config.js';
 import pg from 'pg';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { SERVICE_IDS } from '../src/hooks/discovery.js';
 import { observedDecision } from '../src/cards/observedDecision.js';
 import type { CdsResponse } from '../src/hooks/types.js';
-import { benchEvaluation, type EvaluationResult } from './evaluate.js';
+import { chartSvg } from './chart.js';
+import { stageBreakdown, stageTable, type StageBreakdown } from './stages.js';
 import { BENCH_DIR, writeRecord } from './generate-record.js';
+import { patientsOf } from './patients.js';
 
 const ROOT = join(BENCH_DIR, '..');
-const SOAK = process.argv.includes('--soak');
+const soakArg = process.argv.find((a) => a === '--soak' || a.startsWith('--soak='));
+/** Soak length in seconds: `--soak` 600 (10 minutes), `--soak=<seconds>` any other. */
+const SOAK_S = soakArg ? Number(soakArg.split('=')[1] ?? 600) : 0;
+/** The first part of a soak (JIT, caches, pools, heap growth to its working size) is not counted as growth. */
+const SOAK_WARMUP_S = Math.min(60, Math.round(SOAK_S / 5));
 /** Decision records in PostgreSQL (a fresh database) instead of the embedded SQLite default. */
 const POSTGRES = process.argv.includes('--postgres');
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 6);
@@ -33,9 +43,11 @@ const CONNECTIONS = 10;
 const SIZES = [
   { name: 'typical', resources: 60 },
   { name: 'medium', resources: 500 },
-  { name: 'large', resources: 2000 },
-  { name: 'x-large', resources: 5000 },
+  { name: 'large', resources: 2500 },
+  { name: 'x-large', resources: 10000 },
 ] as const;
+/** The body limit `npm start` has by default (MAX_RESOURCES 20,000), given to the floor too. */
+const BODY_LIMIT = defaultBodyLimit(20_000);
 
 interface LoadResult {
   readonly requestsPerSec: number;
@@ -44,6 +56,8 @@ interface LoadResult {
   readonly errors: number;
   readonly non2xx: number;
   readonly peakRssMb: number;
+  /** CPU time (user + system) the server process used per answered request, from /proc: independent of other load. */
+  readonly cpuUsPerRequest: number;
 }
 
 interface SizeResult {
@@ -110,18 +124,6 @@ async function withPeakRss<T>(pid: number, work: () => Promise<T>): Promise<{ re
   }
 }
 
-/**
- * The same record as `count` distinct patients (the patient id and hookInstance changed throughout),
- * about 50 MB of bodies at most, so the service sees no repeated patient.
- */
-function patientsOf(body: string, count = Math.max(4, Math.min(200, Math.floor(50e6 / body.length)))): string[] {
-  const { context, hookInstance } = JSON.parse(body) as { context: { patientId: string }; hookInstance: string };
-  const id = context.patientId;
-  return Array.from({ length: count }, (_, i) =>
-    body.split(id).join(`${id}-${i.toString(36)}`).split(hookInstance).join(`${hookInstance.slice(0, -6)}${i.toString(16).padStart(6, '0')}`),
-  );
-}
-
 async function load(port: number, bodies: readonly string[], duration: number): Promise<autocannon.Result> {
   let next = 0;
   return autocannon({
@@ -130,14 +132,27 @@ async function load(port: number, bodies: readonly string[], duration: number): 
     headers: { 'content-type': 'application/json' },
     connections: CONNECTIONS,
     duration,
+    // A 10,000-resource record on a busy 2-core machine can take longer than autocannon's 10 s default.
+    timeout: 120,
     requests: [{ setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }) }],
   });
 }
 
+/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of stat(5), counted from the state field (3).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function measure(child: ChildProcess, port: number, bodies: readonly string[]): Promise<LoadResult> {
   await load(port, bodies, 2); // warm-up: JIT, caches, pools
+  const cpuBefore = cpuSeconds(child.pid as number);
   const { result, peakRssMb } = await withPeakRss(child.pid as number, () => load(port, bodies, DURATION_S));
+  const cpu = cpuSeconds(child.pid as number) - cpuBefore;
   return {
+    cpuUsPerRequest: Math.round((cpu * 1e6) / Math.max(1, result.requests.total)),
     requestsPerSec: Math.round(result.requests.average),
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
@@ -168,27 +183,57 @@ function build(): void {
 /** Other work on the machine (tests, builds) takes cores from both processes: reported with the numbers. */
 const loadAtStart = loadavg()[0];
 
-const pad = (s: string | number, n: number) => String(s).padStart(n);
+interface SoakResult {
+  readonly durationS: number;
+  readonly warmupS: number;
+  readonly requestsPerSec: number;
+  readonly p99Ms: number;
+  readonly non2xx: number;
+  readonly peakRssMb: number;
+  /** Median RSS over the 30 s after warm-up, and over the last 30 s. */
+  readonly afterWarmupRssMb: number;
+  readonly endRssMb: number;
+  /** endRssMb / afterWarmupRssMb - 1. */
+  readonly growth: number;
+}
 
-function table(sizes: readonly SizeResult[], evaluation: readonly EvaluationResult[]): string {
+const medianOf = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)] : 0;
+};
+
+/** The load tables, the stage breakdown and the soak, as Markdown for docs/performance.md. */
+function markdown(r: {
+  readonly date: string;
+  readonly records: string;
+  readonly sizes: readonly SizeResult[];
+  readonly stages: readonly StageBreakdown[];
+  readonly soak?: SoakResult;
+}): string {
   const lines = [
-    `cores: ${cpus().length}, load average at start: ${loadAtStart.toFixed(1)} (other processes share these cores), connections: ${CONNECTIONS}, ${DURATION_S} s per run`,
+    `Run of ${r.date.slice(0, 16).replace('T', ' ')} UTC: ${cpus().length} cores, Node ${process.version}, load average ${loadAtStart.toFixed(1)} at start (other processes share these cores), decision records ${r.records}, ${CONNECTIONS} connections, ${DURATION_S} s per run after 2 s of warm-up, distinct patients in rotation.`,
     '',
-    `${'record'.padEnd(8)} ${pad('res.', 5)} ${pad('MB', 5)} | ${pad('svc req/s', 9)} ${pad('p50', 6)} ${pad('p99', 6)} ${pad('RSS MB', 6)} | ${pad('floor req/s', 11)} ${pad('p50', 6)} ${pad('p99', 6)} | ${pad('ratio', 5)}`,
+    '| record | resources | MB | service req/s | p50 ms | p99 ms | peak RSS MB | CPU µs/req | floor req/s | floor p99 ms | floor CPU µs/req | ratio (req/s) | ratio (CPU) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...r.sizes.map(
+      (s) =>
+        `| ${s.name} | ${s.resources} | ${s.bodyMb.toFixed(2)} | ${s.service.requestsPerSec} | ${s.service.p50Ms} | ${s.service.p99Ms} | ${s.service.peakRssMb} | ${s.service.cpuUsPerRequest} | ${s.floor.requestsPerSec} | ${s.floor.p99Ms} | ${s.floor.cpuUsPerRequest} | ${s.ratio.toFixed(2)} | ${(s.floor.cpuUsPerRequest / Math.max(1, s.service.cpuUsPerRequest)).toFixed(2)} |`,
+    ),
+    '',
+    '"ratio (CPU)" is the floor\'s server CPU per request over the service\'s: the throughput ratio the two would reach with a core each and nothing else running.',
+    '',
+    'CPU per stage of one order-sign, in process (`bench/stages.ts`, mean µs of this process\'s CPU, garbage collection included):',
+    '',
+    stageTable(r.stages),
   ];
-  for (const s of sizes) {
+  if (r.soak) {
+    const k = r.soak;
     lines.push(
-      `${s.name.padEnd(8)} ${pad(s.resources, 5)} ${pad(s.bodyMb.toFixed(2), 5)} | ${pad(s.service.requestsPerSec, 9)} ${pad(s.service.p50Ms, 6)} ${pad(s.service.p99Ms, 6)} ${pad(s.service.peakRssMb, 6)} | ${pad(s.floor.requestsPerSec, 11)} ${pad(s.floor.p50Ms, 6)} ${pad(s.floor.p99Ms, 6)} | ${pad(s.ratio.toFixed(2), 5)}`,
+      '',
+      `Soak: typical record, ${k.durationS} s at full load: ${k.requestsPerSec} req/s, p99 ${k.p99Ms} ms, ${k.non2xx} non-2xx; RSS peak ${k.peakRssMb} MB, ${k.afterWarmupRssMb} MB after the ${k.warmupS} s warm-up, ${k.endRssMb} MB at the end: growth ${(k.growth * 100).toFixed(1)} %.`,
     );
   }
-  lines.push('', 'evaluation alone (in process, µs): record index + routing + facts + criteria; "hook" adds cards');
-  lines.push(`${'policy'.padEnd(30)} ${pad('res.', 5)} ${'outcome'.padEnd(14)} ${pad('median', 8)} ${pad('p99', 8)} | ${pad('hook med', 8)} ${pad('p99', 8)}`);
-  for (const e of evaluation) {
-    lines.push(
-      `${e.policy.padEnd(30)} ${pad(e.resources, 5)} ${e.outcome.padEnd(14)} ${pad(e.decide.medianUs, 8)} ${pad(e.decide.p99Us, 8)} | ${pad(e.hook.medianUs, 8)} ${pad(e.hook.p99Us, 8)}`,
-    );
-  }
-  return lines.join('\n');
+  return `${lines.join('\n')}\n`;
 }
 
 async function main(): Promise<void> {
@@ -196,10 +241,12 @@ async function main(): Promise<void> {
   build();
   const files = SIZES.map((s) => ({ ...s, body: readFileSync(writeRecord(s.resources), 'utf8') }));
   // One load generator is one client: no rate limit. Records go to a fresh store each run.
-  const env: Record<string, string> = { RATE_LIMIT_PER_MINUTE: '0', RECORD_DATA_DIR: mkdtempSync(join(tmpdir(), 'bench-records-')) };
+  // The bench saturates the service on purpose: no load shedding on event-loop delay (a 9 MB record on a
+  // busy machine holds the loop past 500 ms and would be answered 503; shedding has its own tests).
+  const env: Record<string, string> = { RATE_LIMIT_PER_MINUTE: '0', MAX_EVENT_LOOP_DELAY_MS: '0', RECORD_DATA_DIR: mkdtempSync(join(tmpdir(), 'bench-records-')) };
   if (POSTGRES) env.DATABASE_URL = await freshDatabase();
   const service = start('service', ['dist/src/server.js'], 3901, env);
-  const floor = start('floor', ['--import', 'tsx', 'bench/floor.ts'], 3902);
+  const floor = start('floor', ['--import', 'tsx', 'bench/floor.ts'], 3902, { BODY_LIMIT });
   const stop = () => {
     stopping = true;
     service.kill('SIGTERM');
@@ -215,37 +262,62 @@ async function main(): Promise<void> {
       const s = await measure(service, 3901, bodies);
       const fl = await measure(floor, 3902, bodies);
       if (s.errors || s.non2xx) throw new Error(`${f.name}: the service answered ${s.non2xx} non-2xx and ${s.errors} errors`);
+      if (fl.errors || fl.non2xx) throw new Error(`${f.name}: the floor answered ${fl.non2xx} non-2xx and ${fl.errors} errors`);
       const r: SizeResult = { name: f.name, resources: f.resources, bodyMb: Buffer.byteLength(f.body) / 1e6, service: s, floor: fl, ratio: s.requestsPerSec / fl.requestsPerSec };
       sizes.push(r);
-      console.log(`${f.name}: service ${s.requestsPerSec} req/s p99 ${s.p99Ms} ms, floor ${fl.requestsPerSec} req/s`);
+      console.log(`${f.name}: service ${s.requestsPerSec} req/s p99 ${s.p99Ms} ms ${s.cpuUsPerRequest} µs CPU/req, floor ${fl.requestsPerSec} req/s ${fl.cpuUsPerRequest} µs CPU/req`);
     }
-    let soak: { durationS: number; requestsPerSec: number; p99Ms: number; peakRssMb: number; endRssMb: number; non2xx: number } | undefined;
-    if (SOAK) {
+    let soak: SoakResult | undefined;
+    if (SOAK_S > 0) {
       const bodies = patientsOf(files[0].body);
-      const { result, peakRssMb, samples } = await withPeakRss(service.pid as number, () => load(3901, bodies, 60));
-      soak = { durationS: 60, requestsPerSec: Math.round(result.requests.average), p99Ms: result.latency.p99, peakRssMb, endRssMb: Math.round(samples.at(-1) ?? 0), non2xx: result.non2xx };
-      console.log(`soak: ${soak.requestsPerSec} req/s for 60 s, peak RSS ${peakRssMb} MB`);
+      const { result, peakRssMb, samples } = await withPeakRss(service.pid as number, () => load(3901, bodies, SOAK_S));
+      // Samples every 50 ms: the 30 s after warm-up against the last 30 s.
+      const perS = samples.length / SOAK_S;
+      const window = Math.max(1, Math.round(30 * perS));
+      const from = Math.round(SOAK_WARMUP_S * perS);
+      const afterWarmupRssMb = Math.round(medianOf(samples.slice(from, from + window)));
+      const endRssMb = Math.round(medianOf(samples.slice(-window)));
+      soak = {
+        durationS: SOAK_S,
+        warmupS: SOAK_WARMUP_S,
+        requestsPerSec: Math.round(result.requests.average),
+        p99Ms: result.latency.p99,
+        non2xx: result.non2xx,
+        peakRssMb,
+        afterWarmupRssMb,
+        endRssMb,
+        growth: endRssMb / Math.max(1, afterWarmupRssMb) - 1,
+      };
+      console.log(`soak: ${soak.requestsPerSec} req/s for ${SOAK_S} s, RSS ${afterWarmupRssMb} MB after warm-up, ${endRssMb} MB at the end (${(soak.growth * 100).toFixed(1)} %), peak ${peakRssMb} MB`);
     }
     stop();
-    const evaluation = await benchEvaluation([60, 5000]);
+    const stages = await stageBreakdown(SIZES.map((s) => s.resources), POSTGRES ? { databaseUrl: await freshDatabase() } : {});
+    const date = new Date().toISOString();
+    const records = POSTGRES ? 'in PostgreSQL (local SQLite outbox first)' : 'embedded (SQLite)';
     const results = {
-      date: new Date().toISOString(),
+      date,
       node: process.version,
       cores: cpus().length,
       loadAverageAtStart: loadAtStart,
       memoryGb: Math.round(totalmem() / 2 ** 30),
-      records: POSTGRES ? 'postgresql (local SQLite outbox first)' : 'embedded (SQLite)',
+      records,
       connections: CONNECTIONS,
       durationS: DURATION_S,
       sizes,
-      evaluation,
+      stages,
       ...(soak ? { soak } : {}),
       wallSeconds: Math.round((Date.now() - started) / 1000),
     };
     mkdirSync(join(BENCH_DIR, 'results'), { recursive: true });
-    const out = POSTGRES ? 'latest-postgres.json' : 'latest.json';
-    writeFileSync(join(BENCH_DIR, 'results', out), `${JSON.stringify(results, null, 2)}\n`);
-    console.log(`\n${table(sizes, evaluation)}\n\nwrote bench/results/${out} (${results.wallSeconds} s)`);
+    const name = POSTGRES ? 'latest-postgres' : 'latest';
+    writeFileSync(join(BENCH_DIR, 'results', `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+    const md = markdown({ date, records, sizes, stages, soak });
+    writeFileSync(join(BENCH_DIR, 'results', `${name}.md`), md);
+    if (!POSTGRES) {
+      const points = sizes.map((s) => ({ resources: s.resources, serviceRps: s.service.requestsPerSec, floorRps: s.floor.requestsPerSec, serviceP99Ms: s.service.p99Ms, floorP99Ms: s.floor.p99Ms }));
+      writeFileSync(join(ROOT, 'docs', 'performance-chart.svg'), chartSvg(points, `npm run bench, ${date.slice(0, 10)}: ${cpus().length} cores, load average ${loadAtStart.toFixed(1)} at start, ${CONNECTIONS} connections, records ${records}`));
+    }
+    console.log(`\n${md}\nwrote bench/results/${name}.json and .md${POSTGRES ? '' : ', docs/performance-chart.svg'} (${results.wallSeconds} s)`);
   } finally {
     stop();
   }

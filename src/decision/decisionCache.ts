@@ -11,6 +11,7 @@ import type { EngineOutcome, NodeResult } from '../engine/evaluate.js';
 import type { PolicyVersion } from '../engine/types.js';
 import type { PolicyLibrary } from '../library/library.js';
 import { routingFileSchema, type RoutingResult } from '../routing/routing.js';
+import { rawMember } from '../hooks/rawMember.js';
 import { MemorySharedCache, type SharedCache } from '../store/kv.js';
 import { sameSecret } from '../security/throttle.js';
 import type { OrderDecision } from './decideOrder.js';
@@ -97,6 +98,8 @@ export interface DecisionInput {
   readonly dateOfService: string;
   /** The other draftOrders entries: a QuestionnaireResponse the order's supportingInfo names may travel there. */
   readonly draftEntries?: readonly unknown[];
+  /** The request body as received, when there is one: its prefetch bytes are hashed instead of the parsed prefetch serialised again. */
+  readonly body?: Uint8Array;
 }
 
 const libraryVersions = new WeakMap<PolicyLibrary, string>();
@@ -121,7 +124,10 @@ export function decisionKey(library: PolicyLibrary, input: DecisionInput): strin
   h.update(`${DECISION_CACHE_VERSION}\n${libraryVersion(library)}\n${input.patientId}\n${input.orderRef}\n${input.cpt}\n${input.dateOfService}\n`);
   h.update(JSON.stringify(input.order));
   h.update('\n');
-  h.update(JSON.stringify(input.prefetch ?? null));
+  // The prefetch as sent (the same bytes parse to the same record); serialised when the body is absent or ambiguous.
+  const sent = input.body ? rawMember(input.body, 'prefetch') : undefined;
+  if (sent) h.update('sent\n').update(sent);
+  else h.update(JSON.stringify(input.prefetch ?? null));
   h.update('\n');
   h.update(JSON.stringify(input.draftEntries ?? []));
   return h.digest('hex');

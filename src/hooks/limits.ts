@@ -42,18 +42,25 @@ export function checkRequestLimits(body: unknown, limits: RequestLimits): void {
     return tooCostly(`${path || '(body)'}: ${what}`, path || undefined);
   };
   let resources = 0;
-  const stack: Frame[] = [{ value: body, depth: 1, bundles: 0, counted: false }];
+  // Only objects and arrays are stacked: a string is checked where it is found (most of a body's
+  // values are strings and numbers; a frame for each was most of this walk's cost).
+  const checkString = (value: string, parent: Frame, key: string | number): void => {
+    if (value.length > limits.maxStringLength) throw fail({ value, depth: parent.depth + 1, bundles: parent.bundles, counted: parent.counted, parent, key }, `a string longer than ${limits.maxStringLength} characters`);
+  };
+  const root: Frame = { value: body, depth: 1, bundles: 0, counted: false };
+  if (typeof body === 'string' && body.length > limits.maxStringLength) throw fail(root, `a string longer than ${limits.maxStringLength} characters`);
+  const stack: Frame[] = [root];
   while (stack.length > 0) {
     const frame = stack.pop() as Frame;
     const { value, depth, counted } = frame;
-    if (typeof value === 'string') {
-      if (value.length > limits.maxStringLength) throw fail(frame, `a string longer than ${limits.maxStringLength} characters`);
-      continue;
-    }
     if (value === null || typeof value !== 'object') continue;
     if (depth > limits.maxJsonDepth) throw fail(frame, `nested deeper than ${limits.maxJsonDepth} levels`);
     if (Array.isArray(value)) {
-      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], depth: depth + 1, bundles: frame.bundles, counted, parent: frame, key: i });
+      for (let i = value.length - 1; i >= 0; i--) {
+        const v: unknown = value[i];
+        if (typeof v === 'string') checkString(v, frame, i);
+        else if (v !== null && typeof v === 'object') stack.push({ value: v, depth: depth + 1, bundles: frame.bundles, counted, parent: frame, key: i });
+      }
       continue;
     }
     const record = value as Record<string, unknown>;
@@ -66,8 +73,14 @@ export function checkRequestLimits(body: unknown, limits: RequestLimits): void {
     }
     for (const key of Object.keys(record)) {
       if (key.length > limits.maxStringLength) throw fail(frame, `a member name longer than ${limits.maxStringLength} characters`);
+      const v = record[key];
+      if (typeof v === 'string') {
+        checkString(v, frame, key);
+        continue;
+      }
+      if (v === null || typeof v !== 'object') continue;
       const inScope = counted || (depth === 1 && key === 'prefetch') || (depth === 2 && frame.key === 'context' && key === 'draftOrders');
-      stack.push({ value: record[key], depth: depth + 1, bundles, counted: inScope, parent: frame, key });
+      stack.push({ value: v, depth: depth + 1, bundles, counted: inScope, parent: frame, key });
     }
   }
 }

@@ -1,6 +1,6 @@
 /** Middleware every call passes at the edge: request id, the rejection log line, JSON only, request limits. */
 import { randomUUID } from 'node:crypto';
-import express, { type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
 import type { Config } from '../config/config.js';
 import { HttpError } from '../hooks/errors.js';
 import { checkRequestLimits, type RequestLimits } from '../hooks/limits.js';
@@ -38,9 +38,17 @@ export const requireJson: RequestHandler = (req, _res, next) => {
   next(req.is(JSON_TYPES) ? undefined : new HttpError(415, 'not-supported', 'Content-Type must be application/json'));
 };
 
+// The body as received, kept for the decision-cache key (src/hooks/rawMember.ts) while its request lives.
+const rawBodies = new WeakMap<object, Buffer>();
+
+/** The bytes the JSON body parser read for this request (absent when it read none). */
+export function rawBodyOf(req: Request): Buffer | undefined {
+  return rawBodies.get(req);
+}
+
 /** The JSON body parser (413 past BODY_LIMIT, 400 on bad JSON: both answered by the error handler). */
 export function jsonBody(config: Pick<Config, 'bodyLimit'>): RequestHandler {
-  return express.json({ limit: config.bodyLimit, type: JSON_TYPES });
+  return express.json({ limit: config.bodyLimit, type: JSON_TYPES, verify: (req, _res, buf) => void rawBodies.set(req, buf) });
 }
 
 /** 422 when the parsed body is deeper, longer or wider than the configured limits. */

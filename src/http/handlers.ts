@@ -9,10 +9,11 @@ import type { PolicyLibrary } from '../library/library.js';
 import type { Logger } from '../log.js';
 import type { FeedbackEvent, FeedbackSink, HookEvent, HookObserver } from '../pipeline/events.js';
 import { runHook, type HookContext, type HookOutcome } from '../pipeline/runHook.js';
-import { criterionId } from '../decision/decideOrder.js';
+import { hookLogLine } from '../pipeline/hookLog.js';
 import type { DecisionRecorder } from '../records/eventRecorder.js';
 import type { AuthenticatedClient } from '../security/clientAuth.js';
 import { isFhirServerAllowed } from '../security/middleware.js';
+import { rawBodyOf } from './edge.js';
 import { healthReport, type ReadinessCheck } from './health.js';
 import type { ServiceMetrics } from './metrics.js';
 import type {} from './locals.js';
@@ -73,7 +74,7 @@ export function hookHandler(deps: HookHandlerDeps): RequestHandler {
     const receivedAt = deps.now();
     const { serviceId, hook } = serviceOf(req);
     const request = parseHookRequest(req.body, hook);
-    const outcome = await runHook(request, contextFor(deps, res.locals.client));
+    const outcome = await runHook(request, { ...contextFor(deps, res.locals.client), requestBody: rawBodyOf(req) });
     const event: HookEvent = {
       requestId: res.locals.requestId,
       serviceId,
@@ -94,16 +95,8 @@ export function hookHandler(deps: HookHandlerDeps): RequestHandler {
 
 /** The hook's log lines: one per call (ids, outcomes, criteria), one more when an order failed on its data. */
 function logHook(logger: Logger, e: HookEvent, outcome: HookOutcome): void {
-  const at = { reqId: e.requestId, serviceId: e.serviceId, hookInstance: e.hookInstance };
-  if (outcome.orderErrors.length) logger.error({ ...at, orderErrors: outcome.orderErrors }, 'order evaluation failed on unexpected data');
-  const orders = outcome.decisions.map((d) => ({
-    order: d.orderRef,
-    cpt: d.cpt,
-    outcome: d.outcome,
-    policy: 'policy' in d ? `${d.policy.policyId}@${d.policy.version}` : undefined,
-    criterion: criterionId(d),
-  }));
-  logger.info({ ...at, iss: e.client?.iss, status: 200, orders, fhirCalls: outcome.fhirCalls, durationMs: e.durationMs }, 'hook');
+  if (outcome.orderErrors.length) logger.error({ reqId: e.requestId, serviceId: e.serviceId, hookInstance: e.hookInstance, orderErrors: outcome.orderErrors }, 'order evaluation failed on unexpected data');
+  logger.info(hookLogLine(e), 'hook');
 }
 
 export interface FeedbackHandlerDeps {

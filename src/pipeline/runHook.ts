@@ -42,6 +42,8 @@ export interface HookContext {
   readonly onUnusableCacheEntry?: (why: CacheMiss) => void;
   /** A page that renders the documentation form (the playground's): the card's questionnaire link opens it (absent: the Questionnaire). */
   readonly formPageUrl?: string;
+  /** The request body as received (HTTP): the decision-cache key hashes its prefetch bytes. */
+  readonly requestBody?: Uint8Array;
 }
 
 export interface HookOutcome {
@@ -129,7 +131,7 @@ export async function decideOrders(
   req: HookRequest,
   orders: readonly OrderInScope[],
   loaded: LoadedRecord,
-  ctx: Pick<HookContext, 'library' | 'evaluationBudgetMs' | 'decisionCache' | 'onUnusableCacheEntry'>,
+  ctx: Pick<HookContext, 'library' | 'evaluationBudgetMs' | 'decisionCache' | 'onUnusableCacheEntry' | 'requestBody'>,
   today: string,
 ): Promise<DecidedOrders> {
   const budget = new EvaluationBudget(ctx.evaluationBudgetMs ?? Number.POSITIVE_INFINITY);
@@ -143,7 +145,7 @@ export async function decideOrders(
   for (const o of orders) {
     try {
       const decide = () => decideOrder(ctx.library, record, o.order, o.ref, o.cpt, today, entries);
-      const input = { patientId: req.context.patientId, prefetch: req.prefetch, order: o.order, orderRef: o.ref, cpt: o.cpt, dateOfService: dateOfService(o.order, today), draftEntries: entries };
+      const input = { patientId: req.context.patientId, prefetch: req.prefetch, order: o.order, orderRef: o.ref, cpt: o.cpt, dateOfService: dateOfService(o.order, today), draftEntries: entries, body: ctx.requestBody };
       decisions.push(cache ? await decideThroughCache(cache, ctx.library, req.hook, input, decide, ctx.onUnusableCacheEntry) : decide());
     } catch (err) {
       // Fail the order, not the request: a 500 would tell the clinician nothing.

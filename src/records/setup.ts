@@ -6,6 +6,7 @@ import { EmbeddedRecordLog, RecordOutbox } from '../store/recordLog.js';
 import { startRetentionPurge } from '../store/retentionPurge.js';
 import { SqlDecisionRecordStore } from '../store/sqlDecisionRecordStore.js';
 import { SqlPriorAuthStore } from '../store/sqlPriorAuthStore.js';
+import { SqliteRecordWriter } from '../store/sqliteRecordWriter.js';
 import type { PriorAuthStore } from '../pas/store.js';
 import type { DecisionRecordStore, RecordLog } from '../store/types.js';
 import { eventRecorder, type DecisionRecorder } from './eventRecorder.js';
@@ -57,7 +58,7 @@ export async function setupDecisionRecords(config: Config, logger: Logger): Prom
   // PostgreSQL is migrated (and then purged) once reached, which may be after start-up.
   const log: RecordLog = remote
     ? RecordOutbox.start(local, store, { logger, prepareTarget: () => migrateRemote().then(purge) })
-    : new EmbeddedRecordLog(store);
+    : new EmbeddedRecordLog(local.sqlite ? new SqliteRecordWriter(local.db, local.sqlite) : store);
   if (!remote) purge();
   return {
     store,

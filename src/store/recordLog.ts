@@ -18,7 +18,7 @@ export class EmbeddedRecordLog implements RecordLog {
   private localWriteFailures = 0;
   private lastError?: string;
 
-  constructor(private readonly store: DecisionRecordStore) {}
+  constructor(private readonly store: Pick<DecisionRecordStore, 'saveBatch'>) {}
 
   async append(item: RecordItem): Promise<void> {
     try {

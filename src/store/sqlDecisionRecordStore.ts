@@ -154,7 +154,7 @@ export function callRows(calls: readonly HookCallRecord[]) {
   }));
 }
 
-function feedbackRows(feedback: readonly FeedbackRecord[]) {
+export function feedbackRows(feedback: readonly FeedbackRecord[]) {
   return feedback.map((f) => ({
     id: f.id,
     received_at: isoParam(f.receivedAt, 'receivedAt'),

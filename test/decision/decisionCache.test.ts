@@ -10,6 +10,7 @@ import { parseHookRequest } from '../../src/hooks/schema.js';
 import { loadLibrary } from '../../src/library/library.js';
 import { hookContextFromConfig } from '../../src/pipeline/context.js';
 import { loadPatientRecord, ordersInScope } from '../../src/pipeline/runHook.js';
+import type { ServiceRequest } from 'fhir/r4.js';
 import { SERVICE_IDS } from '../../src/hooks/discovery.js';
 import type { CdsResponse } from '../../src/hooks/types.js';
 import { observedDecision } from '../support/outcome.js';
@@ -217,5 +218,29 @@ describe('a cache entry read back', () => {
     const { key, input } = await cachedEntry();
     expect(DECISION_CACHE_VERSION).toBe('decision-v3');
     expect(key).toBe(decisionKey(library, input));
+  });
+});
+
+describe('decision cache key', () => {
+  const library = loadLibrary();
+  const sign = signRequest();
+  const req = parseHookRequest(sign, 'order-sign');
+  const order = req.context.draftOrders.entry?.[0]?.resource as ServiceRequest;
+  const input: DecisionInput = { patientId: 'p-1', prefetch: req.prefetch, order, orderRef: 'ServiceRequest/sr-1', cpt: '72148', dateOfService: '2024-06-12' };
+  const body = (text: string): DecisionInput => ({ ...input, body: Buffer.from(text) });
+
+  it('hashes the prefetch as sent: the same bytes the same key, any byte of the record changed another', () => {
+    const sent = JSON.stringify(sign);
+    expect(decisionKey(library, body(sent))).toBe(decisionKey(library, body(JSON.stringify({ ...sign, hookInstance: 'other' }))));
+    const changed = structuredClone(sign);
+    changed.prefetch.conditions.entry[0].resource.onsetDateTime = '2024-05-30T09:30:00-08:00';
+    expect(decisionKey(library, body(JSON.stringify(changed)))).not.toBe(decisionKey(library, body(sent)));
+  });
+
+  it('keys an ambiguous body (prefetch twice) by the prefetch JSON.parse kept, as without a body', () => {
+    const twice = `{"prefetch":{"patient":null},${JSON.stringify(sign).slice(1)}`;
+    expect(JSON.parse(twice).prefetch).toEqual(sign.prefetch);
+    expect(decisionKey(library, body(twice))).toBe(decisionKey(library, input));
+    expect(decisionKey(library, body(JSON.stringify(sign)))).not.toBe(decisionKey(library, input));
   });
 });

@@ -80,4 +80,24 @@ describe('limits that agree', () => {
     expect(text).not.toContain(CAUDA.prefetch.patient.birthDate);
     expect(text).not.toContain(JSON.stringify(CAUDA.prefetch.patient.name[0].family));
   });
+
+  it('the default body limit admits a record of MAX_RESOURCES resources', () => {
+    const config = testConfig();
+    const body = withHistory(readFixture(), config.maxResources);
+    expect(countResources(body)).toBe(config.maxResources);
+    expect(config.bodyLimit).toBe('40mb');
+    expect(Buffer.byteLength(JSON.stringify(body))).toBeLessThan(40 * 1024 * 1024);
+  });
+
+  it('a body over the limit is answered 413 and logged on one line, without the body', async () => {
+    const { logger, lines } = captureLogger();
+    const { app } = createApp(testConfig({ bodyLimit: '1kb' }), { logger });
+    const res = await request(app).post(SIGN).send(CAUDA);
+    expect(res.status).toBe(413);
+    expect(res.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'too-costly' }] });
+    const rejected = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request rejected');
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0]).toMatchObject({ status: 413, path: SIGN, code: 'entity.too.large' });
+    expect(lines.join('\n')).not.toContain(CAUDA.prefetch.patient.birthDate);
+  });
 });
