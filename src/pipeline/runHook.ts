@@ -7,7 +7,7 @@ import { describeEvidence } from '../cards/evidence.js';
 import { withOverrideReasons } from '../cards/overrideReasons.js';
 import { pamaSystemActions, withRatedSuggestions } from '../cards/pamaRating.js';
 import { coverageOf, dateOfService, decideOrder, hasPolicy, lumbarMriCode, type OrderDecision } from '../decision/decideOrder.js';
-import { decideThroughCache, type CacheMiss, type DecisionCache } from '../decision/decisionCache.js';
+import { decideThroughCache, worthCaching, type CacheMiss, type DecisionCache } from '../decision/decisionCache.js';
 import type { OrderSignCards, ShownDecisions } from '../decision/shownDecisions.js';
 import { todayUtc } from '../fhir/dates.js';
 import type { PolicyLibrary } from '../library/library.js';
@@ -139,8 +139,9 @@ export async function decideOrders(
   const decisions: OrderDecision[] = [];
   const unfinishedOrders: string[] = [];
   const orderErrors: OrderError[] = [];
-  // Only a record read wholly from the prefetch is keyed by it; FHIR reads and problems are never cached.
-  const cache = loaded.fhirCalls === 0 && loaded.problems.length === 0 ? ctx.decisionCache : undefined;
+  // Only a record read wholly from the prefetch is keyed by it; FHIR reads and problems are never cached,
+  // nor a body so large that hashing it costs more than deciding.
+  const cache = loaded.fhirCalls === 0 && loaded.problems.length === 0 && worthCaching(ctx.requestBody) ? ctx.decisionCache : undefined;
   const entries = draftEntries(req);
   for (const o of orders) {
     try {

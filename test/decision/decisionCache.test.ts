@@ -4,7 +4,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
-import { createDecisionCache, decideThroughCache, decisionKey, DECISION_CACHE_VERSION, type DecisionCache, type DecisionInput } from '../../src/decision/decisionCache.js';
+import { createDecisionCache, decideThroughCache, decisionKey, DECISION_CACHE_MAX_BODY_BYTES, DECISION_CACHE_VERSION, type DecisionCache, type DecisionInput } from '../../src/decision/decisionCache.js';
 import { criterionId, dateOfService, decideOrder, type OrderDecision } from '../../src/decision/decideOrder.js';
 import { parseHookRequest } from '../../src/hooks/schema.js';
 import { loadLibrary } from '../../src/library/library.js';
@@ -71,6 +71,32 @@ describe('decision cache', () => {
     expect(observedDecision(res.body as CdsResponse).outcome).toBe('not-indicated');
     expect(res.body.cards.map((c: Json) => c.summary)).toEqual(uncached.body.cards.map((c: Json) => c.summary));
     expect(res.body.systemActions).toHaveLength(1);
+  });
+
+  it('is not consulted for a body over DECISION_CACHE_MAX_BODY_BYTES (hashing it would cost more than deciding), and decides the same', async () => {
+    const { cache, call } = setup();
+    const sign = signRequest();
+    // Years of unrelated vital signs (a code no value set holds, before the episode): the decision is unchanged.
+    const vitals = Array.from({ length: 1500 }, (_, i) => ({
+      resource: {
+        resourceType: 'Observation',
+        id: `bp-${i}`,
+        status: 'final',
+        category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
+        code: { coding: [{ system: 'http://loinc.org', code: '8867-4', display: 'Heart rate' }] },
+        subject: { reference: `Patient/${sign.context.patientId}` },
+        effectiveDateTime: `2015-01-01T08:${String(i % 60).padStart(2, '0')}:00Z`,
+        valueQuantity: { value: 60 + (i % 30), unit: 'beats/minute', system: 'http://unitsofmeasure.org', code: '/min' },
+        note: [{ text: 'Routine vital signs at a primary care visit, recorded by the clinic nurse: no concerns.'.repeat(4) }],
+      },
+    }));
+    sign.prefetch.observations = { resourceType: 'Bundle', type: 'searchset', entry: [...(sign.prefetch.observations?.entry ?? []), ...vitals] };
+    expect(Buffer.byteLength(JSON.stringify(sign))).toBeGreaterThan(DECISION_CACHE_MAX_BODY_BYTES);
+    expect((await call(selectFrom(sign))).status).toBe(200);
+    const res = await call(sign);
+    expect(res.status).toBe(200);
+    expect(cache.hits + cache.misses).toBe(0);
+    expect(observedDecision(res.body as CdsResponse).outcome).toBe('not-indicated');
   });
 
   it('names the assertion after the order-sign call, not the order-select that filled the cache', async () => {
