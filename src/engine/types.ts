@@ -78,9 +78,13 @@ export interface AlternativeRule {
   readonly outcomes?: readonly DecisionOutcome[];
   /** Only when the order's CPT is not one of these. */
   readonly unlessOrdered?: readonly string[];
-  readonly action:
-    | { readonly kind: 'change-order'; readonly code: string; readonly system: string; readonly display: string }
-    | { readonly kind: 'replace-with-referral'; readonly code: string; readonly system: string; readonly display: string };
+  /** `change-order`: order this study instead; `replace-with-referral`: no imaging, refer (the code) instead. */
+  readonly action: {
+    readonly kind: 'change-order' | 'replace-with-referral';
+    readonly code: string;
+    readonly system: string;
+    readonly display: string;
+  };
   readonly isRecommended?: boolean;
   /** How we read the guideline's or contract's words into `when`, shown to reviewers. */
   readonly interpretation?: string;

@@ -1,6 +1,7 @@
 import fhirpath from 'fhirpath';
 import { z } from 'zod';
 import { jsonPath, PolicyLoadError, type LoadProblem } from '../library/loadError.js';
+import type { Assert, SchemaAgrees } from '../library/schemaAgrees.js';
 import type { ValueSetIndex } from '../terminology/valueSets.js';
 
 /**
@@ -123,15 +124,17 @@ export type FactExpr =
   | { readonly not: FactExpr }
   | { readonly fact: string };
 
-const exprSchema: z.ZodType<FactExpr> = z.lazy(() =>
-  z.union([
-    z.object({ any: z.array(exprSchema).min(1) }).strict(),
-    z.object({ all: z.array(exprSchema).min(1) }).strict(),
-    z.object({ not: exprSchema }).strict(),
-    z.object({ fact: z.string() }).strict(),
-    sourceSchema,
-  ]),
-) as z.ZodType<FactExpr>;
+// Recursive like a criterion tree: `exprSchema` parses the whole expression, `exprLevel` one level
+// whose operands are `FactExpr`s; checking that level against `FactExpr` checks every level.
+const exprSchema: z.ZodType<FactExpr> = z.lazy(() => exprLevel);
+const exprLevel = z.union([
+  z.object({ any: z.array(exprSchema).min(1) }).strict(),
+  z.object({ all: z.array(exprSchema).min(1) }).strict(),
+  z.object({ not: exprSchema }).strict(),
+  z.object({ fact: z.string() }).strict(),
+  sourceSchema,
+]);
+type _ExprAgrees = Assert<SchemaAgrees<typeof exprLevel, FactExpr>>;
 
 const factSchema = z
   .object({
@@ -237,9 +240,10 @@ export class FactCatalogue {
     for (const [key, vs] of sets) if (!this.valueSets.has(vs)) problem([...at, ...key], `unknown value set ${vs}`);
     if (e.source === 'observation' && e.where && !this.compiled.has(e.where)) {
       try {
-        this.compiled.set(e.where, fhirpath.compile(e.where) as Compiled);
+        // Synchronous evaluation: the evaluator returns the result list, never a promise.
+        this.compiled.set(e.where, fhirpath.compile(e.where, undefined, { async: false }));
       } catch (err) {
-        problem([...at, 'where'], `FHIRPath does not compile: ${e.where}: ${(err as Error).message}`);
+        problem([...at, 'where'], `FHIRPath does not compile: ${e.where}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
   }

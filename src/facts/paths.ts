@@ -21,7 +21,8 @@ const DATE_EXPRESSIONS: Record<string, string> = {
 type Compiled = (resource: unknown) => unknown[];
 
 const COMPILED = new Map<string, Compiled>(
-  Object.entries(DATE_EXPRESSIONS).map(([type, expr]) => [type, fhirpath.compile(expr) as Compiled]),
+  // Synchronous evaluation: the evaluator returns the result list, never a promise.
+  Object.entries(DATE_EXPRESSIONS).map(([type, expr]) => [type, fhirpath.compile(expr, undefined, { async: false })]),
 );
 
 /**

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { CriterionNode, PolicyVersion } from '../engine/types.js';
 import { jsonPath, parseFile, PolicyLoadError, readJsonFile, type LoadProblem } from './loadError.js';
+import type { Assert, SchemaAgrees } from './schemaAgrees.js';
 
 const windowSchema = z.object({ from: isoDate().optional(), until: isoDate().optional() }).strict();
 
@@ -21,16 +22,18 @@ const base = {
   unknownAs: z.literal(false).optional(),
 };
 
-const nodeSchema: z.ZodType<CriterionNode> = z.lazy(() =>
-  z.discriminatedUnion('kind', [
-    z.object({ ...base, kind: z.literal('all'), children: z.array(nodeSchema).min(1) }).strict(),
-    z.object({ ...base, kind: z.literal('any'), children: z.array(nodeSchema).min(1) }).strict(),
-    z.object({ ...base, kind: z.literal('atLeast'), n: z.number().int().positive(), children: z.array(nodeSchema).min(1) }).strict(),
-    z.object({ ...base, kind: z.literal('not'), child: nodeSchema }).strict(),
-    z.object({ ...base, kind: z.literal('fact'), fact: z.string().min(1) }).strict(),
-    z.object({ ...base, kind: z.literal('ref'), ref: z.string().min(1) }).strict(),
-  ]),
-) as z.ZodType<CriterionNode>;
+// A criterion tree is recursive: `nodeSchema` parses the whole tree, `nodeLevel` one node whose
+// children are `CriterionNode`s. Checking that one level against the engine's union (below) checks
+// every level, so the parsed tree is a `CriterionNode` without a cast.
+const nodeSchema: z.ZodType<CriterionNode> = z.lazy(() => nodeLevel);
+const nodeLevel = z.discriminatedUnion('kind', [
+  z.object({ ...base, kind: z.literal('all'), children: z.array(nodeSchema).min(1) }).strict(),
+  z.object({ ...base, kind: z.literal('any'), children: z.array(nodeSchema).min(1) }).strict(),
+  z.object({ ...base, kind: z.literal('atLeast'), n: z.number().int().positive(), children: z.array(nodeSchema).min(1) }).strict(),
+  z.object({ ...base, kind: z.literal('not'), child: nodeSchema }).strict(),
+  z.object({ ...base, kind: z.literal('fact'), fact: z.string().min(1) }).strict(),
+  z.object({ ...base, kind: z.literal('ref'), ref: z.string().min(1) }).strict(),
+]);
 
 const outcome = z.enum(['criteria-met', 'no-review-required', 'documentation-missing', 'physician-review', 'not-indicated']);
 
@@ -84,6 +87,10 @@ const policySchema = z
   })
   .strict();
 
+// The build fails when policy.json's schema and the engine's types (src/engine/types.ts) part ways.
+type _NodeAgrees = Assert<SchemaAgrees<typeof nodeLevel, CriterionNode>>;
+type _PolicyAgrees = Assert<SchemaAgrees<typeof policySchema, PolicyVersion>>;
+
 /** A policy folder's own files and folders; every other folder in it is a version folder. */
 export const POLICY_FOLDER_FILES = { facts: 'facts.json', fixtures: 'fixtures', scenarios: 'scenarios' } as const;
 /** The folder of shared facts, findings and value sets (not a policy). */
@@ -127,7 +134,7 @@ interface Placed {
  * `knownFact` says whether the policy may use a fact (the common ones and its own), with the reason when not.
  */
 export function parsePolicy(json: unknown, file: string, knownFact: (id: string) => true | string): PolicyVersion {
-  const policy = parseFile(policySchema, json, file) as PolicyVersion;
+  const policy: PolicyVersion = parseFile(policySchema, json, file);
   const problems: LoadProblem[] = [];
   const problem = (at: readonly PropertyKey[], message: string): void => void problems.push({ file, path: jsonPath(at), message });
   const ids = new Map<string, CriterionNode>();

@@ -72,18 +72,17 @@ function periodOf(iso: string, g: ReportGranularity): string {
  * PAS submission's (an order-sign alone is standard).
  */
 function histories(determinations: readonly PriorAuthDetermination[]): RequestHistory[] {
-  const byOrder = new Map<string, { priority?: PasPriority; code: string; steps: { at: string; decidedAt: string; action: string }[] }>();
+  const byOrder = new Map<string, { priority?: PasPriority; code: string; openedAt: string; steps: { decidedAt: string; action: string }[] }>();
   for (const d of [...determinations].sort((a, b) => a.receivedAt.localeCompare(b.receivedAt))) {
     // An approval without a number is "no review required": no prior authorization was needed.
     if (d.reviewAction === 'A1' && !d.authorizationNumber) continue;
     const key = `${d.patientRef}|${d.orderRef}|${d.billingCode}`;
-    const h = byOrder.get(key) ?? { code: d.billingCode, steps: [] };
+    const h = byOrder.get(key) ?? { code: d.billingCode, openedAt: d.receivedAt, steps: [] };
     h.priority ??= d.priority;
-    h.steps.push({ at: d.receivedAt, decidedAt: d.decidedAt, action: d.reviewAction });
+    h.steps.push({ decidedAt: d.decidedAt, action: d.reviewAction });
     byOrder.set(key, h);
   }
-  return [...byOrder.values()].map((h) => {
-    const openedAt = h.steps[0]!.at;
+  return [...byOrder.values()].map(({ openedAt, ...h }) => {
     const firstDetermination = h.steps.find((s) => s.action === 'A1' || s.action === 'A3');
     const approvedAt = h.steps.findIndex((s) => s.action === 'A1');
     const status: Status =
@@ -97,10 +96,10 @@ const pct = (n: number, d: number): number => (d === 0 ? 0 : Math.round((n / d) 
 const round = (x: number): number => Math.round(x * 100) / 100;
 
 function median(xs: readonly number[]): number | null {
-  if (xs.length === 0) return null;
   const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return round(s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2);
+  // The middle value of an odd count, the middle two of an even one; none of an empty list.
+  const middle = s.slice(Math.floor((s.length - 1) / 2), Math.floor(s.length / 2) + 1);
+  return middle.length ? round(middle.reduce((a, b) => a + b, 0) / middle.length) : null;
 }
 
 function figures(hs: readonly RequestHistory[]): Figures {
@@ -151,10 +150,10 @@ export function priorAuthReport(
     ...(opts.from ? { from: opts.from } : {}),
     ...(opts.to ? { to: opts.to } : {}),
     itemsRequiringPriorAuthorization: LUMBAR_MRI_CPT.map((code) => ({ system: 'http://www.ama-assn.org/go/cpt', code })),
-    periods: [...byPeriod.keys()].sort().map((period) => {
-      const hs = byPeriod.get(period)!;
-      return { period, all: figures(hs), standard: figures(hs.filter((h) => h.priority === 'standard')), expedited: figures(hs.filter((h) => h.priority === 'expedited')) };
-    }),
+    // Periods in name order (keys are distinct, so no tie): 2024 < 2024-Q2 < 2025.
+    periods: [...byPeriod]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([period, hs]) => ({ period, all: figures(hs), standard: figures(hs.filter((h) => h.priority === 'standard')), expedited: figures(hs.filter((h) => h.priority === 'expedited')) })),
   };
 }
 

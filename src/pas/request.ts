@@ -167,9 +167,10 @@ export function readPasRequest(body: unknown): PasRequest {
   if (!parsed.success) throw nonconformant('Bundle', parsed.error);
   const bundle = parsed.data;
   const entries: BundleEntry[] = bundle.entry.map((e) => ({ fullUrl: e.fullUrl, ...(isResource(e.resource) ? { resource: e.resource } : {}) }));
-  const first = bundle.entry[0]!;
-  if (first.resource.resourceType !== 'Claim') {
-    throw new HttpError(400, 'structure', `Bundle.entry[0].resource: the Claim must be the first entry (found ${first.resource.resourceType})`, 'Bundle.entry[0].resource');
+  // The schema requires an entry; with none this would be the same refusal.
+  const first = bundle.entry.at(0);
+  if (first?.resource.resourceType !== 'Claim') {
+    throw new HttpError(400, 'structure', `Bundle.entry[0].resource: the Claim must be the first entry (found ${first?.resource.resourceType ?? 'none'})`, 'Bundle.entry[0].resource');
   }
   const claimParsed = claimSchema.safeParse(first.resource);
   if (!claimParsed.success) throw nonconformant('Claim', claimParsed.error);
@@ -184,7 +185,8 @@ export function readPasRequest(body: unknown): PasRequest {
   if (!isType<Patient>('Patient')(patient) || typeof patient.id !== 'string') {
     throw new HttpError(400, 'not-found', `Claim.patient: ${claimParsed.data.patient.reference} is not a Patient (with an id) in the Bundle`, 'Claim.patient');
   }
-  const coverageRef = claimParsed.data.insurance[0]!.coverage.reference;
+  // The schema requires an insurance; with none, no Coverage resolves and the refusal below names it.
+  const coverageRef = claimParsed.data.insurance.at(0)?.coverage.reference;
   const coverage = resolveIn(entries, coverageRef);
   if (!isType<Coverage>('Coverage')(coverage)) {
     throw new HttpError(400, 'not-found', `Claim.insurance[0].coverage: ${coverageRef} is not a Coverage in the Bundle`, 'Claim.insurance[0].coverage');

@@ -51,9 +51,11 @@ export function claimResponse(req: PasRequest, adj: Adjudication, now: Date, id:
     const traces = req.items.find((i) => i.sequence === d.sequence)?.item.extension?.filter((e) => e.url === `${PAS_EXT}/extension-itemTraceNumber`) ?? [];
     return responseItem(d, traces, n, adj.decidedOn);
   });
-  const errors = adj.items.filter((d) => d.error);
+  const errors = adj.items.flatMap((d) => (d.error ? [{ itemSequence: d.sequence, error: d.error }] : []));
   const decided = adj.items.filter((d) => d.reviewAction);
   const approved = adj.items.filter((d) => d.authorizationNumber && d.period);
+  // A single approval for the whole request: the claim-level number and period too.
+  const sole = adj.items.length === 1 ? approved.at(0) : undefined;
   return {
     resourceType: 'ClaimResponse',
     id,
@@ -68,15 +70,14 @@ export function claimResponse(req: PasRequest, adj: Adjudication, now: Date, id:
     ...(req.claim.provider ? { requestor: req.claim.provider } : {}),
     request: { reference: req.claimFullUrl },
     outcome: decided.length === 0 ? 'error' : errors.length > 0 ? 'partial' : 'complete',
-    // A single approval for the whole request: the claim-level number and period too.
-    ...(approved.length === adj.items.length && approved.length === 1 ? { preAuthRef: approved[0]!.authorizationNumber, preAuthPeriod: approved[0]!.period } : {}),
+    ...(sole ? { preAuthRef: sole.authorizationNumber, preAuthPeriod: sole.period } : {}),
     item: items,
     ...(notes.length ? { processNote: notes } : {}),
     ...(errors.length
       ? {
-          error: errors.map((d) => ({
-            itemSequence: d.sequence,
-            code: { coding: [{ system: X12_901, code: d.error!.code, display: d.error!.display }], text: d.error!.text },
+          error: errors.map(({ itemSequence, error }) => ({
+            itemSequence,
+            code: { coding: [{ system: X12_901, code: error.code, display: error.display }], text: error.text },
           })),
         }
       : {}),

@@ -126,8 +126,7 @@ export class MemoryPriorAuthStore implements PriorAuthStore {
   }
 
   async latest(claimKey: string): Promise<StoredClaimResponse | undefined> {
-    for (let i = this.records.length - 1; i >= 0; i--) if (this.records[i]!.claimKey === claimKey) return this.records[i];
-    return undefined;
+    return this.records.findLast((r) => r.claimKey === claimKey);
   }
 
   async determinations(q: PriorAuthQuery = {}): Promise<readonly PriorAuthDetermination[]> {
