@@ -21,7 +21,7 @@ import pino from 'pino';
 import { createApp } from '../src/http/app.js';
 import { loadConfig, type Config } from '../src/config/config.js';
 import { dateOfService, decideOrder, isEngineDecision } from '../src/decision/decideOrder.js';
-import { decisionKey } from '../src/decision/decisionCache.js';
+import { decisionKey, worthCaching } from '../src/decision/decisionCache.js';
 import { evaluatePolicy } from '../src/engine/evaluate.js';
 import { FactContext } from '../src/facts/FactContext.js';
 import { knownFindingCodes } from '../src/facts/documentationFindings.js';
@@ -97,7 +97,8 @@ async function stagesOf(bodies: readonly string[], iterations: number, config: C
       lap();
       const [o] = ordersInScope(req);
       const draftEntries = req.context.draftOrders.entry ?? [];
-      decisionKey(library, { patientId: req.context.patientId, prefetch: req.prefetch, order: o.order, orderRef: o.ref, cpt: o.cpt, dateOfService: dateOfService(o.order, today), draftEntries, body });
+      // The service keys only bodies worth caching (src/decision/decisionCache.ts: up to 1 MB).
+      if (worthCaching(body)) decisionKey(library, { patientId: req.context.patientId, prefetch: req.prefetch, order: o.order, orderRef: o.ref, cpt: o.cpt, dateOfService: dateOfService(o.order, today), draftEntries, body });
       lap();
       // Facts: the ones the decision reads, computed into a fresh context; the engine then reads them memoised.
       // (learnt on a record of its own: the measured one keeps its value-set indexes unbuilt, as in the service)
