@@ -102,9 +102,25 @@ const PATHS_KEPT_PER_NODE = 8;
  */
 type PathMode = 'viable' | 'changeable';
 
+/**
+ * Outline numbers down a path, outermost first, as a tree of joins: wrapping a path or joining two
+ * costs one small object, and only the paths a candidate is made of are flattened (toCandidate).
+ */
+type Chain = null | { readonly id: string; readonly rest: Chain } | { readonly left: Chain; readonly right: Chain };
+
+function flatten(chain: Chain, out: string[] = []): string[] {
+  if (chain === null) return out;
+  if ('id' in chain) {
+    out.push(chain.id);
+    return flatten(chain.rest, out);
+  }
+  flatten(chain.left, out);
+  return flatten(chain.right, out);
+}
+
 interface Path {
   readonly steps: ReadonlyMap<string, PathStep>;
-  readonly chain: readonly string[];
+  readonly chain: Chain;
   /** The deepest cited criterion on the path (the outermost node until one is found). */
   readonly cited: { id: string; text: string };
   readonly citedFound: boolean;
@@ -269,7 +285,7 @@ function toCandidate(sectionId: string, p: Path): CandidatePath {
   const steps = [...p.steps.values()];
   return {
     sectionId,
-    chain: p.chain,
+    chain: flatten(p.chain),
     cited: p.cited,
     steps,
     unknown: steps.filter((s) => s.value === null),
@@ -301,6 +317,7 @@ class Evaluator {
   private readonly byId: ReadonlyMap<string, CriterionNode>;
   private readonly results = new Map<CriterionNode, NodeResult>();
   private readonly pathMemo = { viable: new Map<CriterionNode, Path[]>(), changeable: new Map<CriterionNode, Path[]>() };
+  private readonly openMemo = { viable: new Map<CriterionNode, boolean>(), changeable: new Map<CriterionNode, boolean>() };
 
   constructor(
     private readonly policy: PolicyVersion,
@@ -459,34 +476,57 @@ class Evaluator {
     return out;
   }
 
+  /**
+   * Whether `n` has any path in this mode, without building one: the search skips subtrees that
+   * end in none (for a not-indicated record most of the policy), as the search itself would find.
+   */
+  private hasPaths(n: CriterionNode, mode: PathMode): boolean {
+    const memo = this.openMemo[mode].get(n);
+    if (memo !== undefined) return memo;
+    let open: boolean;
+    if (!inWindow(this.dateOfService, n.effective)) open = false;
+    else {
+      const value = this.node(n).value;
+      if (mode === 'viable' && value === false) open = false;
+      else if (n.kind === 'fact') open = !(mode === 'changeable' && value === false && this.facts.isFixed?.(n.fact) === true);
+      else if (n.kind === 'not') open = true;
+      else if (n.kind === 'ref') open = this.hasPaths(this.resolve(n.ref), mode);
+      else if (n.kind === 'all') open = n.children.every((c) => this.hasPaths(c, mode));
+      else if (n.kind === 'any') open = n.children.some((c) => this.hasPaths(c, mode));
+      else {
+        let count = 0;
+        for (const c of n.children) if (this.hasPaths(c, mode)) count++;
+        open = count >= n.n;
+      }
+    }
+    this.openMemo[mode].set(n, open);
+    return open;
+  }
+
   private computePaths(n: CriterionNode, mode: PathMode): Path[] {
-    if (!inWindow(this.dateOfService, n.effective)) return [];
+    if (!this.hasPaths(n, mode)) return [];
     const value = this.node(n).value;
-    if (mode === 'viable' && value === false) return [];
-    if (mode === 'changeable' && value === false && n.kind === 'fact' && this.facts.isFixed?.(n.fact) === true) return [];
-    const cited = { id: n.id, text: n.text };
-    const leafCost = value === true ? 0 : value === false ? 100 : 1;
     const sub = (c: CriterionNode): Path[] => this.paths(c, mode);
     switch (n.kind) {
       case 'fact':
       case 'not': {
         // A leaf of the path: a fact, or a negated criterion (kept whole, keyed by its id).
-        const step: PathStep = {
-          key: n.kind === 'fact' ? n.fact : `not:${n.id}`,
-          ...(n.kind === 'fact' ? { fact: n.fact } : {}),
-          value,
-          leafId: n.id,
-          leafText: n.text,
-          criterionId: n.id,
-          criterionText: n.text,
-          served: isCited(n),
-        };
-        return [{ steps: new Map([[step.key, step]]), chain: [n.id], cited, citedFound: isCited(n), contrast: n.contrast, cost: leafCost }];
+        const served = isCited(n);
+        const step: PathStep =
+          n.kind === 'fact'
+            ? { key: n.fact, fact: n.fact, value, leafId: n.id, leafText: n.text, criterionId: n.id, criterionText: n.text, served }
+            : { key: `not:${n.id}`, value, leafId: n.id, leafText: n.text, criterionId: n.id, criterionText: n.text, served };
+        const cost = value === true ? 0 : value === false ? 100 : 1;
+        const steps = new Map<string, PathStep>().set(step.key, step);
+        return [{ steps, chain: { id: n.id, rest: null }, cited: { id: n.id, text: n.text }, citedFound: served, contrast: n.contrast, cost }];
       }
       case 'ref':
         return sub(this.resolve(n.ref)).map((p) => this.wrap(n, p));
-      case 'any':
-        return keepBest(n.children.flatMap(sub)).map((p) => this.wrap(n, p));
+      case 'any': {
+        const all: Path[] = [];
+        for (const c of n.children) for (const p of sub(c)) all.push(p);
+        return keepBest(all).map((p) => this.wrap(n, p));
+      }
       case 'all':
         return combine(n.children.map(sub)).map((p) => this.wrap(n, p));
       case 'atLeast': {
@@ -511,7 +551,7 @@ class Evaluator {
     }
     return {
       steps,
-      chain: [n.id, ...p.chain],
+      chain: { id: n.id, rest: p.chain },
       // Through a ref ("ONE or more of section I") the referring criterion is the one cited.
       cited: p.citedFound && n.kind !== 'ref' ? p.cited : { id: n.id, text: n.text },
       citedFound: (p.citedFound && n.kind !== 'ref') || cite,
@@ -537,37 +577,47 @@ function isCited(n: CriterionNode): boolean {
   return n.cite === true;
 }
 
+const EMPTY_PATH: Path = { steps: new Map(), chain: null, cited: { id: '', text: '' }, citedFound: false, cost: 0 };
+
+/** Every way to take one path of each list, cheapest kept; a pair's steps are copied only if it is kept. */
 function combine(lists: Path[][]): Path[] {
-  let acc: Path[] = [{ steps: new Map(), chain: [], cited: { id: '', text: '' }, citedFound: false, cost: 0 }];
+  let acc: Path[] = [EMPTY_PATH];
   for (const list of lists) {
     if (list.length === 0) return [];
-    const next: Path[] = [];
+    // Joined with the empty path a path is itself: no pairs to cost.
+    if (acc.length === 1 && acc[0] === EMPTY_PATH) {
+      acc = keepBest(list);
+      continue;
+    }
+    const pairs: { readonly a: Path; readonly b: Path; readonly cost: number }[] = [];
     for (const a of acc) {
       for (const b of list) {
-        const steps = new Map(a.steps);
         let cost = a.cost;
-        for (const [k, s] of b.steps) {
-          if (steps.has(k)) continue;
-          steps.set(k, s);
-          if (s.value !== true) cost += s.value === false ? 100 : 1;
-        }
-        next.push({
-          cost,
-          steps,
-          chain: [...a.chain, ...b.chain],
-          cited: a.citedFound || !b.citedFound ? (a.cited.id ? a.cited : b.cited) : b.cited,
-          citedFound: a.citedFound || b.citedFound,
-          contrast: a.contrast ?? b.contrast,
-        });
+        for (const [k, s] of b.steps) if (s.value !== true && !a.steps.has(k)) cost += s.value === false ? 100 : 1;
+        pairs.push({ a, b, cost });
       }
     }
-    acc = keepBest(next);
+    acc = keepBest(pairs).map(join);
   }
   return acc;
 }
 
+/** The path taking both: a's steps, then b's not already in a. */
+function join({ a, b, cost }: { readonly a: Path; readonly b: Path; readonly cost: number }): Path {
+  const steps = new Map(a.steps);
+  for (const [k, s] of b.steps) if (!steps.has(k)) steps.set(k, s);
+  return {
+    cost,
+    steps,
+    chain: a.chain === null ? b.chain : b.chain === null ? a.chain : { left: a.chain, right: b.chain },
+    cited: a.citedFound || !b.citedFound ? (a.cited.id ? a.cited : b.cited) : b.cited,
+    citedFound: a.citedFound || b.citedFound,
+    contrast: a.contrast ?? b.contrast,
+  };
+}
+
 /** Keeps the cheapest paths, separately among those that do and do not already fail. */
-function keepBest(paths: Path[]): Path[] {
+function keepBest<T extends { readonly cost: number }>(paths: T[]): T[] {
   if (paths.length <= PATHS_KEPT_PER_NODE) return paths;
   const scored = paths.map((p, i) => ({ p, i, c: p.cost })).sort((a, b) => a.c - b.c || a.i - b.i);
   const viable = scored.filter((x) => x.c < 100).slice(0, PATHS_KEPT_PER_NODE);

@@ -7,11 +7,18 @@ export function toDay(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   const m = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?/.exec(value.trim());
   if (!m) return undefined;
-  const day = `${m[1]}-${m[2] ?? '01'}-${m[3] ?? '01'}`;
-  const t = Date.parse(`${day}T00:00:00Z`);
-  if (Number.isNaN(t)) return undefined;
-  // Reject impossible calendar dates such as 2024-02-31 (Date.parse rolls them over).
-  return new Date(t).toISOString().slice(0, 10) === day ? day : undefined;
+  // Checked by arithmetic, not through a Date (this runs for every dated resource): impossible
+  // calendar dates such as 2024-02-31 or month 13 are none.
+  const month = m[2] === undefined ? 1 : Number(m[2]);
+  const dayOfMonth = m[3] === undefined ? 1 : Number(m[3]);
+  if (month < 1 || month > 12 || dayOfMonth < 1 || dayOfMonth > daysInMonth(Number(m[1]), month)) return undefined;
+  return `${m[1]}-${m[2] ?? '01'}-${m[3] ?? '01'}`;
+}
+
+/** Days in a month of the proleptic Gregorian calendar (month 1-12). */
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 export function dayNumber(day: string): number {
