@@ -2,7 +2,7 @@ import { createApp } from './http/app.js';
 import { shownDecisionsIn } from './decision/shownDecisions.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { loadLibrary, type PolicyLibrary } from './library/library.js';
-import { PolicyLoadError } from './library/loadError.js';
+import { PolicyLoadError } from './config/loadError.js';
 import { createLogger } from './log.js';
 import { listenErrorMessage } from './listenError.js';
 import { createMetrics } from './http/metrics.js';

@@ -12,7 +12,7 @@ import type { PolicyVersion } from '../engine/types.js';
 import type { PolicyLibrary } from '../library/library.js';
 import { routingFileSchema, type RoutingResult } from '../routing/routing.js';
 import { rawMember } from '../hooks/rawMember.js';
-import { MemorySharedCache, type SharedCache } from '../store/kv.js';
+import { MemorySharedCache, type SharedCache } from '../kv/kv.js';
 import { sameSecret } from '../security/throttle.js';
 import type { OrderDecision } from './decideOrder.js';
 

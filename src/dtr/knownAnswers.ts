@@ -2,7 +2,7 @@ import type { HookObserver } from '../pipeline/events.js';
 import { isEngineDecision, type OrderDecision } from '../decision/decideOrder.js';
 import type { NodeResult } from '../engine/evaluate.js';
 import type { FactCatalogue } from '../facts/catalogue.js';
-import type { SharedCache } from '../store/kv.js';
+import type { SharedCache } from '../kv/kv.js';
 import type { KnownAnswers } from './form.js';
 
 /**

@@ -14,7 +14,7 @@ import type { FactProvider } from '../engine/evaluate.js';
 import { and3, not3, or3 } from '../engine/logic.js';
 import type { Truth } from '../engine/types.js';
 import type { RecordSource } from '../record/PatientRecord.js';
-import { codingsOf } from '../record/PatientRecord.js';
+import { codingsOf } from '../fhir/codings.js';
 import { readAnswers, type FindingAnswer } from './questionnaireAnswers.js';
 import { knownFindingCodes } from './documentationFindings.js';
 import { SYSTEMS } from '../terminology/valueSets.js';

@@ -1,7 +1,7 @@
 import fhirpath from 'fhirpath';
 import { z } from 'zod';
-import { jsonPath, PolicyLoadError, type LoadProblem } from '../library/loadError.js';
-import type { Assert, SchemaAgrees } from '../library/schemaAgrees.js';
+import { jsonPath, PolicyLoadError, type LoadProblem } from '../config/loadError.js';
+import type { Assert, SchemaAgrees } from '../config/schemaAgrees.js';
 import type { ValueSetIndex } from '../terminology/valueSets.js';
 
 /**

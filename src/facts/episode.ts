@@ -1,6 +1,6 @@
 import type { Condition, Encounter, Resource } from 'fhir/r4.js';
 import type { RecordSource } from '../record/PatientRecord.js';
-import { codingsOf } from '../record/PatientRecord.js';
+import { codingsOf } from '../fhir/codings.js';
 import type { ValueSetIndex } from '../terminology/valueSets.js';
 import { minusMonths, toDay } from '../fhir/dates.js';
 import { clinicalDate } from './paths.js';

@@ -17,19 +17,19 @@ import {
   type DecisionCache,
 } from '../decision/decisionCache.js';
 import { playgroundRouter } from '../playground/playgroundRouter.js';
-import { pasRoutes } from '../pas/routes.js';
-import { priorAuthReportRoutes } from '../pas/reportRoutes.js';
+import { pasRoutes } from './pasRoutes.js';
+import { priorAuthReportRoutes } from './priorAuthReportRoutes.js';
 import { MemoryPriorAuthStore, type PriorAuthStore } from '../pas/store.js';
 import { KnownAnswerStore } from '../dtr/knownAnswers.js';
 import { dtrRoutes } from '../dtr/routes.js';
-import { MemorySharedCache, type SharedCache } from '../store/kv.js';
+import { MemorySharedCache, type SharedCache } from '../kv/kv.js';
 import { coverageAssertionRoutes } from '../records/routes.js';
 import { clientRateLimit } from '../security/setup.js';
 import { failureLimit, requireBearer } from '../security/throttle.js';
 import { loadShedding } from '../security/loadShedding.js';
 import type { DecisionRecordStore } from '../store/types.js';
 import type { DecisionRecorder } from '../records/eventRecorder.js';
-import type { ReadinessCheck } from './health.js';
+import type { ReadinessCheck } from '../store/types.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { jsonBody, rejectionLog, requestId, requireJson, withinLimits } from './edge.js';
 import { errorHandler } from './errorHandler.js';

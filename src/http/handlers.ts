@@ -14,7 +14,8 @@ import type { DecisionRecorder } from '../records/eventRecorder.js';
 import type { AuthenticatedClient } from '../security/clientAuth.js';
 import { isFhirServerAllowed } from '../security/middleware.js';
 import { rawBodyOf } from './edge.js';
-import { healthReport, type ReadinessCheck } from './health.js';
+import { healthReport } from './health.js';
+import type { ReadinessCheck } from '../store/types.js';
 import type { ServiceMetrics } from './metrics.js';
 import type {} from './locals.js';
 

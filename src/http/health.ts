@@ -3,12 +3,7 @@
  * Ready means policies are loaded and every registered check (stores, caches) passes.
  */
 import type { PolicyLibrary } from '../library/library.js';
-
-/** A dependency's readiness: resolves to undefined when ready, or to a short reason when not. */
-export interface ReadinessCheck {
-  readonly name: string;
-  check(): Promise<string | undefined>;
-}
+import type { ReadinessCheck } from '../store/types.js';
 
 export interface HealthReport {
   readonly status: 'ok' | 'unavailable';

@@ -1,9 +1,9 @@
 import type { Config } from '../config/config.js';
-import type { ReadinessCheck } from './health.js';
+import type { ReadinessCheck } from '../store/types.js';
 import { SharedDecisionCache, type DecisionCache } from '../decision/decisionCache.js';
 import type { Logger } from '../log.js';
 import { ReplayCacheUnavailableError, TokenPredatesReplayCacheError, type ReplayCache } from '../security/replayCache.js';
-import { createSharedCache, type SharedCache } from '../store/kv.js';
+import { createSharedCache, type SharedCache } from '../kv/kv.js';
 
 /** Where the replay cache records since when it remembers (`|` never occurs in it: jti keys are `iss|jti`). */
 const EPOCH_KEY = '!epoch';

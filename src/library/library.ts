@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseFile, PolicyLoadError, readJsonFile } from './loadError.js';
+import { parseFile, PolicyLoadError, readJsonFile } from '../config/loadError.js';
 import { COMMON_FOLDER, loadPolicies, POLICY_FOLDER_FILES, policyFolders } from './loadPolicy.js';
 import type { PolicyVersion } from '../engine/types.js';
 import { FactCatalogue, factFileSchema, type FactDefinition, type FactFile } from '../facts/catalogue.js';

@@ -2,8 +2,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { CriterionNode, PolicyVersion } from '../engine/types.js';
-import { jsonPath, parseFile, PolicyLoadError, readJsonFile, type LoadProblem } from './loadError.js';
-import type { Assert, SchemaAgrees } from './schemaAgrees.js';
+import { jsonPath, parseFile, PolicyLoadError, readJsonFile, type LoadProblem } from '../config/loadError.js';
+import type { Assert, SchemaAgrees } from '../config/schemaAgrees.js';
 
 const windowSchema = z.object({ from: isoDate().optional(), until: isoDate().optional() }).strict();
 

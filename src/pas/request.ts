@@ -3,7 +3,7 @@ import { COVERAGE_INFORMATION_URL } from '../cards/coverageInformation.js';
 import { z } from 'zod';
 import { CPT, LUMBAR_MRI_CPT } from '../decision/decideOrder.js';
 import { HttpError } from '../hooks/errors.js';
-import { codingsOf } from '../record/PatientRecord.js';
+import { codingsOf } from '../fhir/codings.js';
 
 export const PAS_EXT = 'http://hl7.org/fhir/us/davinci-pas/StructureDefinition';
 /** HCPCS Level I codes are CPT codes: the PAS IG examples send them under the HCPCS system. */

@@ -1,4 +1,5 @@
-import type { CodeableConcept, Coding, Patient, Resource } from 'fhir/r4.js';
+import type { Patient, Resource } from 'fhir/r4.js';
+import { codingsOf } from '../fhir/codings.js';
 import { canonicalSystem, type ValueSetIndex } from '../terminology/valueSets.js';
 
 /** The record's view for facts: resources by type, by reference, and by value set. */
@@ -122,14 +123,3 @@ function asArray(v: unknown): unknown[] {
   return Array.isArray(v) ? v : v === undefined ? [] : [v];
 }
 
-/** Codings of CodeableConcepts, tolerating the loose shapes real clients send (`coding: [{}]`). */
-export function codingsOf(concepts: unknown): Coding[] {
-  const out: Coding[] = [];
-  // A client may send one CodeableConcept where the spec has a list, or something else entirely.
-  for (const c of Array.isArray(concepts) ? (concepts as unknown[]) : [concepts]) {
-    const cc = c as CodeableConcept | undefined;
-    if (!cc || typeof cc !== 'object' || !Array.isArray(cc.coding)) continue;
-    for (const coding of cc.coding) if (coding && typeof coding === 'object') out.push(coding);
-  }
-  return out;
-}

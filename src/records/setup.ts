@@ -1,5 +1,5 @@
 import type { Config } from '../config/config.js';
-import type { ReadinessCheck } from '../http/health.js';
+import type { ReadinessCheck } from '../store/types.js';
 import type { Logger } from '../log.js';
 import { openPostgres, openSqlite } from '../store/openRecordDatabase.js';
 import { EmbeddedRecordLog, RecordOutbox } from '../store/recordLog.js';

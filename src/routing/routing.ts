@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { inWindow } from '../engine/logic.js';
 import type { PolicyVersion } from '../engine/types.js';
 import { toDay } from '../fhir/dates.js';
-import { PolicyLoadError, type LoadProblem } from '../library/loadError.js';
+import { PolicyLoadError, type LoadProblem } from '../config/loadError.js';
 import type { RecordSource } from '../record/PatientRecord.js';
-import { codingsOf } from '../record/PatientRecord.js';
+import { codingsOf } from '../fhir/codings.js';
 import type { ValueSetIndex } from '../terminology/valueSets.js';
 
 export const routingFileSchema = z

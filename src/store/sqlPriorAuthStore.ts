@@ -8,7 +8,7 @@
 import type { ClaimResponse } from 'fhir/r4.js';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { priorAuthCallRecord } from '../pas/decisionRecord.js';
+import { priorAuthCallRecord } from './priorAuthCallRecord.js';
 import type { PriorAuthDetermination, PriorAuthQuery, PriorAuthRecord, PriorAuthStore, StoredClaimResponse } from '../pas/store.js';
 import type { RecordDatabase } from './recordSchema.js';
 import { callRows, insertRecordRows, instant, isoParam, optional } from './sqlDecisionRecordStore.js';

@@ -126,3 +126,9 @@ export interface RecordLogStats {
   /** Local writes that failed (each made its hook call fail with 503 instead of answering). */
   readonly localWriteFailures: number;
 }
+
+/** A dependency `/health/ready` waits on (a store, a cache): undefined when ready, else why not. */
+export interface ReadinessCheck {
+  readonly name: string;
+  check(): Promise<string | undefined>;
+}

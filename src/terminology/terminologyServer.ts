@@ -1,7 +1,12 @@
-import type { Parameters } from 'fhir/r4.js';
-import type { PatientRecord } from '../record/PatientRecord.js';
-import { codingsOf } from '../record/PatientRecord.js';
+import type { Parameters, Resource } from 'fhir/r4.js';
+import { codingsOf } from '../fhir/codings.js';
 import { canonicalSystem, SYSTEMS, valueSetOid, type FhirValueSet, type ValueSetIndex } from './valueSets.js';
+
+/** What `refine` needs of a patient record (record/PatientRecord implements it): declared here, by its user. */
+export interface RefinableRecord {
+  ofType<T extends Resource = Resource>(type: string): readonly T[];
+  learnMembership(coding: { readonly system: string; readonly code: string }, valueSetId: string): void;
+}
 
 /**
  * Optional membership check against a FHIR terminology server (`TERMINOLOGY_SERVER_URL`): local
@@ -66,7 +71,7 @@ export class TerminologyServer {
    * Adds to the record the memberships the server confirms for codes no local set holds. Returns the
    * number of memberships learnt.
    */
-  async refine(record: PatientRecord, index: ValueSetIndex): Promise<number> {
+  async refine(record: RefinableRecord, index: ValueSetIndex): Promise<number> {
     const candidates = new Map<string, { system: string; code: string }>();
     for (const type of ASKED_TYPES) {
       for (const r of record.ofType(type)) {

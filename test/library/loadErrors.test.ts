@@ -8,7 +8,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadLibrary } from '../../src/library/library.js';
-import { PolicyLoadError, type LoadProblem } from '../../src/library/loadError.js';
+import { PolicyLoadError, type LoadProblem } from '../../src/config/loadError.js';
 import { copyPolicyDir, editJson } from '../helpers/policyDir.js';
 
 // Tests edit policy JSON of any shape.

@@ -25,7 +25,7 @@ const CASES = {
 function compile(): Map<string, number> {
   const lines = [
     "import { z } from 'zod';",
-    "import type { Assert, SchemaAgrees } from '../../src/library/schemaAgrees.js';",
+    "import type { Assert, SchemaAgrees } from '../../src/config/schemaAgrees.js';",
     "const node = z.object({ id: z.string(), kind: z.enum(['all', 'any']), label: z.string().optional(), children: z.array(z.string()) }).strict();",
     "interface Node { readonly id: string; readonly kind: 'all' | 'any'; readonly label?: string; readonly children: readonly string[] }",
     ...Object.values(CASES).map((type, i) => `export type Case${i} = Assert<SchemaAgrees<typeof node, ${type}>>;`),

@@ -20,7 +20,7 @@ import { loadLibrary } from '../../src/library/library.js';
 import { questionnaireCanonical } from '../../src/questionnaire/questionnaire.js';
 import type { DecisionRecords } from '../../src/records/setup.js';
 import { priorAuthReport, type PriorAuthReport } from '../../src/pas/report.js';
-import { submit } from '../../src/pas/routes.js';
+import { submit } from '../../src/http/pasRoutes.js';
 import type { PriorAuthStore } from '../../src/pas/store.js';
 import { recordedApp } from '../helpers/recordedApp.js';
 import { observedDecision } from '../support/outcome.js';

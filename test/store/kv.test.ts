@@ -11,7 +11,7 @@ import {
   MemorySharedCache,
   RedisSharedCache,
   type SharedCache,
-} from '../../src/store/kv.js';
+} from '../../src/kv/kv.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,5 +1,5 @@
-import type { HookCallRecord } from '../store/types.js';
-import type { PriorAuthRecord } from './store.js';
+import type { HookCallRecord } from './types.js';
+import type { PriorAuthRecord } from '../pas/store.js';
 
 /**
  * A PAS submission as a decision record (the store's hook-call shape: ids, codes and references

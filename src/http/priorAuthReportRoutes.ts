@@ -1,8 +1,8 @@
 import express from 'express';
 import { HttpError } from '../hooks/errors.js';
 import { instantParam, operatorOnly, type OperatorApiOptions } from '../records/routes.js';
-import { priorAuthReport, reportCsv, type ReportGranularity } from './report.js';
-import { fromStore, type PriorAuthStore } from './store.js';
+import { priorAuthReport, reportCsv, type ReportGranularity } from '../pas/report.js';
+import { fromStore, type PriorAuthStore } from '../pas/store.js';
 
 const GRANULARITIES: readonly ReportGranularity[] = ['year', 'quarter', 'month'];
 

@@ -4,10 +4,10 @@ import express from 'express';
 import { HttpError } from '../hooks/errors.js';
 import type { PolicyLibrary } from '../library/library.js';
 import { criterionId, hasPolicy } from '../decision/decideOrder.js';
-import { adjudicate, type Adjudication } from './adjudicate.js';
-import { readPasRequest, type PasRequest } from './request.js';
-import { claimResponse, inquiryOutput, responseBundle } from './response.js';
-import { fromStore, type PriorAuthRecord, type PriorAuthStore } from './store.js';
+import { adjudicate, type Adjudication } from '../pas/adjudicate.js';
+import { readPasRequest, type PasRequest } from '../pas/request.js';
+import { claimResponse, inquiryOutput, responseBundle } from '../pas/response.js';
+import { fromStore, type PriorAuthRecord, type PriorAuthStore } from '../pas/store.js';
 
 export interface PasContext {
   readonly library: PolicyLibrary;
