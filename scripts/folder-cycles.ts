@@ -15,7 +15,7 @@ export interface FileImport {
 
 /** `src/facts/episode.ts` → `facts`; a file directly under src/ is its own node (`server.ts`). */
 export function folderOf(file: string): string | undefined {
-  const m = /^src\/([^/]+)(\/)?/.exec(file);
+  const m = /^src\/([^/]+)/.exec(file);
   return m ? m[1] : undefined;
 }
 

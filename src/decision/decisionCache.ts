@@ -136,13 +136,34 @@ export function decisionKey(library: PolicyLibrary, input: DecisionInput): strin
   h.update(`${DECISION_CACHE_VERSION}\n${libraryVersion(library)}\n${input.patientId}\n${input.orderRef}\n${input.cpt}\n${input.dateOfService}\n`);
   h.update(JSON.stringify(input.order));
   h.update('\n');
-  // The prefetch as sent (the same bytes parse to the same record); serialised when the body is absent or ambiguous.
-  const sent = input.body ? rawMember(input.body, 'prefetch') : undefined;
-  if (sent) h.update('sent\n').update(sent);
-  else h.update(JSON.stringify(input.prefetch ?? null));
+  h.update(prefetchDigest(input));
   h.update('\n');
-  h.update(JSON.stringify(input.draftEntries ?? []));
+  h.update(input.draftEntries ? memoDigest(input.draftEntries, () => JSON.stringify(input.draftEntries)) : '[]');
   return h.digest('hex');
+}
+
+// A request with several orders keys each of them: its prefetch and draft entries are hashed once.
+const digests = new WeakMap<object, string>();
+function memoDigest(of: object, content: () => string | Uint8Array): string {
+  let d = digests.get(of);
+  if (d === undefined) {
+    d = createHash('sha256').update(content()).digest('hex');
+    digests.set(of, d);
+  }
+  return d;
+}
+
+const NO_PREFETCH = createHash('sha256').update('null').digest('hex');
+
+/** The prefetch as sent (the same bytes parse to the same record); serialised when the body is absent or ambiguous. */
+function prefetchDigest(input: DecisionInput): string {
+  const parsed = (): string => JSON.stringify(input.prefetch ?? null);
+  if (!input.body) return input.prefetch ? memoDigest(input.prefetch, parsed) : NO_PREFETCH;
+  const body = input.body;
+  return memoDigest(body, () => {
+    const sent = rawMember(body, 'prefetch');
+    return sent ? Buffer.concat([Buffer.from('sent\n'), sent]) : parsed();
+  });
 }
 
 /**
