@@ -44,6 +44,7 @@ export interface FeedbackEvent {
 
 /** Listeners on the hook path; they must not throw or block (errors are logged and ignored). */
 export interface HookObserver {
+  /** A hook decided, told as its record is queued (before the commit: a record that cannot be kept is then answered 503). */
   onHook?(event: HookEvent): void;
   onFeedback?(event: FeedbackEvent): void;
   /** A PAS `Claim/$submit` answered. */
