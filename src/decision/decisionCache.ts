@@ -4,7 +4,7 @@
  * order's decision (outcome, routing, engine result), never an HTTP response: the hook's own
  * fields (hookInstance, assertion ids, system actions) are rebuilt by the handler on every call.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, type Hash } from 'node:crypto';
 import type { Coverage, Resource, ServiceRequest } from 'fhir/r4.js';
 import { z } from 'zod';
 import type { EngineOutcome, NodeResult } from '../engine/evaluate.js';
@@ -171,16 +171,18 @@ export function decisionKey(library: PolicyLibrary, input: DecisionInput): strin
   h.update('\n');
   h.update(prefetchDigest(input));
   h.update('\n');
-  h.update(input.draftEntries ? memoDigest(input.draftEntries, () => JSON.stringify(input.draftEntries)) : '[]');
+  h.update(input.draftEntries ? memoDigest(input.draftEntries, (d) => d.update(JSON.stringify(input.draftEntries))) : '[]');
   return h.digest('hex');
 }
 
 // A request with several orders keys each of them: its prefetch and draft entries are hashed once.
 const digests = new WeakMap<object, string>();
-function memoDigest(of: object, content: () => string | Uint8Array): string {
+function memoDigest(of: object, content: (h: Hash) => void): string {
   let d = digests.get(of);
   if (d === undefined) {
-    d = createHash('sha256').update(content()).digest('hex');
+    const h = createHash('sha256');
+    content(h);
+    d = h.digest('hex');
     digests.set(of, d);
   }
   return d;
@@ -190,12 +192,14 @@ const NO_PREFETCH = createHash('sha256').update('null').digest('hex');
 
 /** The prefetch as sent (the same bytes parse to the same record); serialised when the body is absent or ambiguous. */
 function prefetchDigest(input: DecisionInput): string {
-  const parsed = (): string => JSON.stringify(input.prefetch ?? null);
+  const parsed = (h: Hash): void => void h.update(JSON.stringify(input.prefetch ?? null));
   if (!input.body) return input.prefetch ? memoDigest(input.prefetch, parsed) : NO_PREFETCH;
   const body = input.body;
-  return memoDigest(body, () => {
+  return memoDigest(body, (h) => {
     const sent = rawMember(body, 'prefetch');
-    return sent ? Buffer.concat([Buffer.from('sent\n'), sent]) : parsed();
+    // Tagged apart from the serialised form; fed in two parts, so the bytes sent are not copied.
+    if (sent) h.update('sent\n').update(sent);
+    else parsed(h);
   });
 }
 
