@@ -88,10 +88,21 @@ export function hookHandler(deps: HookHandlerDeps): RequestHandler {
       outcome,
     };
     await keepRecord(() => deps.recorder?.recordHook(event), deps.logger, 'decision record', event.requestId);
-    res.json(outcome.response);
+    sendAnswer(res, outcome.response);
     deps.notify((o) => o.onHook?.(event));
     logHook(deps.logger, event, outcome);
   };
+}
+
+/**
+ * A hook's answer as JSON: what `res.json` sends, less the ETag Express hashes the body for (an answer
+ * to a POST is never revalidated) and the copy of the body that hash needs.
+ */
+function sendAnswer(res: Response, answer: unknown): void {
+  const json = JSON.stringify(answer);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.end(json);
 }
 
 /** The hook's log lines: one per call (ids, outcomes, criteria), one more when an order failed on its data. */
