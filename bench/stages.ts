@@ -21,7 +21,7 @@ import pino from 'pino';
 import { createApp } from '../src/http/app.js';
 import { loadConfig, type Config } from '../src/config/config.js';
 import { dateOfService, decideOrder, isEngineDecision } from '../src/decision/decideOrder.js';
-import { decisionKey, worthCaching } from '../src/decision/decisionCache.js';
+import { createDecisionCache, decisionKey, worthCaching } from '../src/decision/decisionCache.js';
 import { evaluatePolicy } from '../src/engine/evaluate.js';
 import { FactContext } from '../src/facts/FactContext.js';
 import { knownFindingCodes } from '../src/facts/documentationFindings.js';
@@ -80,6 +80,7 @@ async function stagesOf(bodies: readonly string[], iterations: number, config: C
   const today = todayUtc(now);
   const ctx: HookContext = hookContextFromConfig(config, library, { now: () => now });
   const findingCodes = knownFindingCodes(library.facts);
+  const decisionCache = createDecisionCache(config);
   const samples = Object.fromEntries(STAGES.map((s) => [s, [] as number[]])) as Record<Stage, number[]>;
   const warm = Math.min(100, iterations);
   try {
@@ -97,8 +98,11 @@ async function stagesOf(bodies: readonly string[], iterations: number, config: C
       lap();
       const [o] = ordersInScope(req);
       const draftEntries = req.context.draftOrders.entry ?? [];
-      // The service keys only bodies worth caching (src/decision/decisionCache.ts: up to 1 MB).
-      if (worthCaching(body)) decisionKey(library, { patientId: req.context.patientId, prefetch: req.prefetch, order: o.order, orderRef: o.ref, cpt: o.cpt, dateOfService: dateOfService(o.order, today), draftEntries, body });
+      // The service keys only bodies worth caching (src/decision/decisionCache.ts: up to 1 MB), and on
+      // order-sign only for a patient order-select left entries for (none here: distinct patients).
+      if (decisionCache && worthCaching(body) && (await decisionCache.mayHoldPatient(req.context.patientId))) {
+        decisionKey(library, { patientId: req.context.patientId, prefetch: req.prefetch, order: o.order, orderRef: o.ref, cpt: o.cpt, dateOfService: dateOfService(o.order, today), draftEntries, body });
+      }
       lap();
       // Facts: the ones the decision reads, computed into a fresh context; the engine then reads them memoised.
       // (learnt on a record of its own: the measured one keeps its value-set indexes unbuilt, as in the service)

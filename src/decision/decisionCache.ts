@@ -4,7 +4,7 @@
  * order's decision (outcome, routing, engine result), never an HTTP response: the hook's own
  * fields (hookInstance, assertion ids, system actions) are rebuilt by the handler on every call.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, type Hash } from 'node:crypto';
 import type { Coverage, Resource, ServiceRequest } from 'fhir/r4.js';
 import { z } from 'zod';
 import type { EngineOutcome, NodeResult } from '../engine/evaluate.js';
@@ -38,6 +38,14 @@ export const PROCESS_DECISION_CACHE_KEY = randomBytes(32);
 export interface DecisionCache {
   get(key: string): Promise<string | undefined>;
   set(key: string, decision: string): Promise<void>;
+  /**
+   * Notes, once a patient's entries are set, that the cache holds some (for as long as they live):
+   * an order-sign for a patient without entries then computes no key (hashing the prefetch is most
+   * of a lookup's cost, and an EHR that never calls order-select never has any).
+   */
+  notePatient(patientId: string): Promise<void>;
+  /** False only when no entry can be held for this patient (none was noted within the time to live). */
+  mayHoldPatient(patientId: string): Promise<boolean>;
 }
 
 /** A DecisionCache on a SharedCache (memory now, Redis later): a cache that fails is a miss. */
@@ -62,6 +70,21 @@ export class SharedDecisionCache implements DecisionCache {
       // Full (the bound holds) or unreachable: the next request computes the decision again.
     }
   }
+
+  // The note is a key of its own beside the entries, with their time to live: noted after them, it
+  // outlives each. A note lost (full, unreachable) only costs order-sign a decision computed again.
+  async notePatient(patientId: string): Promise<void> {
+    await this.set(patientNoteKey(patientId), '1');
+  }
+
+  async mayHoldPatient(patientId: string): Promise<boolean> {
+    return (await this.get(patientNoteKey(patientId))) !== undefined;
+  }
+}
+
+/** Apart from the entries' keys (hex digests) and with no patient id in the clear (the store may be Redis). */
+function patientNoteKey(patientId: string): string {
+  return `patient:${createHash('sha256').update(`${DECISION_CACHE_VERSION}\n${patientId}`).digest('hex')}`;
 }
 
 /**
@@ -85,6 +108,9 @@ export function sealedDecisionCache(inner: DecisionCache, secret: string | Buffe
       return decision;
     },
     set: (key, decision) => inner.set(key, `${mac(key, decision)}.${decision}`),
+    // A note forged or removed where it is stored only decides whether order-sign looks an entry up.
+    notePatient: (patientId) => inner.notePatient(patientId),
+    mayHoldPatient: (patientId) => inner.mayHoldPatient(patientId),
   };
 }
 
@@ -97,6 +123,13 @@ export function observedDecisionCache(cache: DecisionCache, onLookup: (hit: bool
       return value;
     },
     set: (key, decision) => cache.set(key, decision),
+    notePatient: (patientId) => cache.notePatient(patientId),
+    // A patient without entries is a lookup that missed, though no key was looked up.
+    async mayHoldPatient(patientId) {
+      const may = await cache.mayHoldPatient(patientId);
+      if (!may) onLookup(false);
+      return may;
+    },
   };
 }
 
@@ -138,16 +171,18 @@ export function decisionKey(library: PolicyLibrary, input: DecisionInput): strin
   h.update('\n');
   h.update(prefetchDigest(input));
   h.update('\n');
-  h.update(input.draftEntries ? memoDigest(input.draftEntries, () => JSON.stringify(input.draftEntries)) : '[]');
+  h.update(input.draftEntries ? memoDigest(input.draftEntries, (d) => d.update(JSON.stringify(input.draftEntries))) : '[]');
   return h.digest('hex');
 }
 
 // A request with several orders keys each of them: its prefetch and draft entries are hashed once.
 const digests = new WeakMap<object, string>();
-function memoDigest(of: object, content: () => string | Uint8Array): string {
+function memoDigest(of: object, content: (h: Hash) => void): string {
   let d = digests.get(of);
   if (d === undefined) {
-    d = createHash('sha256').update(content()).digest('hex');
+    const h = createHash('sha256');
+    content(h);
+    d = h.digest('hex');
     digests.set(of, d);
   }
   return d;
@@ -157,12 +192,14 @@ const NO_PREFETCH = createHash('sha256').update('null').digest('hex');
 
 /** The prefetch as sent (the same bytes parse to the same record); serialised when the body is absent or ambiguous. */
 function prefetchDigest(input: DecisionInput): string {
-  const parsed = (): string => JSON.stringify(input.prefetch ?? null);
+  const parsed = (h: Hash): void => void h.update(JSON.stringify(input.prefetch ?? null));
   if (!input.body) return input.prefetch ? memoDigest(input.prefetch, parsed) : NO_PREFETCH;
   const body = input.body;
-  return memoDigest(body, () => {
+  return memoDigest(body, (h) => {
     const sent = rawMember(body, 'prefetch');
-    return sent ? Buffer.concat([Buffer.from('sent\n'), sent]) : parsed();
+    // Tagged apart from the serialised form; fed in two parts, so the bytes sent are not copied.
+    if (sent) h.update('sent\n').update(sent);
+    else parsed(h);
   });
 }
 
@@ -353,7 +390,8 @@ export function restoreDecision(json: string, library: PolicyLibrary, order: Ser
 /**
  * One order's decision through the cache: order-select computes and stores it; order-sign reads it
  * and computes only on a miss (order-sign's answer is final, so it never depends on a stale entry:
- * the key changes with anything the decision reads).
+ * the key changes with anything the decision reads). order-sign computes no key for a patient the
+ * cache holds no entry for.
  */
 export async function decideThroughCache(
   cache: DecisionCache,
@@ -364,17 +402,19 @@ export async function decideThroughCache(
   /** Told when an entry was found but could not be used (it is a miss). */
   onUnusable: (why: CacheMiss) => void = () => undefined,
 ): Promise<OrderDecision> {
-  const key = decisionKey(library, input);
   if (hook === 'order-sign') {
-    const hit = await cache.get(key);
+    if (!(await cache.mayHoldPatient(input.patientId))) return decide();
+    const hit = await cache.get(decisionKey(library, input));
     if (hit === undefined) return decide();
     const restored = restoreDecision(hit, library, input.order, input.orderRef);
     if (typeof restored !== 'string') return restored;
     onUnusable(restored);
     return decide();
   }
+  const key = decisionKey(library, input);
   const d = decide();
   await cache.set(key, serializeDecision(d));
+  await cache.notePatient(input.patientId);
   return d;
 }
 

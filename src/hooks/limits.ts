@@ -16,17 +16,6 @@ export interface RequestLimits {
 /** 422: well-formed JSON the service will not process because it exceeds a limit. */
 const tooCostly = (message: string, expression?: string): HttpError => new HttpError(422, 'too-costly', message, expression);
 
-interface Frame {
-  readonly value: unknown;
-  readonly depth: number;
-  readonly bundles: number;
-  /** Inside `prefetch` or `context.draftOrders`: resources there count. */
-  readonly counted: boolean;
-  /** Where the value sits, kept as links so a path string is built only for an error. */
-  readonly parent?: Frame;
-  readonly key?: string | number;
-}
-
 /**
  * Checks a parsed JSON body against the limits before anything recursive reads it (schema,
  * FHIRPath, logging): one iterative walk, so a body nested a million deep costs no stack.
@@ -37,50 +26,70 @@ export function checkRequestLimits(body: unknown, limits: RequestLimits): void {
   if (draftEntries > limits.maxDraftOrders) {
     throw tooCostly(`context.draftOrders has ${draftEntries} entries; this service takes at most ${limits.maxDraftOrders}`, 'context.draftOrders.entry');
   }
-  const fail = (frame: Frame, what: string): HttpError => {
-    const path = pathOf(frame);
-    return tooCostly(`${path || '(body)'}: ${what}`, path || undefined);
-  };
+  const { maxStringLength, maxJsonDepth, maxBundleDepth, maxResources } = limits;
+  const longString = `a string longer than ${maxStringLength} characters`;
+  if (typeof body === 'string' && body.length > maxStringLength) throw exceeded([], 1, longString);
+  if (body === null || typeof body !== 'object') return;
+
+  // The objects and arrays still to visit, with what the walk knows of each, in parallel stacks:
+  // the walk allocates nothing per value (a frame object each, and Object.keys, were most of its bytes).
+  const values: object[] = [body];
+  /** The member name or index each value sits at (the body's own is never read). */
+  const keys: (string | number)[] = [''];
+  /** Nesting: the body is depth 1. */
+  const depths: number[] = [1];
+  /** Bundles around each value, itself excluded. */
+  const bundleDepths: number[] = [0];
+  /** Inside `prefetch` or `context.draftOrders`: resources there count. */
+  const counted: boolean[] = [false];
+  // Depth first, so the values last visited at depths 2..d are the path to the one visited at depth d:
+  // the path is rebuilt from them only when a limit is exceeded.
+  const path: (string | number)[] = [];
   let resources = 0;
-  // Only objects and arrays are stacked: a string is checked where it is found (most of a body's
-  // values are strings and numbers; a frame for each was most of this walk's cost).
-  const checkString = (value: string, parent: Frame, key: string | number): void => {
-    if (value.length > limits.maxStringLength) throw fail({ value, depth: parent.depth + 1, bundles: parent.bundles, counted: parent.counted, parent, key }, `a string longer than ${limits.maxStringLength} characters`);
-  };
-  const root: Frame = { value: body, depth: 1, bundles: 0, counted: false };
-  if (typeof body === 'string' && body.length > limits.maxStringLength) throw fail(root, `a string longer than ${limits.maxStringLength} characters`);
-  const stack: Frame[] = [root];
-  while (stack.length > 0) {
-    const frame = stack.pop() as Frame;
-    const { value, depth, counted } = frame;
-    if (value === null || typeof value !== 'object') continue;
-    if (depth > limits.maxJsonDepth) throw fail(frame, `nested deeper than ${limits.maxJsonDepth} levels`);
+  while (values.length > 0) {
+    const value = values.pop() as object;
+    const key = keys.pop() as string | number;
+    const depth = depths.pop() as number;
+    let bundles = bundleDepths.pop() as number;
+    const inRecord = counted.pop() as boolean;
+    path[depth] = key;
+    if (depth > maxJsonDepth) throw exceeded(path, depth, `nested deeper than ${maxJsonDepth} levels`);
     if (Array.isArray(value)) {
       for (let i = value.length - 1; i >= 0; i--) {
         const v: unknown = value[i];
-        if (typeof v === 'string') checkString(v, frame, i);
-        else if (v !== null && typeof v === 'object') stack.push({ value: v, depth: depth + 1, bundles: frame.bundles, counted, parent: frame, key: i });
+        if (typeof v === 'string') {
+          if (v.length > maxStringLength) throw exceeded(path, depth, longString, i);
+        } else if (v !== null && typeof v === 'object') {
+          values.push(v);
+          keys.push(i);
+          depths.push(depth + 1);
+          bundleDepths.push(bundles);
+          counted.push(inRecord);
+        }
       }
       continue;
     }
     const record = value as Record<string, unknown>;
-    let bundles = frame.bundles;
-    if (typeof record.resourceType === 'string') {
-      if (counted && ++resources > limits.maxResources) {
-        throw tooCostly(`the request carries more than ${limits.maxResources} resources in prefetch and draftOrders`, 'prefetch');
+    const resourceType = record.resourceType;
+    if (typeof resourceType === 'string') {
+      if (inRecord && ++resources > maxResources) {
+        throw tooCostly(`the request carries more than ${maxResources} resources in prefetch and draftOrders`, 'prefetch');
       }
-      if (record.resourceType === 'Bundle' && ++bundles > limits.maxBundleDepth) throw fail(frame, `Bundles nested deeper than ${limits.maxBundleDepth}`);
+      if (resourceType === 'Bundle' && ++bundles > maxBundleDepth) throw exceeded(path, depth, `Bundles nested deeper than ${maxBundleDepth}`);
     }
-    for (const key of Object.keys(record)) {
-      if (key.length > limits.maxStringLength) throw fail(frame, `a member name longer than ${limits.maxStringLength} characters`);
-      const v = record[key];
+    // for-in, not Object.keys: no array of the names per object (a parsed body's members are all its own).
+    for (const name in record) {
+      if (name.length > maxStringLength) throw exceeded(path, depth, `a member name longer than ${maxStringLength} characters`);
+      const v = record[name];
       if (typeof v === 'string') {
-        checkString(v, frame, key);
-        continue;
+        if (v.length > maxStringLength) throw exceeded(path, depth, longString, name);
+      } else if (v !== null && typeof v === 'object') {
+        values.push(v);
+        keys.push(name);
+        depths.push(depth + 1);
+        bundleDepths.push(bundles);
+        counted.push(inRecord || (depth === 1 && name === 'prefetch') || (depth === 2 && key === 'context' && name === 'draftOrders'));
       }
-      if (v === null || typeof v !== 'object') continue;
-      const inScope = counted || (depth === 1 && key === 'prefetch') || (depth === 2 && frame.key === 'context' && key === 'draftOrders');
-      stack.push({ value: v, depth: depth + 1, bundles, counted: inScope, parent: frame, key });
     }
   }
 }
@@ -90,11 +99,14 @@ function draftOrderEntries(body: unknown): number {
   return Array.isArray(entry) ? entry.length : 0;
 }
 
-/** `prefetch.conditions.entry[3].resource`, clipped: the place named in the OperationOutcome. */
-function pathOf(frame: Frame): string {
-  const parts: string[] = [];
-  let f: Frame | undefined = frame;
-  for (; f?.parent && parts.length < 40; f = f.parent) parts.push(typeof f.key === 'number' ? `[${f.key}]` : `.${String(f.key)}`);
-  const path = (f?.parent ? '…' : '') + parts.reverse().join('').replace(/^\./, '');
-  return path.length > 200 ? `${path.slice(0, 200)}…` : path;
+/**
+ * The 422 for a limit exceeded at the value at `depth` (the member `last` of it, when given), named by
+ * its place: `prefetch.conditions.entry[3].resource`, clipped to its last 40 steps and 200 characters.
+ */
+function exceeded(path: readonly (string | number)[], depth: number, what: string, last?: string | number): HttpError {
+  const steps = last === undefined ? path.slice(2, depth + 1) : [...path.slice(2, depth + 1), last];
+  const shown = steps.slice(-40).map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`));
+  const place = (steps.length > 40 ? '…' : '') + shown.join('').replace(/^\./, '');
+  const clipped = place.length > 200 ? `${place.slice(0, 200)}…` : place;
+  return tooCostly(`${clipped || '(body)'}: ${what}`, clipped || undefined);
 }

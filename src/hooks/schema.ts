@@ -9,24 +9,42 @@ import { badRequest, HttpError } from './errors.js';
  */
 // FHIR content is checked in shape only (a resource type, a Bundle's entries), then read as the
 // @types/fhir type: every reader of a client's resource treats its fields as possibly malformed.
-function fhir<T>(shape: z.ZodType): z.ZodType<T> {
+// `conforms` is the shape's check in plain code, for the common case: a conforming value is passed as
+// is, without zod's parse (a copy of the object made only to be thrown away); one that does not is
+// parsed by `shape` for the issue it words. It must accept nothing `shape` refuses (test/hooks/schema.test.ts).
+function fhir<T>(shape: z.ZodType, conforms: (value: unknown) => boolean): z.ZodType<T> {
   return z.custom<T>().superRefine((value, ctx) => {
+    if (conforms(value)) return;
     const checked = shape.safeParse(value);
     if (!checked.success) for (const issue of checked.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
   });
 }
 
-const resourceShape = z.looseObject({ resourceType: z.string().min(1).max(64) });
-const resourceLike = fhir<Resource>(resourceShape);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const bundleLike = fhir<Bundle>(
-  z.looseObject({
-    resourceType: z.literal('Bundle'),
-    entry: z
-      .array(z.looseObject({ resource: resourceShape.optional() }))
-      .optional(),
-  }),
-);
+export const resourceShape = z.looseObject({ resourceType: z.string().min(1).max(64) });
+export const isResourceShaped = (v: unknown): boolean => isObject(v) && typeof v.resourceType === 'string' && v.resourceType.length >= 1 && v.resourceType.length <= 64;
+const resourceLike = fhir<Resource>(resourceShape, isResourceShaped);
+
+export const bundleShape = z.looseObject({
+  resourceType: z.literal('Bundle'),
+  entry: z
+    .array(z.looseObject({ resource: resourceShape.optional() }))
+    .optional(),
+});
+export function isBundleShaped(v: unknown): boolean {
+  if (!isObject(v) || v.resourceType !== 'Bundle') return false;
+  const entry = v.entry;
+  if (entry === undefined) return true;
+  if (!Array.isArray(entry)) return false;
+  // Every index, as zod reads them (`every` would skip a hole).
+  for (let i = 0; i < entry.length; i++) {
+    const e: unknown = entry[i];
+    if (!isObject(e) || (e.resource !== undefined && !isResourceShaped(e.resource))) return false;
+  }
+  return true;
+}
+const bundleLike = fhir<Bundle>(bundleShape, isBundleShaped);
 
 /** The hooks this service answers. */
 export const HOOK_NAMES = ['order-select', 'order-sign'] as const;

@@ -93,7 +93,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  app.use(helmet({ contentSecurityPolicy: false, crossOriginResourcePolicy: { policy: 'cross-origin' } }));
+  // X-Powered-By is off in Express itself (above): helmet need not remove it on every call.
+  app.use(helmet({ contentSecurityPolicy: false, crossOriginResourcePolicy: { policy: 'cross-origin' }, xPoweredBy: false }));
   app.use(requestId);
   // Browser-based clients (the CDS Hooks sandbox) call with CORS; no credentials are sent, so `*` is safe.
   app.use(cors({ origin: '*', methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['authorization', 'content-type', 'x-request-id'], exposedHeaders: ['x-request-id'], maxAge: 600 }));
@@ -104,6 +105,20 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const auth = deps.clientAuth ? [failureLimit({ perMinute: config.authFailuresPerMinute, what: 'client authentication' }), deps.clientAuth] : [];
   /** What every client call passes before its handler: shedding, authentication, rate limit, a JSON body within limits. */
   const clientCall = [shed, ...auth, clientRateLimit(config.rateLimitPerMinute), requireJson, jsonBody(config), withinLimits(config)];
+
+  const shownStore = deps.shownDecisions ? undefined : createDecisionCache(config);
+  const context = hookContextFromConfig(config, library, {
+    decisionCache: withCacheMetrics(deps.decisionCache ?? createDecisionCache(config), config.decisionCacheKey, metrics),
+    shownDecisions: deps.shownDecisions ?? (shownStore ? shownDecisionsIn(shownStore) : undefined),
+    orderSignCards: config.orderSignCards,
+    now: deps.now,
+    // An entry of another shape (edited, or an older release's) is a miss: said once per read, never its content.
+    onUnusableCacheEntry: (why) => logger.warn({ why }, 'decision cache entry unusable: decided again'),
+  });
+  // The hook calls first, as one route each: the router tries every earlier layer on every call, and no
+  // route below answers a POST to these paths. The status middleware first, so refusals are counted too.
+  app.post('/cds-services/:id', metrics.hookStatusMiddleware, ...clientCall, hookHandler({ context, fhirServerAllowlist: config.fhirServerAllowlist, recorder: deps.recorder, logger, notify, now }));
+  app.post('/cds-services/:id/feedback', ...clientCall, feedbackHandler({ feedback: deps.feedback ?? new MemoryFeedbackSink(), recorder: deps.recorder, logger, notify, now }));
 
   const ready = readinessHandler(library, deps.readiness);
   app.get('/health/live', livenessHandler);
@@ -118,19 +133,6 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   app.get('/fhir/CodeSystem/documentation-finding', findingCodeSystemHandler(library));
   app.use(questionnaireRoutes(library, config.publicBaseUrl));
   app.use(dtrRoutes({ library, config, records: deps.records, known: knownAnswers, logger, now }));
-
-  const shownStore = deps.shownDecisions ? undefined : createDecisionCache(config);
-  const context = hookContextFromConfig(config, library, {
-    decisionCache: withCacheMetrics(deps.decisionCache ?? createDecisionCache(config), config.decisionCacheKey, metrics),
-    shownDecisions: deps.shownDecisions ?? (shownStore ? shownDecisionsIn(shownStore) : undefined),
-    orderSignCards: config.orderSignCards,
-    now: deps.now,
-    // An entry of another shape (edited, or an older release's) is a miss: said once per read, never its content.
-    onUnusableCacheEntry: (why) => logger.warn({ why }, 'decision cache entry unusable: decided again'),
-  });
-  app.post('/cds-services/:id', metrics.hookStatusMiddleware);
-  app.post('/cds-services/:id', ...clientCall, hookHandler({ context, fhirServerAllowlist: config.fhirServerAllowlist, recorder: deps.recorder, logger, notify, now }));
-  app.post('/cds-services/:id/feedback', ...clientCall, feedbackHandler({ feedback: deps.feedback ?? new MemoryFeedbackSink(), recorder: deps.recorder, logger, notify, now }));
 
   if (deps.records) {
     app.use('/coverage-assertions', coverageAssertionRoutes(deps.records, { adminToken: config.adminToken, failuresPerMinute: config.adminFailuresPerMinute }));

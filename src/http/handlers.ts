@@ -73,9 +73,19 @@ export function hookHandler(deps: HookHandlerDeps): RequestHandler {
   return async function answerHook(req, res) {
     const decided = await decideHook(deps, req, res);
     await keepRecord(() => decided.recorded, deps.logger, 'decision record', decided.requestId);
-    res.type('application/json').send(decided.body);
+    sendAnswer(res, decided.body);
     for (const line of decided.logLines) deps.logger[line.level](line.fields, line.msg);
   };
+}
+
+/**
+ * A hook's answer, serialised: what `res.json` sends, less the ETag Express hashes the body for (an
+ * answer to a POST is never revalidated) and the copy of the body that hash needs.
+ */
+function sendAnswer(res: Response, json: string): void {
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.end(json);
 }
 
 /** What answering a hook needs once its record is queued: no request, record or facts. */

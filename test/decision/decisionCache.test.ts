@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
-import { createDecisionCache, decideThroughCache, decisionKey, DECISION_CACHE_MAX_BODY_BYTES, DECISION_CACHE_VERSION, type DecisionCache, type DecisionInput } from '../../src/decision/decisionCache.js';
+import { createDecisionCache, decideThroughCache, decisionKey, DECISION_CACHE_MAX_BODY_BYTES, DECISION_CACHE_VERSION, SharedDecisionCache, type DecisionCache, type DecisionInput } from '../../src/decision/decisionCache.js';
+import type { SharedCache } from '../../src/kv/kv.js';
 import { criterionId, dateOfService, decideOrder, type OrderDecision } from '../../src/decision/decideOrder.js';
 import { parseHookRequest } from '../../src/hooks/schema.js';
 import { loadLibrary } from '../../src/library/library.js';
@@ -32,17 +33,27 @@ const selectFrom = (sign: Json): Json => ({
 });
 
 /** The app's cache, counting what order-sign found in it. */
-function countingCache(inner: DecisionCache): DecisionCache & { hits: number; misses: number } {
+function countingCache(inner: DecisionCache): DecisionCache & { hits: number; misses: number; lookups: number } {
   const c = {
     hits: 0,
     misses: 0,
+    /** Keys looked up (each computed first). */
+    lookups: 0,
     async get(key: string) {
+      c.lookups++;
       const v = await inner.get(key);
       if (v === undefined) c.misses++;
       else c.hits++;
       return v;
     },
     set: (key: string, value: string) => inner.set(key, value),
+    notePatient: (patientId: string) => inner.notePatient(patientId),
+    // As the app's metrics: a patient without entries is a lookup that missed.
+    async mayHoldPatient(patientId: string) {
+      const may = await inner.mayHoldPatient(patientId);
+      if (!may) c.misses++;
+      return may;
+    },
   };
   return c;
 }
@@ -153,6 +164,65 @@ describe('decision cache', () => {
     expect(cache.misses).toBe(2);
   });
 
+  it('looks no key up on order-sign for a patient order-select left no entry for, and decides the same', async () => {
+    const { cache, call } = setup();
+    const sign = signRequest();
+    const first = await call(sign);
+    expect(first.status).toBe(200);
+    expect(cache.lookups).toBe(0);
+    // Counted as a miss, as the app's metrics count it.
+    expect(cache.misses).toBe(1);
+    // Another patient's order-select leaves nothing for this one.
+    const otherPatient = JSON.parse(JSON.stringify(sign).replaceAll(sign.context.patientId, `${sign.context.patientId}-other`)) as Json;
+    expect((await call(selectFrom(otherPatient))).status).toBe(200);
+    expect(observedDecision((await call(sign)).body as CdsResponse)).toEqual(observedDecision(first.body as CdsResponse));
+    expect(cache.lookups).toBe(0);
+    // Once order-select has left an entry for this patient, order-sign looks it up.
+    await call(selectFrom(sign));
+    await call(sign);
+    expect(cache.lookups).toBe(1);
+    expect(cache.hits).toBe(1);
+  });
+
+  it('notes a patient for the time to live of its entries, in memory', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const cache = createDecisionCache({ decisionCacheTtlSeconds: 60, decisionCacheMaxKeys: 100 }) as DecisionCache;
+      expect(await cache.mayHoldPatient('p-1')).toBe(false);
+      await cache.notePatient('p-1');
+      expect(await cache.mayHoldPatient('p-1')).toBe(true);
+      expect(await cache.mayHoldPatient('p-2')).toBe(false);
+      vi.advanceTimersByTime(59_000);
+      expect(await cache.mayHoldPatient('p-1')).toBe(true);
+      vi.advanceTimersByTime(2_000);
+      expect(await cache.mayHoldPatient('p-1')).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('notes the patient after its entries, with their time to live, and without the patient id in the clear', async () => {
+    const written: { key: string; ttl: number }[] = [];
+    const store: SharedCache = {
+      get: async () => undefined,
+      set: async (key, _value, ttl) => void written.push({ key, ttl }),
+      setIfAbsent: async () => true,
+      ping: async () => undefined,
+      close: async () => undefined,
+    };
+    const library = loadLibrary();
+    const req = parseHookRequest(signRequest(), 'order-sign');
+    const [o] = ordersInScope(req);
+    const input: DecisionInput = { patientId: req.context.patientId, prefetch: req.prefetch, order: o.order, orderRef: o.ref, cpt: o.cpt, dateOfService: '2024-06-12' };
+    const record = (await loadPatientRecord(req, { library, record: hookContextFromConfig(testConfig(), library).record })).record;
+    await decideThroughCache(new SharedDecisionCache(store, 42), library, 'order-select', input, () => decideOrder(library, record, o.order, o.ref, o.cpt, TODAY, []));
+    expect(written).toEqual([
+      { key: decisionKey(library, input), ttl: 42 },
+      { key: expect.stringMatching(/^patient:[0-9a-f]{64}$/), ttl: 42 },
+    ]);
+    expect(written[1].key).not.toContain(input.patientId);
+  });
+
   it('is bounded: past its maximum it stores nothing more and never fails', async () => {
     const cache = createDecisionCache({ decisionCacheTtlSeconds: 60, decisionCacheMaxKeys: 2 }) as DecisionCache;
     await cache.set('a', '1');
@@ -169,6 +239,16 @@ describe('decision cache', () => {
   });
 });
 
+/** A DecisionCache over a Map: whatever it is given, kept (no time to live). */
+function keeping(store: Map<string, string>): DecisionCache {
+  return {
+    get: async (k) => store.get(k),
+    set: async (k, v) => void store.set(k, v),
+    notePatient: async (p) => void store.set(`patient ${p}`, '1'),
+    mayHoldPatient: async (p) => store.has(`patient ${p}`),
+  };
+}
+
 describe('a cache entry read back', () => {
   const library = loadLibrary();
   const sign = () => parseHookRequest(signRequest(), 'order-sign');
@@ -180,7 +260,7 @@ describe('a cache entry read back', () => {
     const input: DecisionInput = { patientId: req.context.patientId, prefetch: req.prefetch, order: o.order, orderRef: o.ref, cpt: o.cpt, dateOfService: dateOfService(o.order, TODAY), draftEntries: req.context.draftOrders.entry ?? [] };
     const decide = () => decideOrder(library, record, o.order, o.ref, o.cpt, TODAY, req.context.draftOrders.entry ?? []);
     const store = new Map<string, string>();
-    await decideThroughCache({ get: async (k) => store.get(k), set: async (k, v) => void store.set(k, v) }, library, 'order-select', input, decide);
+    await decideThroughCache({ ...keeping(store), notePatient: async () => undefined }, library, 'order-select', input, decide);
     const [[key, entry]] = [...store];
     return { key, entry, input, decide };
   }
@@ -191,7 +271,7 @@ describe('a cache entry read back', () => {
     let computed = 0;
     const unusable: string[] = [];
     const decision = await decideThroughCache(
-      { get: async () => entry, set: async () => undefined },
+      { get: async () => entry, set: async () => undefined, notePatient: async () => undefined, mayHoldPatient: async () => true },
       library,
       'order-sign',
       input,
@@ -238,6 +318,28 @@ describe('a cache entry read back', () => {
     const { computed, unusable } = await readBack(JSON.stringify(gone));
     expect(computed).toBe(1);
     expect(unusable).toEqual(['policy no longer loaded']);
+  });
+
+  it('is not looked up, nor its key computed, on order-sign for a patient with no entry noted', async () => {
+    const { input, decide } = await cachedEntry();
+    let keyed = 0;
+    // decisionKey serialises the order: counted.
+    const order = Object.assign(structuredClone(input.order), { toJSON: () => (keyed++, input.order) });
+    const counted: DecisionInput = { ...input, order };
+    const store = new Map<string, string>();
+    const cache = keeping(store);
+    expect((await decideThroughCache(cache, library, 'order-sign', counted, decide)).outcome).toBe('not-indicated');
+    expect(keyed).toBe(0);
+    await decideThroughCache(cache, library, 'order-select', counted, decide);
+    expect(keyed).toBe(1);
+    const restored = await decideThroughCache(cache, library, 'order-sign', counted, () => {
+      throw new Error('decided again');
+    });
+    expect(restored.outcome).toBe('not-indicated');
+    expect(keyed).toBe(2);
+    // Another patient: no entry noted, no key.
+    await decideThroughCache(cache, library, 'order-sign', { ...counted, patientId: 'p-other' }, decide);
+    expect(keyed).toBe(2);
   });
 
   it('is keyed with this release\'s cache version, so entries of an older shape are never even looked up', async () => {

@@ -68,6 +68,33 @@ describe('checkRequestLimits', () => {
     expect(err?.expression).toBe('prefetch.all.entry[0].resource.entry[0].resource');
   });
 
+  it('names the place of a value past a limit through objects and arrays, the member itself for a string', () => {
+    const body = { prefetch: { conditions: { resourceType: 'Bundle', entry: [{ resource: { resourceType: 'Condition' } }, { resource: { resourceType: 'Condition', note: [{ text: 'ok' }, { text: 'x'.repeat(101) }] } }] } } };
+    expect(rejection(body)).toMatchObject({ expression: 'prefetch.conditions.entry[1].resource.note[1].text', message: expect.stringMatching(/^prefetch\.conditions\.entry\[1\]\.resource\.note\[1\]\.text: a string longer than 100/) });
+    // A string in an array is named by its index; a long member name by the object holding it.
+    expect(rejection({ context: { selections: ['ok', 'x'.repeat(101)] } })?.expression).toBe('context.selections[1]');
+    expect(rejection({ context: { ['k'.repeat(101)]: 1 } })?.expression).toBe('context');
+    // A sibling visited earlier leaves no trace in the place named.
+    expect(rejection({ a: [{ deep: { deeper: {} } }, [nested(9)]] })?.expression).toBe('a[1][0][0][0][0][0][0][0][0]');
+  });
+
+  it('clips the place named to its last 40 steps', () => {
+    let v: unknown = 'x'.repeat(101);
+    for (let i = 0; i < 45; i++) v = { [`m${i}`]: v };
+    const err = rejection(v, { ...LIMITS, maxJsonDepth: 100 });
+    const steps = Array.from({ length: 40 }, (_, i) => `m${39 - i}`);
+    expect(err?.expression).toBe(`…${steps.join('.')}`);
+    expect(err?.message).toBe(`…${steps.join('.')}: a string longer than 100 characters`);
+  });
+
+  it('counts the resources of context.draftOrders, not of a draftOrders elsewhere', () => {
+    const resources = (n: number) => Array.from({ length: n }, (_, i) => ({ resource: { resourceType: 'Observation', id: `o${i}` } }));
+    const draft = (n: number) => ({ resourceType: 'Bundle', entry: resources(n) });
+    expect(rejection({ context: { draftOrders: draft(10) } }, { ...LIMITS, maxDraftOrders: 20 })?.message).toMatch(/more than 10 resources/);
+    expect(rejection({ draftOrders: draft(20), extension: { context: { draftOrders: draft(20) } } })).toBeUndefined();
+    expect(rejection({ context: { x: { draftOrders: draft(20) } }, prefetchs: { p: draft(20) } })).toBeUndefined();
+  });
+
   it('refuses too many draft orders', () => {
     const entry = Array.from({ length: 4 }, () => ({ resource: { resourceType: 'ServiceRequest' } }));
     expect(rejection({ context: { draftOrders: { resourceType: 'Bundle', entry } } }, { ...LIMITS, maxResources: 100 })?.message).toMatch(/4 entries; this service takes at most 3/);

@@ -53,6 +53,11 @@ async function forget(redis: Redis, prefix: string): Promise<number> {
   return removed;
 }
 
+/** The decision entries in Redis (their keys are digests), not the note beside them that a patient has some. */
+async function entryKeys(redis: Redis, namespace: string): Promise<string[]> {
+  return (await redis.keys(`${namespace}:decision:*`)).filter((k) => /:decision:[0-9a-f]{64}$/.test(k));
+}
+
 async function metric(app: Parameters<typeof request>[0], name: string): Promise<number> {
   const text = (await request(app).get('/metrics')).text;
   const m = new RegExp(`^${name.replace(/[{}"=]/g, '\\$&')} (\\d+)`, 'm').exec(text);
@@ -89,7 +94,7 @@ describe('shared state in Redis', () => {
   it('an entry edited in Redis to read "criteria met" is a miss, counted, and the order is still not indicated', async () => {
     const { app, namespace } = await service();
     expect((await request(app).post(SELECT).send(selectFrom(ACUTE))).status).toBe(200);
-    const [entryKey] = await redis.keys(`${namespace}:decision:*`);
+    const [entryKey] = await entryKeys(redis, namespace);
     expect(entryKey).toBeDefined();
     const stored = (await redis.get(entryKey as string)) as string;
     // No member id, subscriber or beneficiary of the Coverage in the entry.
@@ -118,16 +123,40 @@ describe('shared state in Redis', () => {
     expect(await metric(app, 'cds_decision_cache_lookups_total{result="hit"}')).toBe(1);
 
     // The same entry, moved to the key of another order (its MAC names the key it was written for).
-    const [entryKey] = await redis.keys(`${namespace}:decision:*`);
+    const [entryKey] = await entryKeys(redis, namespace);
     const stored = (await redis.get(entryKey as string)) as string;
     const other = structuredClone(ACUTE);
     other.context.draftOrders.entry[0].resource.occurrenceDateTime = '2024-06-20';
     expect((await request(app).post(SELECT).send(selectFrom(other))).status).toBe(200);
-    const keys = await redis.keys(`${namespace}:decision:*`);
+    const keys = await entryKeys(redis, namespace);
     const otherKey = keys.find((k) => k !== entryKey) as string;
     await redis.set(otherKey, stored, 'KEEPTTL');
     expect((await request(app).post(SIGN).send(other)).status).toBe(200);
     expect(await metric(app, 'cds_decision_cache_rejected_total')).toBe(1);
+  });
+
+  it('notes beside the entries, for no less long and without the patient id, that a patient has some; a note Redis lost is a miss', async () => {
+    const { app, namespace } = await service();
+    expect((await request(app).post(SELECT).send(selectFrom(ACUTE))).status).toBe(200);
+    const [entryKey] = await entryKeys(redis, namespace);
+    const notes = await redis.keys(`${namespace}:decision:patient:*`);
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).not.toContain(ACUTE.context.patientId);
+    // Noted after the entry with the same time to live: it expires no sooner (absolute times, in ms).
+    const [entryExpires, noteExpires] = await Promise.all([redis.call('PEXPIRETIME', entryKey as string), redis.call('PEXPIRETIME', notes[0] as string)]);
+    expect(Number(noteExpires)).toBeGreaterThanOrEqual(Number(entryExpires));
+    expect(Number(noteExpires)).toBeLessThanOrEqual(Date.now() + 600_000);
+
+    // Without the note, order-sign looks nothing up: a miss, the order decided again (the same).
+    await redis.del(notes[0] as string);
+    const signed = await request(app).post(SIGN).send(ACUTE);
+    expect(observedDecision(signed.body).outcome).toBe('not-indicated');
+    expect(await metric(app, 'cds_decision_cache_lookups_total{result="hit"}')).toBe(0);
+    expect(await metric(app, 'cds_decision_cache_lookups_total{result="miss"}')).toBe(1);
+    // order-select notes it again.
+    expect((await request(app).post(SELECT).send(selectFrom(ACUTE))).status).toBe(200);
+    expect((await request(app).post(SIGN).send(ACUTE)).status).toBe(200);
+    expect(await metric(app, 'cds_decision_cache_lookups_total{result="hit"}')).toBe(1);
   });
 
   it('refuses a token issued before Redis lost its keys (it may have been used), and accepts a new one', async () => {
