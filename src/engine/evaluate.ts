@@ -1,4 +1,4 @@
-import { and3, atLeast3, inWindow, not3, or3 } from './logic.js';
+import { atLeastCounted, inWindow, not3 } from './logic.js';
 import { compilePolicy, type CompiledNode, type CompiledPolicy } from './compiled.js';
 import { nodeIndex } from './nodes.js';
 import type {
@@ -128,6 +128,7 @@ class Path {
 }
 
 const EMPTY_PATH = new Path(undefined, undefined, undefined, [], 0, undefined, false);
+const ONLY_EMPTY_PATH: readonly Path[] = Object.freeze([EMPTY_PATH]);
 const NO_PATHS: readonly Path[] = Object.freeze([]);
 
 /** A section's path as ranking sees it: its open items counted; made a CandidatePath only when shown. */
@@ -372,12 +373,15 @@ class Evaluator {
       case 'atLeast': {
         const count = c.children.length;
         const children: NodeResult[] = new Array(count);
-        const values: Truth[] = new Array(count);
+        let t = 0;
+        let u = 0;
         for (let i = 0; i < count; i++) {
-          children[i] = this.node(c.children[i]);
-          values[i] = children[i].value;
+          const child = this.node(c.children[i]);
+          children[i] = child;
+          if (child.value === true) t++;
+          else if (child.value === null) u++;
         }
-        const value = n.kind === 'all' ? and3(values) : n.kind === 'any' ? or3(values) : atLeast3(n.n, values);
+        const value = atLeastCounted(n.kind === 'all' ? count : n.kind === 'any' ? 1 : n.n, t, u);
         let evidence: readonly string[] = NONE;
         if (value === true) {
           const set = new Set<string>();
@@ -514,24 +518,41 @@ class Evaluator {
    * `limit`, none dearer than the best by more than `slack`.
    */
   rankDistinct(options: readonly Option[], cost: (o: Option) => number, limit: number, slack = Infinity): Option[] {
-    const order = options.map((_, i) => i).sort((a, b) => cost(options[a]) - cost(options[b]) || a - b);
-    const seen = new Set<string>();
+    // Sorted by insertion (stable, so policy order on ties): a few dozen options at most.
+    const order: number[] = [];
+    for (let i = 0; i < options.length; i++) {
+      const c = cost(options[i]);
+      let at = order.length;
+      while (at > 0 && cost(options[order[at - 1]]) > c) {
+        order[at] = order[at - 1];
+        at--;
+      }
+      order[at] = i;
+    }
     const out: Option[] = [];
     for (const i of order) {
       if (out.length === limit || cost(options[i]) > cost(options[order[0]]) + slack) break;
-      const key = this.openKey(options[i].path);
-      if (seen.has(key)) continue;
-      seen.add(key);
+      if (out.some((kept) => this.asksSame(kept.path, options[i].path))) continue;
       out.push(options[i]);
     }
     return out;
   }
 
-  /** The set of items a path asks for (its unknown and failed step keys), as one string. */
-  private openKey(p: Path): string {
-    const keys: string[] = [];
-    for (const leaf of p.leaves) if (this.valueOf(leaf) !== true) keys.push(leaf.key);
-    return keys.sort().join('|');
+  /** Whether two paths ask for the same set of items (their unknown and failed step keys). */
+  private asksSame(a: Path, b: Path): boolean {
+    const inA = ++this.mark;
+    let open = 0;
+    for (const leaf of a.leaves) {
+      if (this.valueOf(leaf) === true) continue;
+      this.marks[leaf.keyId] = inA;
+      open++;
+    }
+    for (const leaf of b.leaves) {
+      if (this.valueOf(leaf) === true) continue;
+      if (this.marks[leaf.keyId] !== inA) return false;
+      open--;
+    }
+    return open === 0;
   }
 
   candidates(options: readonly Option[]): CandidatePath[] {
@@ -624,12 +645,15 @@ class Evaluator {
       else if (n.kind === 'fact') open = !(mode === 'changeable' && value === false && this.facts.isFixed?.(n.fact) === true);
       else if (n.kind === 'not') open = true;
       else if (n.kind === 'ref') open = this.hasPaths(this.target(c), mode);
-      else if (n.kind === 'all') open = c.children.every((child) => this.hasPaths(child, mode));
-      else if (n.kind === 'any') open = c.children.some((child) => this.hasPaths(child, mode));
       else {
+        // All: every child; any: one; atLeast: n (counted only as far as it decides).
+        const needed = n.kind === 'all' ? c.children.length : n.kind === 'any' ? 1 : n.n;
         let count = 0;
-        for (const child of c.children) if (this.hasPaths(child, mode)) count++;
-        open = count >= n.n;
+        for (let i = 0; i < c.children.length && count < needed; i++) {
+          if (this.hasPaths(c.children[i], mode)) count++;
+          else if (n.kind === 'all') break;
+        }
+        open = count >= needed;
       }
     }
     memo.open[c.index] = open;
@@ -687,14 +711,13 @@ class Evaluator {
 
   /** Every way to take one path of each list, cheapest kept; a pair is joined only if it is kept. */
   private combine(lists: readonly (readonly Path[])[]): readonly Path[] {
-    let acc: readonly Path[] = [EMPTY_PATH];
-    for (const list of lists) {
+    if (lists.length === 0) return ONLY_EMPTY_PATH;
+    if (lists[0].length === 0) return NO_PATHS;
+    // Joined with the empty path a path is itself: the first list's paths need no pairs costed.
+    let acc = keepBest(lists[0]);
+    for (let l = 1; l < lists.length; l++) {
+      const list = lists[l];
       if (list.length === 0) return NO_PATHS;
-      // Joined with the empty path a path is itself: no pairs to cost.
-      if (acc.length === 1 && acc[0] === EMPTY_PATH) {
-        acc = keepBest(list);
-        continue;
-      }
       // Pair (i, j) costs a's cost and b's open leaves a lacks; pairs in order a by a, then b by b.
       const costs: number[] = new Array(acc.length * list.length);
       for (let i = 0; i < acc.length; i++) {
@@ -710,10 +733,13 @@ class Evaluator {
           costs[i * list.length + j] = cost;
         }
       }
-      const pairs = acc;
-      const join = (k: number): Path => this.join(pairs[Math.floor(k / list.length)], list[k % list.length], costs[k]);
       const kept = cheapest(costs.length, (k) => costs[k]);
-      acc = kept ? kept.map(join) : Array.from({ length: costs.length }, (_, k) => join(k));
+      const joined: Path[] = new Array(kept ? kept.length : costs.length);
+      for (let k = 0; k < joined.length; k++) {
+        const pair = kept ? kept[k] : k;
+        joined[k] = this.join(acc[Math.floor(pair / list.length)], list[pair % list.length], costs[pair]);
+      }
+      acc = joined;
     }
     return acc;
   }
@@ -721,9 +747,17 @@ class Evaluator {
   /** The path taking both: a's steps, then b's not already in a. */
   private join(a: Path, b: Path, cost: number): Path {
     const inA = this.markAll(a.leaves);
-    let added: CompiledNode[] | undefined;
-    for (const leaf of b.leaves) if (this.marks[leaf.keyId] !== inA) (added ??= a.leaves.slice()).push(leaf);
-    const leaves = added ?? a.leaves;
+    let added = 0;
+    for (const leaf of b.leaves) if (this.marks[leaf.keyId] !== inA) added++;
+    let leaves = a.leaves;
+    if (added > 0) {
+      // Sized once: a copy grown by push would take a new backing store, larger than needed.
+      const all: CompiledNode[] = new Array(a.leaves.length + added);
+      let k = 0;
+      for (const leaf of a.leaves) all[k++] = leaf;
+      for (const leaf of b.leaves) if (this.marks[leaf.keyId] !== inA) all[k++] = leaf;
+      leaves = all;
+    }
     const cited = a.citedFound || !b.citedFound ? (a.cited && a.cited.id ? a.cited : b.cited) : b.cited;
     return new Path(undefined, a, b, leaves, cost, cited, a.citedFound || b.citedFound);
   }
@@ -770,8 +804,9 @@ function cheapest(count: number, costOf: (i: number) => number): number[] | unde
     let at = kept.length;
     while (at > 0 && costOf(kept[at - 1]) > cost) at--;
     if (at === PATHS_KEPT_PER_NODE) continue;
-    kept.splice(at, 0, i);
-    if (kept.length > PATHS_KEPT_PER_NODE) kept.pop();
+    // Moved up one to make room (the last falls off a full list).
+    for (let j = Math.min(kept.length, PATHS_KEPT_PER_NODE - 1); j > at; j--) kept[j] = kept[j - 1];
+    kept[at] = i;
   }
   return viable.concat(failing);
 }
