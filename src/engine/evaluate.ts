@@ -304,19 +304,21 @@ function evidenceOf(c: CandidatePath, facts: FactProvider): string[] {
   return [...out];
 }
 
-/** What one evaluation has learnt about its nodes' paths in one mode, by node index. */
-interface PathMemo {
-  readonly paths: (readonly Path[] | undefined)[];
-  /** Whether the node has a path (undefined: not known yet). */
-  readonly open: (boolean | undefined)[];
-}
+/**
+ * What one evaluation has learnt of its nodes' paths in one mode, by node index: the paths once
+ * built; before that, whether there are any (hasPaths); undefined when not asked yet.
+ */
+type PathMemo = (readonly Path[] | boolean | undefined)[];
 
 class Evaluator {
   private readonly byId: ReadonlyMap<string, CriterionNode>;
   private readonly results: (NodeResult | undefined)[];
   private readonly memo: { viable?: PathMemo; changeable?: PathMemo } = {};
-  /** Marks by step key number: a key is in the set being built when its mark is the current `mark`. */
+  /** Marks by step key number: a key is in the set being built when its mark is the current one. */
   private readonly marks: number[];
+  /** Marks by node index for pointedTo (made on first use): a node is visited when its mark is the current one. */
+  private visited: number[] | undefined;
+  /** The last mark given out: each set built or walk made takes the next. */
   private mark = 0;
 
   constructor(
@@ -347,26 +349,25 @@ class Evaluator {
     // "No red flag" judged on what is on record: an undocumented item counts as absent here, unless
     // the record already points toward it (a specific fact true on an open branch, e.g. fever with
     // the infection suspicion undocumented): then it stays undetermined and is asked for.
-    const r = c.unknownAsFalse && computed.value === null && !this.pointedTo(c, null) ? { ...computed, value: false } : computed;
+    const r = c.unknownAsFalse && computed.value === null && !this.pointedTo(c) ? { ...computed, value: false } : computed;
     this.results[c.index] = r;
     return r;
   }
 
   private compute(c: CompiledNode): NodeResult {
-    const n = c;
-    if (n.effective !== undefined && !inWindow(this.dateOfService, n.effective)) return result(n, false, false, NONE);
-    switch (n.kind) {
+    if (c.effective !== undefined && !inWindow(this.dateOfService, c.effective)) return result(c, false, false, NONE);
+    switch (c.kind) {
       case 'fact': {
-        const f = this.facts.fact(n.fact);
-        return { id: n.id, text: n.text, kind: n.kind, fact: n.fact, value: f.value, inForce: true, evidence: f.value === true ? f.evidence : NONE };
+        const f = this.facts.fact(c.fact);
+        return { id: c.id, text: c.text, kind: c.kind, fact: c.fact, value: f.value, inForce: true, evidence: f.value === true ? f.evidence : NONE };
       }
       case 'ref': {
         const t = this.node(this.target(c));
-        return result(n, t.value, t.inForce, t.evidence, [t]);
+        return result(c, t.value, t.inForce, t.evidence, [t]);
       }
       case 'not': {
         const child = this.node(c.children[0]);
-        return result(n, not3(child.value), true, NONE, [child]);
+        return result(c, not3(child.value), true, NONE, [child]);
       }
       case 'all':
       case 'any':
@@ -381,14 +382,14 @@ class Evaluator {
           if (child.value === true) t++;
           else if (child.value === null) u++;
         }
-        const value = atLeastCounted(n.kind === 'all' ? count : n.kind === 'any' ? 1 : n.n, t, u);
+        const value = atLeastCounted(c.kind === 'all' ? count : c.kind === 'any' ? 1 : c.n, t, u);
         let evidence: readonly string[] = NONE;
         if (value === true) {
           const set = new Set<string>();
           for (const child of children) if (child.value === true) for (const e of child.evidence) set.add(e);
           evidence = [...set];
         }
-        return result(n, value, true, evidence, children);
+        return result(c, value, true, evidence, children);
       }
     }
   }
@@ -399,20 +400,19 @@ class Evaluator {
     let cited = { id: root.id, text: root.text };
     let contrast: Contrast | undefined;
     const visit = (c: CompiledNode, insideRef: boolean): void => {
-      const n = c;
       if (this.node(c).value !== true) return;
-      if (n.kind === 'fact' || n.kind === 'not') {
-        if (n.cited && !insideRef) cited = { id: n.id, text: n.text };
-        if (n.contrast) contrast = n.contrast;
-        if (n.cited) chain.push(n.id);
+      if (c.kind === 'fact' || c.kind === 'not') {
+        if (c.cited && !insideRef) cited = { id: c.id, text: c.text };
+        if (c.contrast) contrast = c.contrast;
+        if (c.cited) chain.push(c.id);
         return;
       }
-      chain.push(n.id);
+      chain.push(c.id);
       // Through a ref ("ONE or more of the criteria under section I") the referring criterion is cited.
-      if (n.cited && !insideRef) cited = { id: n.id, text: n.text };
-      if (n.contrast) contrast = n.contrast;
-      if (n.kind === 'ref') return visit(this.target(c), true);
-      if (n.kind === 'any') {
+      if (c.cited && !insideRef) cited = { id: c.id, text: c.text };
+      if (c.contrast) contrast = c.contrast;
+      if (c.kind === 'ref') return visit(this.target(c), true);
+      if (c.kind === 'any') {
         const first = c.children.find((child) => this.node(child).value === true);
         if (first) visit(first, insideRef);
         return;
@@ -424,22 +424,19 @@ class Evaluator {
   }
 
   /** An open node the record points toward: a specific fact true on a branch not already false. */
-  private pointedTo(c: CompiledNode, value: Truth, seen: Set<CompiledNode> = new Set()): boolean {
-    if (seen.has(c) || value === false) return false;
-    seen.add(c);
-    const n = c;
-    switch (n.kind) {
-      case 'fact':
-        return value === true && this.facts.isSpecific(n.fact);
-      case 'not':
-        return false;
-      case 'ref': {
-        const t = this.target(c);
-        return this.pointedTo(t, this.node(t).value, seen);
-      }
-      default:
-        return c.children.some((child) => this.pointedTo(child, this.node(child).value, seen));
-    }
+  private pointedTo(root: CompiledNode): boolean {
+    const visited = (this.visited ??= new Array<number>(this.compiled.size).fill(0));
+    const seen = ++this.mark;
+    const at = (c: CompiledNode, value: Truth): boolean => {
+      if (visited[c.index] === seen || value === false) return false;
+      visited[c.index] = seen;
+      if (c.kind === 'fact') return value === true && this.facts.isSpecific(c.fact);
+      if (c.kind === 'not') return false;
+      // The children, or a ref's target.
+      for (const child of c.children) if (at(child, this.node(child).value)) return true;
+      return false;
+    };
+    return at(root, null);
   }
 
   /** The open leaves that decide an undetermined non-indication, as a path citing it. */
@@ -449,10 +446,9 @@ class Evaluator {
     const walk = (c: CompiledNode): void => {
       const r = this.node(c);
       if (r.value !== null || !r.inForce) return;
-      const n = c;
-      if (n.kind === 'fact') {
-        steps.set(n.fact, { key: n.fact, fact: n.fact, value: null, leafId: n.id, leafText: n.text, criterionId: id, criterionText: text, served: true });
-      } else if (n.kind === 'ref') walk(this.target(c));
+      if (c.kind === 'fact') {
+        steps.set(c.fact, { key: c.fact, fact: c.fact, value: null, leafId: c.id, leafText: c.text, criterionId: id, criterionText: text, served: true });
+      } else if (c.kind === 'ref') walk(this.target(c));
       else c.children.forEach(walk);
     };
     walk(root);
@@ -490,9 +486,8 @@ class Evaluator {
     for (const leaf of o.path.leaves) {
       const value = this.valueOf(leaf);
       if (value === true) continue;
-      const n = leaf;
-      if (value === false && (n.kind !== 'fact' || this.facts.isSpecific(n.fact))) return false;
-      if (n.kind === 'fact' && flagFacts.has(n.fact)) return false;
+      if (value === false && (leaf.kind !== 'fact' || this.facts.isSpecific(leaf.fact))) return false;
+      if (leaf.kind === 'fact' && flagFacts.has(leaf.fact)) return false;
     }
     return true;
   }
@@ -500,9 +495,8 @@ class Evaluator {
   /** The record points down it: a true fact that is specific (or care that points to its path). */
   pointsDown(o: Option): boolean {
     for (const leaf of o.path.leaves) {
-      const n = leaf;
-      if (n.kind !== 'fact' || this.valueOf(leaf) !== true) continue;
-      if (this.facts.isSpecific(n.fact) || (this.facts.pointsToPath?.(n.fact) ?? false)) return true;
+      if (leaf.kind !== 'fact' || this.valueOf(leaf) !== true) continue;
+      if (this.facts.isSpecific(leaf.fact) || (this.facts.pointsToPath?.(leaf.fact) ?? false)) return true;
     }
     return false;
   }
@@ -594,13 +588,12 @@ class Evaluator {
 
   /** A leaf's step: a fact, or a negated criterion (kept whole, keyed by its id). */
   private step(leaf: CompiledNode, criterion: CompiledNode | undefined): PathStep {
-    const n = leaf;
     const value = this.valueOf(leaf);
-    const served = n.cited || criterion !== undefined;
-    const by = n.cited || criterion === undefined ? n : criterion;
-    return n.kind === 'fact'
-      ? { key: leaf.key, fact: n.fact, value, leafId: n.id, leafText: n.text, criterionId: by.id, criterionText: by.text, served }
-      : { key: leaf.key, value, leafId: n.id, leafText: n.text, criterionId: by.id, criterionText: by.text, served };
+    const served = leaf.cited || criterion !== undefined;
+    const by = leaf.cited || criterion === undefined ? leaf : criterion;
+    return leaf.kind === 'fact'
+      ? { key: leaf.key, fact: leaf.fact, value, leafId: leaf.id, leafText: leaf.text, criterionId: by.id, criterionText: by.text, served }
+      : { key: leaf.key, value, leafId: leaf.id, leafText: leaf.text, criterionId: by.id, criterionText: by.text, served };
   }
 
   /** A node's value, once computed (every node on a path is). */
@@ -613,69 +606,72 @@ class Evaluator {
   private memoOf(mode: PathMode): PathMemo {
     const known = this.memo[mode];
     if (known) return known;
-    const created: PathMemo = { paths: new Array<readonly Path[] | undefined>(this.compiled.size), open: new Array<boolean | undefined>(this.compiled.size) };
+    const created: PathMemo = new Array<undefined>(this.compiled.size);
     this.memo[mode] = created;
     return created;
   }
 
-  /** Minimal sets of leaves that would make `n` true, cheapest few kept per node. */
+  /** Minimal sets of leaves that would make `c` true, cheapest few kept per node. */
   private paths(c: CompiledNode, mode: PathMode): readonly Path[] {
     const memo = this.memoOf(mode);
-    const known = memo.paths[c.index];
-    if (known) return known;
+    const known = memo[c.index];
+    if (typeof known === 'object') return known;
     const out = this.computePaths(c, mode);
-    memo.paths[c.index] = out;
+    memo[c.index] = out;
     return out;
   }
 
   /**
-   * Whether `n` has any path in this mode, without building one: the search skips subtrees that
+   * Whether `c` has any path in this mode, without building one: the search skips subtrees that
    * end in none (for a not-indicated record most of the policy), as the search itself would find.
    */
   private hasPaths(c: CompiledNode, mode: PathMode): boolean {
     const memo = this.memoOf(mode);
-    const known = memo.open[c.index];
-    if (known !== undefined) return known;
-    const n = c;
+    const known = memo[c.index];
+    if (typeof known === 'boolean') return known;
+    // Built paths: there are some exactly when hasPaths said so (computePaths asks it first).
+    if (typeof known === 'object') return known.length > 0;
     let open: boolean;
-    if (n.effective !== undefined && !inWindow(this.dateOfService, n.effective)) open = false;
+    if (c.effective !== undefined && !inWindow(this.dateOfService, c.effective)) open = false;
     else {
       const value = this.node(c).value;
       if (mode === 'viable' && value === false) open = false;
-      else if (n.kind === 'fact') open = !(mode === 'changeable' && value === false && this.facts.isFixed?.(n.fact) === true);
-      else if (n.kind === 'not') open = true;
-      else if (n.kind === 'ref') open = this.hasPaths(this.target(c), mode);
+      else if (c.kind === 'fact') open = !(mode === 'changeable' && value === false && this.facts.isFixed?.(c.fact) === true);
+      else if (c.kind === 'not') open = true;
+      else if (c.kind === 'ref') open = this.hasPaths(this.target(c), mode);
       else {
         // All: every child; any: one; atLeast: n (counted only as far as it decides).
-        const needed = n.kind === 'all' ? c.children.length : n.kind === 'any' ? 1 : n.n;
+        const needed = c.kind === 'all' ? c.children.length : c.kind === 'any' ? 1 : c.n;
         let count = 0;
         for (let i = 0; i < c.children.length && count < needed; i++) {
           if (this.hasPaths(c.children[i], mode)) count++;
-          else if (n.kind === 'all') break;
+          else if (c.kind === 'all') break;
         }
         open = count >= needed;
       }
     }
-    memo.open[c.index] = open;
+    memo[c.index] = open;
     return open;
   }
 
   private computePaths(c: CompiledNode, mode: PathMode): readonly Path[] {
     if (!this.hasPaths(c, mode)) return NO_PATHS;
-    const n = c;
-    switch (n.kind) {
+    switch (c.kind) {
       case 'fact':
       case 'not': {
         // A leaf of the path: a fact, or a negated criterion.
         const value = this.node(c).value;
         const cost = value === true ? 0 : value === false ? 100 : 1;
-        return [new Path(c, undefined, undefined, c.asLeaves, cost, c, n.cited)];
+        return [new Path(c, undefined, undefined, c.asLeaves, cost, c, c.cited)];
       }
       case 'ref':
         return this.paths(this.target(c), mode).map((p) => this.wrap(c, p));
       case 'any': {
-        const all: Path[] = [];
-        for (const child of c.children) for (const p of this.paths(child, mode)) all.push(p);
+        let count = 0;
+        for (const child of c.children) count += this.paths(child, mode).length;
+        const all: Path[] = new Array(count);
+        let k = 0;
+        for (const child of c.children) for (const p of this.paths(child, mode)) all[k++] = p;
         return keepBest(all).map((p) => this.wrap(c, p));
       }
       case 'all':
@@ -686,7 +682,7 @@ class Evaluator {
         // Every way to choose n of the open children, in order (1 2, 1 3, … 2 3, …).
         const chosen: (readonly Path[])[] = [];
         const choose = (start: number): void => {
-          if (chosen.length === n.n) {
+          if (chosen.length === c.n) {
             for (const p of this.combine(chosen)) out.push(p);
             return;
           }
