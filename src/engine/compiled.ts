@@ -19,7 +19,10 @@ export class CompiledNode {
   readonly contrast: Contrast | undefined;
   readonly effective: EffectiveWindow | undefined;
   readonly unknownAsFalse: boolean;
-  /** The children of all / any / atLeast, the child of not, the target of a ref; none for a fact or a ref to no node. */
+  /**
+   * The children of all / any / atLeast, the child of not, the target of a ref; none for a fact or a
+   * ref to no node. Filled in by compilePolicy, never changed after.
+   */
   readonly children: CompiledNode[] = [];
   /** `[this]` for a leaf (fact or not): the leaves of its own path, shared by every evaluation. */
   readonly asLeaves: readonly CompiledNode[];

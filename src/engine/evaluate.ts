@@ -201,7 +201,7 @@ export function evaluatePolicy(
 
   // What would change a denial or a review, and what failed: computed once, and only for a result that shows them.
   let changeOptions: { closest: Option[]; reachable: Option[] } | undefined;
-  const changeable = (): { closest: Option[]; reachable: Option[] } => {
+  const changePaths = (): { closest: Option[]; reachable: Option[] } => {
     if (changeOptions) return changeOptions;
     // Paths this patient can still reach: every failed leaf is care still to give (not a diagnosis the
     // record rules out, not a negated criterion such as a prior MRI), and no red-flag path without a red flag.
@@ -212,7 +212,7 @@ export function evaluatePolicy(
   };
   /** The closest paths this patient can reach (or, with none, what documentation alone would change). */
   const findWouldChange = (): CandidatePath[] => {
-    const { closest, reachable } = changeable();
+    const { closest, reachable } = changePaths();
     // Shortest first, and only paths within two items of the shortest (a path of seven items, e.g. the
     // ankylosing spondylitis criteria for a 99-year-old, is not what would change this answer).
     // With nothing reachable by care, what documentation alone would change (e.g. acute pain: the red flags).
@@ -221,7 +221,7 @@ export function evaluatePolicy(
   };
   /** What failed: criteria the record rules out now, those this patient can reach first. */
   const findFailedPaths = (): CandidatePath[] => {
-    const { closest, reachable } = changeable();
+    const { closest, reachable } = changePaths();
     const failedOf = (list: Option[]) => ev.rankDistinct(list.filter((o) => o.failed > 0), openItems, 3);
     const failedReachable = failedOf(reachable);
     return ev.candidates(failedReachable.length ? failedReachable : failedOf(closest));
