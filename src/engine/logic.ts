@@ -31,6 +31,14 @@ export function atLeast3(n: number, values: readonly Truth[]): Truth {
     if (v === true) t++;
     else if (v === null) u++;
   }
+  return atLeastCounted(n, t, u);
+}
+
+/**
+ * atLeast3 of values counted: `t` true, `u` unknown. AND of k values is at least k of them true,
+ * OR at least one, so this decides all three without the values in hand.
+ */
+export function atLeastCounted(n: number, t: number, u: number): Truth {
   if (t >= n) return true;
   if (t + u < n) return false;
   return null;

@@ -3,7 +3,7 @@
  * test/elm/logical/logical-test.ts): every true/false/null pairing.
  */
 import { describe, expect, it } from 'vitest';
-import { and3, atLeast3, inWindow, not3, or3 } from '../../src/engine/logic.js';
+import { and3, atLeast3, atLeastCounted, inWindow, not3, or3 } from '../../src/engine/logic.js';
 import type { Truth } from '../../src/engine/types.js';
 
 const T = true;
@@ -97,6 +97,13 @@ describe('atLeast3', () => {
         expect(atLeast3(1, [a, b])).toBe(or3([a, b]));
       }
     }
+  });
+  it('decides from counts alone as from the values (the engine counts its children)', () => {
+    expect(atLeastCounted(0, 0, 0)).toBe(and3([]));
+    expect(atLeastCounted(1, 0, 0)).toBe(or3([]));
+    expect(atLeastCounted(3, 2, 1)).toBe(and3([T, T, N]));
+    expect(atLeastCounted(3, 2, 0)).toBe(and3([T, T, F]));
+    expect(atLeastCounted(1, 0, 2)).toBe(or3([N, N, F]));
   });
 });
 
