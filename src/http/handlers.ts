@@ -96,13 +96,14 @@ export function hookHandler(deps: HookHandlerDeps): RequestHandler {
 
 /**
  * A hook's answer as JSON: what `res.json` sends, less the ETag Express hashes the body for (an answer
- * to a POST is never revalidated) and the copy of the body that hash needs.
+ * to a POST is never revalidated). Encoded once (its length is the header's): a string written as such
+ * is encoded again by the socket.
  */
 function sendAnswer(res: Response, answer: unknown): void {
-  const json = JSON.stringify(answer);
+  const body = Buffer.from(JSON.stringify(answer));
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(json));
-  res.end(json);
+  res.setHeader('Content-Length', body.length);
+  res.end(body);
 }
 
 /** The hook's log lines: one per call (ids, outcomes, criteria), one more when an order failed on its data. */
