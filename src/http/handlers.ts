@@ -79,21 +79,22 @@ export function hookHandler(deps: HookHandlerDeps): RequestHandler {
 }
 
 /**
- * A hook's answer, serialised: what `res.json` sends, less the ETag Express hashes the body for (an
- * answer to a POST is never revalidated) and the copy of the body that hash needs.
+ * A hook's answer, serialised and encoded once (its length is the header's; a string would be encoded
+ * again by the socket): what `res.json` sends, less the ETag Express hashes the body for (an answer to
+ * a POST is never revalidated).
  */
-function sendAnswer(res: Response, json: string): void {
+function sendAnswer(res: Response, body: Buffer): void {
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(json));
-  res.end(json);
+  res.setHeader('Content-Length', body.length);
+  res.end(body);
 }
 
 /** What answering a hook needs once its record is queued: no request, record or facts. */
 interface DecidedHook {
   readonly requestId: string;
   readonly recorded: Promise<void> | undefined;
-  /** The CDS Hooks response, serialised. */
-  readonly body: string;
+  /** The CDS Hooks response, serialised and encoded. */
+  readonly body: Buffer;
   readonly logLines: readonly LogLine[];
 }
 
@@ -136,7 +137,7 @@ async function decideHook(deps: HookHandlerDeps, req: Request, res: Response): P
     recorded = Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }
   deps.notify((o) => o.onHook?.(event));
-  return { requestId: event.requestId, recorded, body: JSON.stringify(outcome.response), logLines: hookLogLines(event, outcome) };
+  return { requestId: event.requestId, recorded, body: Buffer.from(JSON.stringify(outcome.response)), logLines: hookLogLines(event, outcome) };
 }
 
 /** The hook's log lines: one per call (ids, outcomes, criteria), one more when an order failed on its data. */
