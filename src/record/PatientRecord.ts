@@ -1,6 +1,5 @@
 import type { Patient, Resource } from 'fhir/r4.js';
-import { codingsOf } from '../fhir/codings.js';
-import { canonicalSystem, type ValueSetIndex } from '../terminology/valueSets.js';
+import { canonicalSystem, type Coding, type ValueSetIndex } from '../terminology/valueSets.js';
 
 /** The record's view for facts: resources by type, by reference, and by value set. */
 export interface RecordSource {
@@ -13,21 +12,27 @@ export interface RecordSource {
   readonly unavailable: ReadonlySet<string>;
 }
 
-/** Where each resource type carries the codes that value sets are matched against. */
-const CODE_ELEMENTS: Record<string, (r: Record<string, unknown>) => unknown[]> = {
-  Condition: (r) => [r.code],
-  Observation: (r) => [r.code],
-  Procedure: (r) => [r.code],
-  MedicationRequest: (r) => [r.medicationCodeableConcept],
-  MedicationStatement: (r) => [r.medicationCodeableConcept],
-  ImagingStudy: (r) => [...asArray(r.procedureCode)],
-  DiagnosticReport: (r) => [r.code],
-  ServiceRequest: (r) => [r.code],
-  Device: (r) => [r.type],
-  PractitionerRole: (r) => [...asArray(r.specialty), ...asArray(r.code)],
-  Encounter: (r) => [...asArray(r.type)],
-  Coverage: (r) => [r.type],
-  Medication: (r) => [r.code],
+/**
+ * Where each resource type carries the codes that value sets are matched against: one
+ * CodeableConcept, or a list of them (a single concept sent where the spec has a list is read too).
+ */
+const CODE_ELEMENTS: Readonly<Record<string, readonly { readonly element: string; readonly list: boolean }[]>> = {
+  Condition: [{ element: 'code', list: false }],
+  Observation: [{ element: 'code', list: false }],
+  Procedure: [{ element: 'code', list: false }],
+  MedicationRequest: [{ element: 'medicationCodeableConcept', list: false }],
+  MedicationStatement: [{ element: 'medicationCodeableConcept', list: false }],
+  ImagingStudy: [{ element: 'procedureCode', list: true }],
+  DiagnosticReport: [{ element: 'code', list: false }],
+  ServiceRequest: [{ element: 'code', list: false }],
+  Device: [{ element: 'type', list: false }],
+  PractitionerRole: [
+    { element: 'specialty', list: true },
+    { element: 'code', list: true },
+  ],
+  Encounter: [{ element: 'type', list: true }],
+  Coverage: [{ element: 'type', list: false }],
+  Medication: [{ element: 'code', list: false }],
 };
 
 /**
@@ -100,26 +105,40 @@ export class PatientRecord implements RecordSource {
     let index = this.byValueSet.get(type);
     if (index) return index;
     index = new Map();
-    const extract = CODE_ELEMENTS[type];
+    const elements = CODE_ELEMENTS[type] ?? [];
     for (const r of this.ofType(type)) {
-      const seen = new Set<string>();
-      for (const coding of extract ? codingsOf(extract(r as unknown as Record<string, unknown>)) : []) {
-        const learnt = this.learnt.size ? (this.learnt.get(`${canonicalSystem(coding.system)}|${coding.code}`) ?? []) : [];
-        for (const vs of [...this.valueSets.memberships(coding), ...learnt]) {
-          if (seen.has(vs)) continue;
-          seen.add(vs);
-          const list = index.get(vs);
-          if (list) list.push(r);
-          else index.set(vs, [r]);
-        }
+      for (const { element, list } of elements) {
+        const value: unknown = (r as unknown as Record<string, unknown>)[element];
+        if (list && Array.isArray(value)) for (const concept of value as unknown[]) this.indexConcept(index, r, concept);
+        else this.indexConcept(index, r, value);
       }
     }
     this.byValueSet.set(type, index);
     return index;
   }
+
+  /** Files `r` under every value set a coding of `concept` belongs to, once per set. */
+  private indexConcept(index: Map<string, Resource[]>, r: Resource, concept: unknown): void {
+    // The loose shapes codingsOf tolerates: anything but an object with a list of codings has none.
+    const codings: unknown = typeof concept === 'object' && concept !== null ? (concept as { coding?: unknown }).coding : undefined;
+    if (!Array.isArray(codings)) return;
+    for (const coding of codings as unknown[]) {
+      if (!coding || typeof coding !== 'object') continue;
+      const c = coding as Coding;
+      file(index, r, this.valueSets.memberships(c));
+      if (this.learnt.size) file(index, r, this.learnt.get(`${canonicalSystem(c.system)}|${c.code}`) ?? []);
+    }
+  }
 }
 
-function asArray(v: unknown): unknown[] {
-  return Array.isArray(v) ? v : v === undefined ? [] : [v];
+/**
+ * Adds `r` to each set's list unless already there: resources are filed one after another, so
+ * one already filed under a set is that list's last.
+ */
+function file(index: Map<string, Resource[]>, r: Resource, valueSets: readonly string[]): void {
+  for (const vs of valueSets) {
+    const list = index.get(vs);
+    if (!list) index.set(vs, [r]);
+    else if (list[list.length - 1] !== r) list.push(r);
+  }
 }
-
