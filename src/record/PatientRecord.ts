@@ -41,7 +41,13 @@ const CODE_ELEMENTS: Readonly<Record<string, readonly { readonly element: string
  */
 export class PatientRecord implements RecordSource {
   private readonly byType = new Map<string, Resource[]>();
-  private readonly byRef = new Map<string, Resource>();
+  /** By type, then id: no `Type/id` string is built per resource (the record is indexed on every request). */
+  private readonly byTypeAndId = new Map<string, Map<string, Resource>>();
+  /**
+   * Resources whose type or id holds a "/", by `Type/id`: only two such can share a reference (`A/B`
+   * + `c`, `A` + `B/c`), and a reference with two slashes or more can only be theirs.
+   */
+  private readonly bySlashedRef = new Map<string, Resource>();
   private readonly byValueSet = new Map<string, Map<string, Resource[]>>();
   /** Memberships a terminology server confirmed for codes the local value sets do not list (`system|code`). */
   private readonly learnt = new Map<string, string[]>();
@@ -53,14 +59,30 @@ export class PatientRecord implements RecordSource {
     readonly unavailable: ReadonlySet<string> = new Set(),
   ) {
     for (const r of resources) {
-      if (!r || typeof r !== 'object' || typeof r.resourceType !== 'string') continue;
-      const key = r.id ? `${r.resourceType}/${r.id}` : undefined;
-      if (key && this.byRef.has(key)) continue; // the same resource from two prefetch keys
-      if (key) this.byRef.set(key, r);
-      const list = this.byType.get(r.resourceType);
+      if (!r || typeof r !== 'object') continue;
+      const type: unknown = r.resourceType;
+      if (typeof type !== 'string') continue;
+      // The same resource from two prefetch keys (the same `Type/id`) is read once.
+      if (r.id && !this.register(type, typeof r.id === 'string' ? r.id : String(r.id), r)) continue;
+      const list = this.byType.get(type);
       if (list) list.push(r);
-      else this.byType.set(r.resourceType, [r]);
+      else this.byType.set(type, [r]);
     }
+  }
+
+  /** Indexes `r` by its reference; false when a resource with that reference is there already. */
+  private register(type: string, id: string, r: Resource): boolean {
+    if (type.includes('/') || id.includes('/')) {
+      const reference = `${type}/${id}`;
+      if (this.bySlashedRef.has(reference)) return false;
+      this.bySlashedRef.set(reference, r);
+      return true;
+    }
+    let ids = this.byTypeAndId.get(type);
+    if (!ids) this.byTypeAndId.set(type, (ids = new Map()));
+    if (ids.has(id)) return false;
+    ids.set(id, r);
+    return true;
   }
 
   get patient(): Patient | undefined {
@@ -81,11 +103,19 @@ export class PatientRecord implements RecordSource {
 
   resolve<T extends Resource = Resource>(reference: string | undefined): T | undefined {
     if (!reference) return undefined;
-    const direct = this.byRef.get(reference);
+    const direct = typeof reference === 'string' ? this.byReference(reference) : undefined;
     if (direct) return direct as T;
     // Absolute references (`https://ehr/fhir/Condition/1`) and versioned ones (`…/_history/2`).
     const m = /([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(reference);
-    return m ? (this.byRef.get(`${m[1]}/${m[2]}`) as T | undefined) : undefined;
+    return m ? (this.byTypeAndId.get(m[1])?.get(m[2]) as T | undefined) : undefined;
+  }
+
+  /** The resource whose `Type/id` is exactly `reference`. */
+  private byReference(reference: string): Resource | undefined {
+    const slash = reference.indexOf('/');
+    if (slash < 0) return undefined;
+    if (reference.indexOf('/', slash + 1) >= 0) return this.bySlashedRef.get(reference);
+    return this.byTypeAndId.get(reference.slice(0, slash))?.get(reference.slice(slash + 1));
   }
 
   /** A membership confirmed elsewhere (a terminology server's `$validate-code`): indexes are rebuilt. */
