@@ -47,28 +47,29 @@ function dateExpression(expr: string): DateExpression {
 const COMPILED = new Map<string, DateExpression>(Object.entries(DATE_EXPRESSIONS).map(([type, expr]) => [type, dateExpression(expr)]));
 
 /**
- * Each resource's date, computed once: facts ask for the same candidates' dates many times per
- * request (profiling: FHIRPath was a fifth of evaluation). Weak keys: entries go with the request.
+ * FHIRPath's reading of a resource's date, computed once: facts ask for the same candidates' dates
+ * many times per request. Weak keys: entries go with the request. (Plain shapes are read directly
+ * each time: a few property reads cost less than a weak-map lookup.)
  */
 const DATES = new WeakMap<Resource, string | null>();
 
 /** The first date the resource's clinical-date expression yields, at day precision. */
 export function clinicalDate(r: Resource): string | undefined {
   if (typeof r !== 'object' || r === null) return undefined; // WeakMap keys must be objects
-  const known = DATES.get(r);
-  if (known !== undefined) return known ?? undefined;
-  const d = evaluateDate(r);
-  DATES.set(r, d ?? null);
-  return d;
-}
-
-function evaluateDate(r: Resource): string | undefined {
   const expr = COMPILED.get(r.resourceType);
   if (!expr) return undefined;
   const plain = plainDate(r, expr.paths);
   if (plain !== NOT_PLAIN) return plain;
+  const known = DATES.get(r);
+  if (known !== undefined) return known ?? undefined;
+  const d = evaluateDate(r, expr.compiled);
+  DATES.set(r, d ?? null);
+  return d;
+}
+
+function evaluateDate(r: Resource, compiled: Compiled): string | undefined {
   try {
-    for (const v of expr.compiled(r)) {
+    for (const v of compiled(r)) {
       const d = toDay(v);
       if (d) return d;
     }
