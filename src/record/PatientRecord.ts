@@ -98,7 +98,7 @@ export class PatientRecord implements RecordSource {
   }
 
   ofType<T extends Resource = Resource>(type: string): readonly T[] {
-    return (this.byType.get(type) ?? []) as T[];
+    return (this.byType.get(type) ?? NO_RESOURCES) as T[];
   }
 
   resolve<T extends Resource = Resource>(reference: string | undefined): T | undefined {
@@ -128,7 +128,7 @@ export class PatientRecord implements RecordSource {
   }
 
   inValueSet<T extends Resource = Resource>(type: string, valueSetId: string): readonly T[] {
-    return (this.indexOf(type).get(valueSetId) ?? []) as T[];
+    return (this.indexOf(type).get(valueSetId) ?? NO_RESOURCES) as T[];
   }
 
   private indexOf(type: string): Map<string, Resource[]> {
@@ -160,6 +160,9 @@ export class PatientRecord implements RecordSource {
     }
   }
 }
+
+/** What a type or value set without resources reads as: one list, shared, never to be changed. */
+const NO_RESOURCES: readonly Resource[] = Object.freeze([]);
 
 /**
  * Adds `r` to each set's list unless already there: resources are filed one after another, so
