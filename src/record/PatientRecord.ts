@@ -15,24 +15,30 @@ export interface RecordSource {
 /**
  * Where each resource type carries the codes that value sets are matched against: one
  * CodeableConcept, or a list of them (a single concept sent where the spec has a list is read too).
+ * Read by a function per type, not by element name: each reads one type's few shapes.
  */
-const CODE_ELEMENTS: Readonly<Record<string, readonly { readonly element: string; readonly list: boolean }[]>> = {
-  Condition: [{ element: 'code', list: false }],
-  Observation: [{ element: 'code', list: false }],
-  Procedure: [{ element: 'code', list: false }],
-  MedicationRequest: [{ element: 'medicationCodeableConcept', list: false }],
-  MedicationStatement: [{ element: 'medicationCodeableConcept', list: false }],
-  ImagingStudy: [{ element: 'procedureCode', list: true }],
-  DiagnosticReport: [{ element: 'code', list: false }],
-  ServiceRequest: [{ element: 'code', list: false }],
-  Device: [{ element: 'type', list: false }],
-  PractitionerRole: [
-    { element: 'specialty', list: true },
-    { element: 'code', list: true },
-  ],
-  Encounter: [{ element: 'type', list: true }],
-  Coverage: [{ element: 'type', list: false }],
-  Medication: [{ element: 'code', list: false }],
+interface CodeElement {
+  readonly read: (r: CodedResource) => unknown;
+  readonly list: boolean;
+}
+type CodedResource = Readonly<Record<string, unknown>>;
+const one = (read: (r: CodedResource) => unknown): CodeElement => ({ read, list: false });
+const many = (read: (r: CodedResource) => unknown): CodeElement => ({ read, list: true });
+
+const CODE_ELEMENTS: Readonly<Record<string, readonly CodeElement[]>> = {
+  Condition: [one((r) => r.code)],
+  Observation: [one((r) => r.code)],
+  Procedure: [one((r) => r.code)],
+  MedicationRequest: [one((r) => r.medicationCodeableConcept)],
+  MedicationStatement: [one((r) => r.medicationCodeableConcept)],
+  ImagingStudy: [many((r) => r.procedureCode)],
+  DiagnosticReport: [one((r) => r.code)],
+  ServiceRequest: [one((r) => r.code)],
+  Device: [one((r) => r.type)],
+  PractitionerRole: [many((r) => r.specialty), many((r) => r.code)],
+  Encounter: [many((r) => r.type)],
+  Coverage: [one((r) => r.type)],
+  Medication: [one((r) => r.code)],
 };
 
 /**
@@ -63,7 +69,8 @@ export class PatientRecord implements RecordSource {
       const type: unknown = r.resourceType;
       if (typeof type !== 'string') continue;
       // The same resource from two prefetch keys (the same `Type/id`) is read once.
-      if (r.id && !this.register(type, typeof r.id === 'string' ? r.id : String(r.id), r)) continue;
+      const id: unknown = r.id;
+      if (id && !this.register(type, typeof id === 'string' ? id : String(id), r)) continue;
       const list = this.byType.get(type);
       if (list) list.push(r);
       else this.byType.set(type, [r]);
@@ -137,8 +144,8 @@ export class PatientRecord implements RecordSource {
     index = new Map();
     const elements = CODE_ELEMENTS[type] ?? [];
     for (const r of this.ofType(type)) {
-      for (const { element, list } of elements) {
-        const value: unknown = (r as unknown as Record<string, unknown>)[element];
+      for (const { read, list } of elements) {
+        const value = read(r as unknown as CodedResource);
         if (list && Array.isArray(value)) for (const concept of value as unknown[]) this.indexConcept(index, r, concept);
         else this.indexConcept(index, r, value);
       }
