@@ -42,6 +42,11 @@ const NOTES = ['Observation', 'QuestionnaireResponse'];
 const PROCEDURE = ['Procedure'];
 const TREATMENTS = ['Procedure', 'MedicationRequest', 'MedicationStatement'];
 
+interface OrderReasons {
+  readonly coded: ReadonlySet<string>;
+  readonly referenced: readonly { readonly resource: Resource; readonly valueSets: ReadonlySet<string> }[];
+}
+
 /**
  * Facts for one order at one date of service: each computed once, on first use, from the record's
  * value-set index; FHIRPath runs only on the few candidates a value set selects.
@@ -52,6 +57,7 @@ export class FactContext implements FactProvider {
   private findingsMemo: Map<string, { value: boolean; date?: string; ref: string }> | undefined;
   /** The order's reason, by value set: every diagnosis fact reads it. */
   private readonly orderReasonMemo = new Map<string, FactValue>();
+  private orderReasonsMemo: OrderReasons | undefined;
 
   constructor(
     private readonly catalogue: FactCatalogue,
@@ -387,17 +393,32 @@ export class FactContext implements FactProvider {
   }
 
   private readOrderReason(valueSet: string): FactValue {
-    const index = this.catalogue.valueSets;
-    const direct = codingsOf(this.order.reasonCode ?? []).some((c) => index.contains(valueSet, c));
-    const reasons: unknown = this.order.reasonReference;
-    const refs = (Array.isArray(reasons) ? (reasons as { reference?: unknown }[]) : [])
-      .map((r) => (typeof r?.reference === 'string' ? this.record.resolve(r.reference) : undefined))
-      .filter((r): r is Resource => r !== undefined)
-      .filter((r) => codingsOf([(r as Condition).code]).some((c) => index.contains(valueSet, c)));
-    if (direct || refs.length) {
-      return { value: true, evidence: [`ServiceRequest/${this.order.id ?? 'draft'}`, ...refs.map(ref)] };
+    const { coded, referenced } = this.orderReasons();
+    const refs = referenced.filter((r) => r.valueSets.has(valueSet));
+    if (coded.has(valueSet) || refs.length) {
+      return { value: true, evidence: [`ServiceRequest/${this.order.id ?? 'draft'}`, ...refs.map((r) => ref(r.resource))] };
     }
     return FALSE;
+  }
+
+  /** The value sets of the order's reasonCode, and each resource its reasonReference names with its code's value sets: read once. */
+  private orderReasons(): OrderReasons {
+    if (this.orderReasonsMemo) return this.orderReasonsMemo;
+    const index = this.catalogue.valueSets;
+    const valueSetsOf = (concepts: unknown): Set<string> => {
+      const sets = new Set<string>();
+      for (const c of codingsOf(concepts)) for (const vs of index.memberships(c)) sets.add(vs);
+      return sets;
+    };
+    const referenced: { resource: Resource; valueSets: ReadonlySet<string> }[] = [];
+    const reasons: unknown = this.order.reasonReference;
+    for (const r of Array.isArray(reasons) ? (reasons as unknown[]) : []) {
+      const reference = (r as { reference?: unknown } | null | undefined)?.reference;
+      const resource = typeof reference === 'string' ? this.record.resolve(reference) : undefined;
+      if (resource !== undefined) referenced.push({ resource, valueSets: valueSetsOf([(resource as Condition).code]) });
+    }
+    this.orderReasonsMemo = { coded: valueSetsOf(this.order.reasonCode ?? []), referenced };
+    return this.orderReasonsMemo;
   }
 
   /** The requester's PractitionerRole (specialty or code), found directly or through its practitioner. */

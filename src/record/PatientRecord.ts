@@ -168,8 +168,11 @@ export class PatientRecord implements RecordSource {
   }
 }
 
-/** What a type or value set without resources reads as: one list, shared, never to be changed. */
-const NO_RESOURCES: readonly Resource[] = Object.freeze([]);
+/**
+ * What a type or value set without resources reads as: one list, shared, never to be changed (not
+ * frozen: loops over both frozen and plain arrays lose V8's fast path and allocate per element).
+ */
+const NO_RESOURCES: readonly Resource[] = [];
 
 /**
  * Adds `r` to each set's list unless already there: resources are filed one after another, so

@@ -197,11 +197,12 @@ export class ValueSetIndex {
       const hit = this.prefixes.get(`${system}|${code.slice(0, len)}`);
       if (hit) out.push(...hit);
     }
-    return out.length ? Object.freeze(out) : NO_MEMBERSHIPS;
+    return out.length ? out : NO_MEMBERSHIPS;
   }
 }
 
-const NO_MEMBERSHIPS: readonly string[] = Object.freeze([]);
+/** Shared, never to be changed; not frozen, as loops over frozen and plain arrays alike lose V8's fast path. */
+const NO_MEMBERSHIPS: readonly string[] = [];
 const MEMO_MAX_ENTRIES = 20_000;
 const MEMO_MAX_CODE_LENGTH = 64;
 const MEMO_MAX_SYSTEM_LENGTH = 256;
