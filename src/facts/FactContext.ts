@@ -18,7 +18,7 @@ import { codingsOf } from '../fhir/codings.js';
 import { readAnswers, type FindingAnswer } from './questionnaireAnswers.js';
 import { knownFindingCodes } from './documentationFindings.js';
 import { SYSTEMS } from '../terminology/valueSets.js';
-import type { Derivation, FactCatalogue, FactSource } from './catalogue.js';
+import type { CompiledFact, Derivation, FactCatalogue, FactSource } from './catalogue.js';
 import { ageInYears, daysBetween, minusMonths, toDay } from '../fhir/dates.js';
 import { currentEpisode, type Episode } from './episode.js';
 import { clinicalDate, conditionOnset } from './paths.js';
@@ -52,7 +52,12 @@ interface OrderReasons {
  * value-set index; FHIRPath runs only on the few candidates a value set selects.
  */
 export class FactContext implements FactProvider {
-  private readonly memo = new Map<string, FactValue>();
+  /**
+   * Each fact's value by its place in the catalogue, once computed, and the facts in the order they
+   * were first asked for (a list sized once, not a map grown fact by fact).
+   */
+  private readonly values: (FactValue | undefined)[];
+  private readonly asked: CompiledFact[] = [];
   private episodeMemo: Episode | undefined;
   private findingsMemo: Map<string, { value: boolean; date?: string; ref: string }> | undefined;
   /** The order's reason, by value set: every diagnosis fact reads it. */
@@ -66,18 +71,21 @@ export class FactContext implements FactProvider {
     readonly dateOfService: string,
     /** Questionnaire answers for this order (decideOrder reads them, attached ones included); else the record's. */
     private readonly answers?: readonly FindingAnswer[],
-  ) {}
+  ) {
+    this.values = new Array<FactValue | undefined>(catalogue.size).fill(undefined);
+  }
 
   fact(id: string): FactValue {
-    const memo = this.memo.get(id);
-    if (memo) return memo;
     const def = this.catalogue.compiledFact(id);
     if (!def) throw new Error(`unknown fact ${id}`);
-    this.memo.set(id, UNKNOWN); // a cycle in the catalogue reads as unknown, never loops
+    const memo = this.values[def.index];
+    if (memo) return memo;
+    this.values[def.index] = UNKNOWN; // a cycle in the catalogue reads as unknown, never loops
+    this.asked.push(def);
     const coded = this.derive(def.derivation);
     // Every fact reads every source: a fact with a finding code also reads the clinician's note.
     const value = def.finding ? combine([coded, this.finding(def.finding, 'unknown', 180)], or3) : coded;
-    this.memo.set(id, value);
+    this.values[def.index] = value;
     return value;
   }
 
@@ -95,7 +103,7 @@ export class FactContext implements FactProvider {
 
   /** Every fact computed so far (for the decision record and the cache key). */
   computed(): ReadonlyMap<string, FactValue> {
-    return this.memo;
+    return new Map(this.asked.map((def) => [def.id, this.values[def.index] ?? UNKNOWN]));
   }
 
   episode(): Episode {

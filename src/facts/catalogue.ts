@@ -178,6 +178,9 @@ export type Derivation =
 
 /** A fact ready to evaluate: its derivation, and the documentation-finding code it reads as well. */
 export interface CompiledFact {
+  readonly id: string;
+  /** Its place among the catalogue's facts (0 to size - 1): a request keeps its facts' values in a list by it. */
+  readonly index: number;
   readonly derivation: Derivation;
   readonly finding: string | undefined;
 }
@@ -210,7 +213,9 @@ export class FactCatalogue {
       this.check(def.derive, [id, 'derive'], (path, message) => problems.push({ file: fileOf(id), path: jsonPath(path), message }), (used) => mayUse(id, used));
     }
     if (problems.length) throw new PolicyLoadError(problems);
-    for (const [id, def] of Object.entries(definitions)) this.compiledFacts.set(id, { derivation: derivation(def.derive), finding: def.finding });
+    for (const [id, def] of Object.entries(definitions)) {
+      this.compiledFacts.set(id, { id, index: this.compiledFacts.size, derivation: derivation(def.derive), finding: def.finding });
+    }
   }
 
   get(id: string): FactDefinition | undefined {
@@ -220,6 +225,11 @@ export class FactCatalogue {
   /** The fact as evaluated (undefined for a fact not in the catalogue). */
   compiledFact(id: string): CompiledFact | undefined {
     return this.compiledFacts.get(id);
+  }
+
+  /** The number of facts in the catalogue. */
+  get size(): number {
+    return this.compiledFacts.size;
   }
 
   fhirpath(expression: string): Compiled {
