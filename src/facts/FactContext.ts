@@ -18,7 +18,7 @@ import { codingsOf } from '../fhir/codings.js';
 import { readAnswers, type FindingAnswer } from './questionnaireAnswers.js';
 import { knownFindingCodes } from './documentationFindings.js';
 import { SYSTEMS } from '../terminology/valueSets.js';
-import type { FactCatalogue, FactExpr, FactSource } from './catalogue.js';
+import type { CompiledFact, Derivation, FactCatalogue, FactSource } from './catalogue.js';
 import { ageInYears, daysBetween, minusMonths, toDay } from '../fhir/dates.js';
 import { currentEpisode, type Episode } from './episode.js';
 import { clinicalDate, conditionOnset } from './paths.js';
@@ -33,14 +33,36 @@ export interface FactValue {
 const UNKNOWN: FactValue = { value: null, evidence: [] };
 const FALSE: FactValue = { value: false, evidence: [] };
 
+// The resource types each source searches, once (not a new list per fact).
+const CONDITION = ['Condition'];
+const OBSERVATION = ['Observation'];
+const MEDICATIONS = ['MedicationRequest', 'MedicationStatement'];
+const DEVICE = ['Device'];
+const NOTES = ['Observation', 'QuestionnaireResponse'];
+const PROCEDURE = ['Procedure'];
+const TREATMENTS = ['Procedure', 'MedicationRequest', 'MedicationStatement'];
+
+interface OrderReasons {
+  readonly coded: ReadonlySet<string>;
+  readonly referenced: readonly { readonly resource: Resource; readonly valueSets: ReadonlySet<string> }[];
+}
+
 /**
  * Facts for one order at one date of service: each computed once, on first use, from the record's
  * value-set index; FHIRPath runs only on the few candidates a value set selects.
  */
 export class FactContext implements FactProvider {
-  private readonly memo = new Map<string, FactValue>();
+  /**
+   * Each fact's value by its place in the catalogue, once computed, and the facts in the order they
+   * were first asked for (a list sized once, not a map grown fact by fact).
+   */
+  private readonly values: (FactValue | undefined)[];
+  private readonly asked: CompiledFact[] = [];
   private episodeMemo: Episode | undefined;
   private findingsMemo: Map<string, { value: boolean; date?: string; ref: string }> | undefined;
+  /** The order's reason, by value set: every diagnosis fact reads it. */
+  private readonly orderReasonMemo = new Map<string, FactValue>();
+  private orderReasonsMemo: OrderReasons | undefined;
 
   constructor(
     private readonly catalogue: FactCatalogue,
@@ -49,18 +71,21 @@ export class FactContext implements FactProvider {
     readonly dateOfService: string,
     /** Questionnaire answers for this order (decideOrder reads them, attached ones included); else the record's. */
     private readonly answers?: readonly FindingAnswer[],
-  ) {}
+  ) {
+    this.values = new Array<FactValue | undefined>(catalogue.size).fill(undefined);
+  }
 
   fact(id: string): FactValue {
-    const memo = this.memo.get(id);
-    if (memo) return memo;
-    const def = this.catalogue.get(id);
+    const def = this.catalogue.compiledFact(id);
     if (!def) throw new Error(`unknown fact ${id}`);
-    this.memo.set(id, UNKNOWN); // a cycle in the catalogue reads as unknown, never loops
-    const coded = this.expr(def.derive);
+    const memo = this.values[def.index];
+    if (memo) return memo;
+    this.values[def.index] = UNKNOWN; // a cycle in the catalogue reads as unknown, never loops
+    this.asked.push(def);
+    const coded = this.derive(def.derivation);
     // Every fact reads every source: a fact with a finding code also reads the clinician's note.
     const value = def.finding ? combine([coded, this.finding(def.finding, 'unknown', 180)], or3) : coded;
-    this.memo.set(id, value);
+    this.values[def.index] = value;
     return value;
   }
 
@@ -78,7 +103,7 @@ export class FactContext implements FactProvider {
 
   /** Every fact computed so far (for the decision record and the cache key). */
   computed(): ReadonlyMap<string, FactValue> {
-    return this.memo;
+    return new Map(this.asked.map((def) => [def.id, this.values[def.index] ?? UNKNOWN]));
   }
 
   episode(): Episode {
@@ -86,22 +111,28 @@ export class FactContext implements FactProvider {
     return this.episodeMemo;
   }
 
-  private expr(e: FactExpr): FactValue {
-    if ('any' in e) return combine(e.any.map((x) => this.expr(x)), or3);
-    if ('all' in e) return combine(e.all.map((x) => this.expr(x)), and3);
-    if ('not' in e) {
-      const v = this.expr(e.not);
-      return { value: not3(v.value), evidence: v.evidence };
+  private derive(d: Derivation): FactValue {
+    switch (d.op) {
+      case 'any':
+        return combine(d.operands.map((x) => this.derive(x)), or3);
+      case 'all':
+        return combine(d.operands.map((x) => this.derive(x)), and3);
+      case 'not': {
+        const v = this.derive(d.operands[0]);
+        return { value: not3(v.value), evidence: v.evidence };
+      }
+      case 'fact':
+        return this.fact(d.fact);
+      case 'source':
+        return this.source(d.source);
     }
-    if ('fact' in e) return this.fact(e.fact);
-    return this.source(e);
   }
 
   private source(s: FactSource): FactValue {
     switch (s.source) {
       case 'condition': {
         const hits = this.conditions(s.valueSet, s.verification, s.status, s.recentDays);
-        const coded = this.found(['Condition'], hits);
+        const coded = this.found(CONDITION, hits);
         // The order's own reason is the clinician's indication now: a suspected diagnosis, never a confirmed one.
         if (coded.value === true || s.verification === 'confirmed') return coded;
         const reason = this.orderReason(s.valueSet);
@@ -109,46 +140,48 @@ export class FactContext implements FactProvider {
       }
       case 'observation': {
         const where = s.where ? this.catalogue.fhirpath(s.where) : undefined;
-        const hits = this.record.inValueSet<Observation>('Observation', s.valueSet).filter((o) => {
-          if (!['final', 'amended', 'corrected'].includes(o.status)) return false;
-          if (!this.dated(clinicalDate(o), s.withinDays)) return false;
-          return where ? matches(where, o) : true;
-        });
-        return this.found(['Observation'], hits);
+        const hits: Observation[] = [];
+        for (const o of this.record.inValueSet<Observation>('Observation', s.valueSet)) {
+          if (isFinal(o.status) && this.dated(clinicalDate(o), s.withinDays) && (!where || matches(where, o))) hits.push(o);
+        }
+        return this.found(OBSERVATION, hits);
       }
       case 'procedure': {
-        let hits = s.types.flatMap((t) => this.record.inValueSet(t, s.valueSet)).filter((r) => {
-          if (!performed(r)) return false;
-          const d = clinicalDate(r);
-          if (d === undefined || d > this.dateOfService) return false;
-          if (s.currentEpisode && !this.inCurrentEpisode(d)) return false;
-          return s.withinDays === undefined || daysBetween(d, this.dateOfService) <= s.withinDays;
-        });
+        const hits: { r: Resource; d: string }[] = [];
+        for (const t of s.types) {
+          for (const r of this.record.inValueSet(t, s.valueSet)) {
+            if (!performed(r)) continue;
+            const d = clinicalDate(r);
+            if (d === undefined || d > this.dateOfService) continue;
+            if (s.currentEpisode && !this.inCurrentEpisode(d)) continue;
+            if (s.withinDays === undefined || daysBetween(d, this.dateOfService) <= s.withinDays) hits.push({ r, d });
+          }
+        }
         if (s.mostRecentAtLeastMonths !== undefined && hits.length > 0) {
-          const latest = hits.map((r) => clinicalDate(r) as string).sort().at(-1) as string;
+          let latest = hits[0].d;
+          for (const h of hits) if (h.d > latest) latest = h.d;
           // Calendar months, as the policies count "3 months": a year before 2024-06-12 is 2023-06-12, not 365 days.
           if (latest > minusMonths(this.dateOfService, s.mostRecentAtLeastMonths)) return FALSE;
-          hits = hits.filter((r) => clinicalDate(r) === latest);
+          return this.found(s.types, hits.filter((h) => h.d === latest).map((h) => h.r));
         }
-        return this.found(s.types, hits);
+        return this.found(s.types, hits.map((h) => h.r));
       }
       case 'medication': {
-        const hits = [
-          ...this.record.inValueSet<MedicationRequest>('MedicationRequest', s.valueSet),
-          ...this.record.inValueSet<MedicationStatement>('MedicationStatement', s.valueSet),
-        ].filter((m) => {
-          if (['entered-in-error', 'cancelled', 'not-taken', 'draft'].includes(m.status)) return false;
+        const hits: (MedicationRequest | MedicationStatement)[] = [];
+        const take = (m: MedicationRequest | MedicationStatement): void => {
+          if (isVoidMedication(m.status)) return;
           const d = clinicalDate(m);
-          if (d !== undefined && d > this.dateOfService) return false;
-          if (m.status === 'active') return true;
-          return d !== undefined && daysBetween(d, this.dateOfService) <= s.activeOrWithinDays;
-        });
-        if (s.minCourseDays !== undefined && !this.chronicCourse(hits, s.minCourseDays)) return this.absent(['MedicationRequest', 'MedicationStatement']);
-        return this.found(['MedicationRequest', 'MedicationStatement'], hits);
+          if (d !== undefined && d > this.dateOfService) return;
+          if (m.status === 'active' || (d !== undefined && daysBetween(d, this.dateOfService) <= s.activeOrWithinDays)) hits.push(m);
+        };
+        for (const m of this.record.inValueSet<MedicationRequest>('MedicationRequest', s.valueSet)) take(m);
+        for (const m of this.record.inValueSet<MedicationStatement>('MedicationStatement', s.valueSet)) take(m);
+        if (s.minCourseDays !== undefined && !this.chronicCourse(hits, s.minCourseDays)) return this.absent(MEDICATIONS);
+        return this.found(MEDICATIONS, hits);
       }
       case 'device':
         return this.found(
-          ['Device'],
+          DEVICE,
           this.record
             .inValueSet<Device>('Device', s.valueSet)
             .filter((d) => d.status === undefined || d.status === 'active'),
@@ -203,7 +236,7 @@ export class FactContext implements FactProvider {
         ...this.record.inValueSet<MedicationStatement>('MedicationStatement', vs),
       ]).filter((m) => !['entered-in-error', 'cancelled', 'draft', 'not-taken'].includes(m.status) && after(m)),
     ];
-    return this.found(['Procedure', 'MedicationRequest', 'MedicationStatement'], [...new Set(hits)]);
+    return this.found(TREATMENTS, [...new Set(hits)]);
   }
 
   /**
@@ -211,11 +244,20 @@ export class FactContext implements FactProvider {
    * began that long before the date of service. A single short burst (five days of prednisone) is not.
    */
   private chronicCourse(hits: readonly (MedicationRequest | MedicationStatement)[], minDays: number): boolean {
-    const dated = hits.map((m) => ({ m, d: clinicalDate(m) })).filter((x): x is { m: MedicationRequest | MedicationStatement; d: string } => x.d !== undefined);
-    if (dated.length === 0) return false;
-    const days = dated.map((x) => x.d).sort();
-    if (daysBetween(days[0], days[days.length - 1]) >= minDays) return true;
-    return dated.some((x) => x.m.status === 'active' && daysBetween(x.d, this.dateOfService) >= minDays);
+    let first: string | undefined;
+    let last: string | undefined;
+    for (const m of hits) {
+      const d = clinicalDate(m);
+      if (d === undefined) continue;
+      if (first === undefined || d < first) first = d;
+      if (last === undefined || d > last) last = d;
+    }
+    if (first === undefined || last === undefined) return false;
+    if (daysBetween(first, last) >= minDays) return true;
+    return hits.some((m) => {
+      const d = clinicalDate(m);
+      return d !== undefined && m.status === 'active' && daysBetween(d, this.dateOfService) >= minDays;
+    });
   }
 
   /** Conditions in a value set, filtered by clinical and verification status at the date of service. */
@@ -226,27 +268,39 @@ export class FactContext implements FactProvider {
     recentDays?: number,
   ): Condition[] {
     const dos = this.dateOfService;
-    return this.record.inValueSet<Condition>('Condition', valueSet).filter((c) => {
-      const v = c.verificationStatus?.coding?.[0]?.code;
-      if (v === 'refuted' || v === 'entered-in-error') return false;
-      const suspected = v === 'provisional' || v === 'differential' || v === 'unconfirmed';
-      if (verification === 'suspected' && !suspected) return false;
-      if (verification === 'confirmed' && suspected) return false;
-      const onset = conditionOnset(c);
-      if (onset !== undefined && onset > dos) return false;
-      if (status === 'active') {
-        const cs = c.clinicalStatus?.coding?.[0]?.code;
-        if (cs !== undefined && !['active', 'recurrence', 'relapse'].includes(cs)) return false;
-        const abated = toDay(c.abatementDateTime ?? c.abatementPeriod?.end ?? c.abatementPeriod?.start);
-        if (abated !== undefined && abated <= dos) return false;
-      }
-      if (recentDays !== undefined && onset !== undefined && daysBetween(onset, dos) > recentDays) {
-        // With history counted, a condition resolved within the window is recent (a treated infection is still the risk).
-        const abated = status === 'ever' ? toDay(c.abatementDateTime ?? c.abatementPeriod?.end) : undefined;
-        return abated !== undefined && abated <= dos && daysBetween(abated, dos) <= recentDays;
-      }
-      return true;
-    });
+    const hits: Condition[] = [];
+    for (const c of this.record.inValueSet<Condition>('Condition', valueSet)) {
+      if (this.conditionHolds(c, dos, verification, status, recentDays)) hits.push(c);
+    }
+    return hits;
+  }
+
+  private conditionHolds(
+    c: Condition,
+    dos: string,
+    verification: 'any' | 'confirmed' | 'suspected',
+    status: 'active' | 'ever',
+    recentDays: number | undefined,
+  ): boolean {
+    const v = c.verificationStatus?.coding?.[0]?.code;
+    if (v === 'refuted' || v === 'entered-in-error') return false;
+    const suspected = v === 'provisional' || v === 'differential' || v === 'unconfirmed';
+    if (verification === 'suspected' && !suspected) return false;
+    if (verification === 'confirmed' && suspected) return false;
+    const onset = conditionOnset(c);
+    if (onset !== undefined && onset > dos) return false;
+    if (status === 'active') {
+      const cs = c.clinicalStatus?.coding?.[0]?.code;
+      if (cs !== undefined && !isActiveStatus(cs)) return false;
+      const abated = toDay(c.abatementDateTime ?? c.abatementPeriod?.end ?? c.abatementPeriod?.start);
+      if (abated !== undefined && abated <= dos) return false;
+    }
+    if (recentDays !== undefined && onset !== undefined && daysBetween(onset, dos) > recentDays) {
+      // With history counted, a condition resolved within the window is recent (a treated infection is still the risk).
+      const abated = status === 'ever' ? toDay(c.abatementDateTime ?? c.abatementPeriod?.end) : undefined;
+      return abated !== undefined && abated <= dos && daysBetween(abated, dos) <= recentDays;
+    }
+    return true;
   }
 
   /** Nothing found is false only if every type searched could be read: what could not be read is unknown, not absent. */
@@ -271,7 +325,7 @@ export class FactContext implements FactProvider {
 
   private episodePhase(phase: 'acute' | 'subacute' | 'chronic' | 'present' | 'over-days', days?: number): FactValue {
     const ep = this.episode();
-    if (!ep.present) return this.absent(['Condition']);
+    if (!ep.present) return this.absent(CONDITION);
     const evidence = ep.evidence;
     if (phase === 'present') return { value: true, evidence };
     if (ep.onset === undefined) {
@@ -304,7 +358,7 @@ export class FactContext implements FactProvider {
     const all = this.findings();
     const hit = all.get(code);
     if (!hit || (hit.date !== undefined && !this.dated(hit.date, withinDays))) {
-      return absent === 'false' ? this.absent(['Observation', 'QuestionnaireResponse']) : UNKNOWN;
+      return absent === 'false' ? this.absent(NOTES) : UNKNOWN;
     }
     return { value: hit.value, evidence: [hit.ref] };
   }
@@ -319,7 +373,8 @@ export class FactContext implements FactProvider {
       if (!prev || (date ?? '') >= (prev.date ?? '')) out.set(code, { value, date, ref: r });
     };
     for (const o of this.record.ofType<Observation>('Observation')) {
-      if (!['final', 'amended', 'corrected'].includes(o.status) || typeof o.valueBoolean !== 'boolean') continue;
+      // Most observations are measurements: the value's type rules them out first.
+      if (typeof o.valueBoolean !== 'boolean' || !isFinal(o.status)) continue;
       for (const c of codingsOf([o.code])) {
         if (c.system === SYSTEMS.finding && typeof c.code === 'string') offer(c.code, o.valueBoolean, clinicalDate(o), ref(o));
       }
@@ -337,17 +392,41 @@ export class FactContext implements FactProvider {
   }
 
   private orderReason(valueSet: string): FactValue {
-    const index = this.catalogue.valueSets;
-    const direct = codingsOf(this.order.reasonCode ?? []).some((c) => index.contains(valueSet, c));
-    const reasons: unknown = this.order.reasonReference;
-    const refs = (Array.isArray(reasons) ? (reasons as { reference?: unknown }[]) : [])
-      .map((r) => (typeof r?.reference === 'string' ? this.record.resolve(r.reference) : undefined))
-      .filter((r): r is Resource => r !== undefined)
-      .filter((r) => codingsOf([(r as Condition).code]).some((c) => index.contains(valueSet, c)));
-    if (direct || refs.length) {
-      return { value: true, evidence: [`ServiceRequest/${this.order.id ?? 'draft'}`, ...refs.map(ref)] };
+    let reason = this.orderReasonMemo.get(valueSet);
+    if (!reason) {
+      reason = this.readOrderReason(valueSet);
+      this.orderReasonMemo.set(valueSet, reason);
+    }
+    return reason;
+  }
+
+  private readOrderReason(valueSet: string): FactValue {
+    const { coded, referenced } = this.orderReasons();
+    const refs = referenced.filter((r) => r.valueSets.has(valueSet));
+    if (coded.has(valueSet) || refs.length) {
+      return { value: true, evidence: [`ServiceRequest/${this.order.id ?? 'draft'}`, ...refs.map((r) => ref(r.resource))] };
     }
     return FALSE;
+  }
+
+  /** The value sets of the order's reasonCode, and each resource its reasonReference names with its code's value sets: read once. */
+  private orderReasons(): OrderReasons {
+    if (this.orderReasonsMemo) return this.orderReasonsMemo;
+    const index = this.catalogue.valueSets;
+    const valueSetsOf = (concepts: unknown): Set<string> => {
+      const sets = new Set<string>();
+      for (const c of codingsOf(concepts)) for (const vs of index.memberships(c)) sets.add(vs);
+      return sets;
+    };
+    const referenced: { resource: Resource; valueSets: ReadonlySet<string> }[] = [];
+    const reasons: unknown = this.order.reasonReference;
+    for (const r of Array.isArray(reasons) ? (reasons as unknown[]) : []) {
+      const reference = (r as { reference?: unknown } | null | undefined)?.reference;
+      const resource = typeof reference === 'string' ? this.record.resolve(reference) : undefined;
+      if (resource !== undefined) referenced.push({ resource, valueSets: valueSetsOf([(resource as Condition).code]) });
+    }
+    this.orderReasonsMemo = { coded: valueSetsOf(this.order.reasonCode ?? []), referenced };
+    return this.orderReasonsMemo;
   }
 
   /** The requester's PractitionerRole (specialty or code), found directly or through its practitioner. */
@@ -385,7 +464,7 @@ export class FactContext implements FactProvider {
         .filter((x): x is { p: Procedure; d: string } => x.d !== undefined && x.d <= this.dateOfService)
         .sort((a, b) => a.d.localeCompare(b.d));
     const sessions = dated(this.record.inValueSet<Procedure>('Procedure', 'physical-therapy')).filter((x) => x.d >= from && this.inCurrentEpisode(x.d));
-    if (sessions.length < 2) return this.absent(['Procedure']);
+    if (sessions.length < 2) return this.absent(PROCEDURE);
     const evaluationsCoded = dated(this.record.inValueSet<Procedure>('Procedure', 'physical-therapy-evaluation'));
     const firstEval = evaluationsCoded.length === 0 ? sessions[0] : sessions.find((s) => evaluationsCoded.some((e) => e.p === s.p));
     // An evaluation is coded, but none in the window: the course in the window has no initial evaluation.
@@ -409,10 +488,22 @@ export class FactContext implements FactProvider {
       .filter((x): x is { r: Resource; d: string } => x.d !== undefined && x.d <= this.dateOfService)
       .filter((x) => this.inCurrentEpisode(x.d))
       .sort((a, b) => a.d.localeCompare(b.d));
-    if (dated.length === 0) return this.absent(['Procedure', 'MedicationRequest', 'MedicationStatement']);
+    if (dated.length === 0) return this.absent(TREATMENTS);
     const ok = daysBetween(dated[0].d, this.dateOfService) >= minDays;
-    return ok ? { value: true, evidence: dated.slice(0, 5).map((x) => ref(x.r)) } : this.absent(['Procedure', 'MedicationRequest', 'MedicationStatement']);
+    return ok ? { value: true, evidence: dated.slice(0, 5).map((x) => ref(x.r)) } : this.absent(TREATMENTS);
   }
+}
+
+function isFinal(status: unknown): boolean {
+  return status === 'final' || status === 'amended' || status === 'corrected';
+}
+
+function isActiveStatus(status: unknown): boolean {
+  return status === 'active' || status === 'recurrence' || status === 'relapse';
+}
+
+function isVoidMedication(status: unknown): boolean {
+  return status === 'entered-in-error' || status === 'cancelled' || status === 'not-taken' || status === 'draft';
 }
 
 function performed(r: Resource): boolean {
@@ -444,8 +535,34 @@ function truthy(result: unknown[]): boolean {
   return result.length > 0 && result.every((x) => x === true);
 }
 
-function combine(values: FactValue[], op: (v: Truth[]) => Truth): FactValue {
+/** `op` over the values; when true, the evidence of the true ones, each once, in order. */
+function combine(values: readonly FactValue[], op: (v: Truth[]) => Truth): FactValue {
   const value = op(values.map((v) => v.value));
-  const evidence = value === true ? values.filter((v) => v.value === true).flatMap((v) => v.evidence) : [];
-  return { value, evidence: [...new Set(evidence)] };
+  if (value !== true) return value === null ? UNKNOWN : FALSE;
+  let only: readonly string[] | undefined;
+  let trueCount = 0;
+  for (const v of values) {
+    if (v.value !== true) continue;
+    trueCount++;
+    only = v.evidence;
+  }
+  // One true value with at most one piece of evidence: its list as it is (nothing to merge or repeat).
+  if (trueCount === 1 && only !== undefined && only.length <= 1) return { value, evidence: only };
+  return { value, evidence: distinctEvidence(values) };
+}
+
+/** Evidence of the true values, first occurrence kept: a search of a short list, a Set past a few dozen. */
+function distinctEvidence(values: readonly FactValue[]): string[] {
+  const out: string[] = [];
+  let seen: Set<string> | undefined;
+  for (const v of values) {
+    if (v.value !== true) continue;
+    for (const e of v.evidence) {
+      if (seen ? seen.has(e) : out.includes(e)) continue;
+      out.push(e);
+      if (seen) seen.add(e);
+      else if (out.length > 32) seen = new Set(out);
+    }
+  }
+  return out;
 }

@@ -166,9 +166,37 @@ export type FactFile = z.infer<typeof factFileSchema>;
 
 type Compiled = (resource: unknown) => unknown[];
 
+/**
+ * A fact's derivation as evaluated: every node of one shape, so evaluation reads `op` and its fields
+ * at one place in memory (a FactExpr has as many shapes as there are kinds of source).
+ */
+export type Derivation =
+  | { readonly op: 'any' | 'all'; readonly operands: readonly Derivation[]; readonly fact: undefined; readonly source: undefined }
+  | { readonly op: 'not'; readonly operands: readonly [Derivation]; readonly fact: undefined; readonly source: undefined }
+  | { readonly op: 'fact'; readonly operands: readonly []; readonly fact: string; readonly source: undefined }
+  | { readonly op: 'source'; readonly operands: readonly []; readonly fact: undefined; readonly source: FactSource };
+
+/** A fact ready to evaluate: its derivation, and the documentation-finding code it reads as well. */
+export interface CompiledFact {
+  readonly id: string;
+  /** Its place among the catalogue's facts (0 to size - 1): a request keeps its facts' values in a list by it. */
+  readonly index: number;
+  readonly derivation: Derivation;
+  readonly finding: string | undefined;
+}
+
+function derivation(e: FactExpr): Derivation {
+  if ('any' in e) return { op: 'any', operands: e.any.map(derivation), fact: undefined, source: undefined };
+  if ('all' in e) return { op: 'all', operands: e.all.map(derivation), fact: undefined, source: undefined };
+  if ('not' in e) return { op: 'not', operands: [derivation(e.not)], fact: undefined, source: undefined };
+  if ('fact' in e) return { op: 'fact', operands: [], fact: e.fact, source: undefined };
+  return { op: 'source', operands: [], fact: undefined, source: e };
+}
+
 /** The catalogue with its FHIRPath compiled once, checked against the value sets it names. */
 export class FactCatalogue {
   private readonly compiled = new Map<string, Compiled>();
+  private readonly compiledFacts = new Map<string, CompiledFact>();
 
   /**
    * `fileOf` names the file defining a fact, for load errors (the loader merges several files);
@@ -185,10 +213,23 @@ export class FactCatalogue {
       this.check(def.derive, [id, 'derive'], (path, message) => problems.push({ file: fileOf(id), path: jsonPath(path), message }), (used) => mayUse(id, used));
     }
     if (problems.length) throw new PolicyLoadError(problems);
+    for (const [id, def] of Object.entries(definitions)) {
+      this.compiledFacts.set(id, { id, index: this.compiledFacts.size, derivation: derivation(def.derive), finding: def.finding });
+    }
   }
 
   get(id: string): FactDefinition | undefined {
     return Object.hasOwn(this.definitions, id) ? this.definitions[id] : undefined;
+  }
+
+  /** The fact as evaluated (undefined for a fact not in the catalogue). */
+  compiledFact(id: string): CompiledFact | undefined {
+    return this.compiledFacts.get(id);
+  }
+
+  /** The number of facts in the catalogue. */
+  get size(): number {
+    return this.compiledFacts.size;
   }
 
   fhirpath(expression: string): Compiled {

@@ -1,6 +1,6 @@
-import type { Condition, Encounter, Resource } from 'fhir/r4.js';
+import type { Coding, Condition, Encounter, Resource } from 'fhir/r4.js';
 import type { RecordSource } from '../record/PatientRecord.js';
-import { codingsOf } from '../fhir/codings.js';
+import { conceptHasCoding, someCoding } from '../fhir/codings.js';
 import type { ValueSetIndex } from '../terminology/valueSets.js';
 import { minusMonths, toDay } from '../fhir/dates.js';
 import { clinicalDate } from './paths.js';
@@ -37,8 +37,6 @@ interface Activity {
   readonly continuesOnly: boolean;
 }
 
-const ACTIVE = ['active', 'recurrence', 'relapse'];
-
 export function currentEpisode(
   record: RecordSource,
   valueSets: ValueSetIndex,
@@ -55,21 +53,24 @@ export function currentEpisode(
     const abated = toDay(c.abatementDateTime ?? c.abatementPeriod?.end ?? c.abatementPeriod?.start);
     if (abated !== undefined && abated <= dateOfService) return abated;
     const cs = c.clinicalStatus?.coding?.[0]?.code;
-    if (cs !== undefined && !ACTIVE.includes(cs)) return clinicalDate(c) ?? '0000-01-01';
+    if (cs !== undefined && !isActiveStatus(cs)) return clinicalDate(c) ?? '0000-01-01';
     return undefined;
   };
-  const painConditions = [
-    ...record.inValueSet<Condition>('Condition', 'low-back-pain'),
-    ...record.inValueSet<Condition>('Condition', 'ankylosing-spondylitis'),
-  ].filter((c, i, all) => all.indexOf(c) === i && usable(c));
+  const lowBackPain = record.inValueSet<Condition>('Condition', 'low-back-pain');
+  const spondylitis = new Set(record.inValueSet<Condition>('Condition', 'ankylosing-spondylitis'));
+  // A condition in both sets is one condition.
+  const painConditions: Condition[] = [];
+  for (const c of lowBackPain) if (usable(c)) painConditions.push(c);
+  for (const c of spondylitis) if (!lowBackPain.includes(c) && usable(c)) painConditions.push(c);
   const degenerative = new Set(record.inValueSet<Condition>('Condition', 'degenerative-spine'));
-  const active = painConditions.filter((c) => closedAt(c) === undefined);
+  const active: Condition[] = [];
   // The last time a back pain episode was closed: visits up to that day belong to the closed episode.
-  const lastClosed = painConditions
-    .map(closedAt)
-    .filter((d): d is string => d !== undefined)
-    .sort()
-    .at(-1);
+  let lastClosed: string | undefined;
+  for (const c of painConditions) {
+    const closed = closedAt(c);
+    if (closed === undefined) active.push(c);
+    else if (lastClosed === undefined || closed > lastClosed) lastClosed = closed;
+  }
 
   const activity: Activity[] = [];
   const offer = (resource: Resource, date: string | undefined, continuesOnly = false): void => {
@@ -78,15 +79,20 @@ export function currentEpisode(
     if (resource.resourceType !== 'Condition' && lastClosed !== undefined && date <= lastClosed) return;
     activity.push({ date, resource, continuesOnly });
   };
-  const spondylitis = new Set(record.inValueSet<Condition>('Condition', 'ankylosing-spondylitis'));
   const datingPain = active.filter((c) => !degenerative.has(c) || isAlsoPain(c, valueSets));
   for (const c of datingPain) offer(c, clinicalDate(c), spondylitis.has(c) && !isAlsoPain(c, valueSets));
   for (const c of record.inValueSet<Condition>('Condition', 'spine-red-flag')) {
     if (usable(c) && closedAt(c) === undefined) offer(c, clinicalDate(c));
   }
+  const isPain = (coding: Coding): boolean => isPainCoding(valueSets, coding);
+  const isPainReference = (r: unknown): boolean => {
+    const reference = (r as { reference?: unknown } | undefined)?.reference;
+    const c = typeof reference === 'string' ? record.resolve<Condition>(reference) : undefined;
+    return c?.resourceType === 'Condition' && !degenerative.has(c) && conceptHasCoding(c.code, isPain);
+  };
   for (const e of record.ofType<Encounter>('Encounter')) {
     if (e.status === 'cancelled' || e.status === 'entered-in-error') continue;
-    if (encounterIsForPain(e, record, valueSets, degenerative)) offer(e, clinicalDate(e));
+    if (encounterIsForPain(e, isPain, isPainReference)) offer(e, clinicalDate(e));
   }
   activity.sort((a, b) => a.date.localeCompare(b.date));
 
@@ -103,37 +109,46 @@ export function currentEpisode(
     const d = clinicalDate(c);
     return d === undefined || onset === undefined || d >= onset;
   };
-  const chronic = record.inValueSet<Condition>('Condition', 'chronic-low-back-pain').filter((c) => usable(c) && closedAt(c) === undefined && inEpisode(c));
-  const currentPain = active.filter(inEpisode);
-  const evidence = [...new Set([...currentPain, ...current.map((a) => a.resource)].map(ref))];
+  const chronicCoded = record.inValueSet<Condition>('Condition', 'chronic-low-back-pain').some((c) => usable(c) && closedAt(c) === undefined && inEpisode(c));
+  // Each resource once: the current pain conditions, then the episode's activity; then the order's reason.
+  const cited = new Set<string>();
+  for (const c of active) if (inEpisode(c)) cited.add(ref(c));
+  for (const a of current) cited.add(ref(a.resource));
+  const evidence = [...cited];
+  for (const e of orderReason.evidence) evidence.push(e);
   return {
     present: active.length > 0 || orderReason.value === true || current.some((a) => a.resource.resourceType === 'Encounter'),
     onset,
-    chronicCoded: chronic.length > 0,
-    evidence: [...evidence, ...orderReason.evidence],
+    chronicCoded,
+    evidence,
   };
+}
+
+function isActiveStatus(status: string): boolean {
+  return status === 'active' || status === 'recurrence' || status === 'relapse';
 }
 
 /** A degenerative code that is also a pain code of its own (e.g. a disc disorder with radiculopathy) still dates pain. */
 function isAlsoPain(c: Condition, valueSets: ValueSetIndex): boolean {
-  return codingsOf([c.code]).some((coding) => {
+  return conceptHasCoding(c.code, (coding) => {
     const sets = valueSets.memberships(coding);
     return sets.includes('low-back-pain') && !sets.includes('degenerative-spine');
   });
 }
 
-function encounterIsForPain(e: Encounter, record: RecordSource, valueSets: ValueSetIndex, degenerative: ReadonlySet<Condition>): boolean {
-  const isPain = (coding: { system?: string; code?: string }): boolean => {
-    const sets = valueSets.memberships(coding);
-    return (sets.includes('low-back-pain') || sets.includes('ankylosing-spondylitis')) && !sets.includes('degenerative-spine');
-  };
-  if (codingsOf(e.reasonCode).some(isPain)) return true;
-  const refs: unknown[] = [...(Array.isArray(e.reasonReference) ? e.reasonReference : []), ...(Array.isArray(e.diagnosis) ? e.diagnosis.map((d) => d?.condition) : [])];
-  return refs.some((r) => {
-    const reference = (r as { reference?: unknown } | undefined)?.reference;
-    const c = typeof reference === 'string' ? record.resolve<Condition>(reference) : undefined;
-    return c?.resourceType === 'Condition' && !degenerative.has(c) && codingsOf([c.code]).some(isPain);
-  });
+function isPainCoding(valueSets: ValueSetIndex, coding: Coding): boolean {
+  const sets = valueSets.memberships(coding);
+  return (sets.includes('low-back-pain') || sets.includes('ankylosing-spondylitis')) && !sets.includes('degenerative-spine');
+}
+
+/** An encounter for back pain: a pain reason code, else a reason or diagnosis that is a pain Condition (not a degenerative one). */
+function encounterIsForPain(e: Encounter, isPain: (coding: Coding) => boolean, isPainReference: (reference: unknown) => boolean): boolean {
+  if (someCoding(e.reasonCode, isPain)) return true;
+  // Its reasons first, then its diagnoses.
+  const reasons: unknown = e.reasonReference;
+  if (Array.isArray(reasons) && reasons.some(isPainReference)) return true;
+  const diagnoses: unknown = e.diagnosis;
+  return Array.isArray(diagnoses) && (diagnoses as unknown[]).some((d) => isPainReference((d as { condition?: unknown } | null | undefined)?.condition));
 }
 
 function ref(r: Resource): string {

@@ -6,7 +6,7 @@ import { toDay } from '../fhir/dates.js';
  * The clinical date of each resource type, as FHIRPath compiled once at start-up. Evaluated only on
  * the candidates a value set has already selected, never over the whole record.
  */
-const DATE_EXPRESSIONS: Record<string, string> = {
+export const DATE_EXPRESSIONS: Readonly<Record<string, string>> = {
   Condition: 'onsetDateTime | onsetPeriod.start | recordedDate',
   Observation: 'effectiveDateTime | effectivePeriod.start | effectiveInstant | issued',
   Procedure: 'performedDateTime | performedPeriod.start',
@@ -20,32 +20,56 @@ const DATE_EXPRESSIONS: Record<string, string> = {
 
 type Compiled = (resource: unknown) => unknown[];
 
-const COMPILED = new Map<string, Compiled>(
-  // Synchronous evaluation: the evaluator returns the result list, never a promise.
-  Object.entries(DATE_EXPRESSIONS).map(([type, expr]) => [type, fhirpath.compile(expr, undefined, { async: false })]),
-);
+/** One step of a member path: the element, and its primitive-extension twin (`_element`) that FHIRPath also reads. */
+interface Step {
+  readonly name: string;
+  readonly extension: string;
+}
+
+interface DateExpression {
+  readonly compiled: Compiled;
+  /** The union's member paths (`a | b.c`), read directly when the data has the plain shape. */
+  readonly paths: readonly (readonly Step[])[];
+}
+
+const MEMBER_PATH = /^[A-Za-z]+(\.[A-Za-z]+)*$/;
+
+function dateExpression(expr: string): DateExpression {
+  const paths = expr.split('|').map((p) => p.trim());
+  if (!paths.every((p) => MEMBER_PATH.test(p))) throw new Error(`a clinical date is a union of member paths: ${expr}`);
+  return {
+    // Synchronous evaluation: the evaluator returns the result list, never a promise.
+    compiled: fhirpath.compile(expr, undefined, { async: false }),
+    paths: paths.map((p) => p.split('.').map((name) => ({ name, extension: `_${name}` }))),
+  };
+}
+
+const COMPILED = new Map<string, DateExpression>(Object.entries(DATE_EXPRESSIONS).map(([type, expr]) => [type, dateExpression(expr)]));
 
 /**
- * Each resource's date, computed once: facts ask for the same candidates' dates many times per
- * request (profiling: FHIRPath was a fifth of evaluation). Weak keys: entries go with the request.
+ * FHIRPath's reading of a resource's date, computed once: facts ask for the same candidates' dates
+ * many times per request. Weak keys: entries go with the request. (Plain shapes are read directly
+ * each time: a few property reads cost less than a weak-map lookup.)
  */
 const DATES = new WeakMap<Resource, string | null>();
 
 /** The first date the resource's clinical-date expression yields, at day precision. */
 export function clinicalDate(r: Resource): string | undefined {
   if (typeof r !== 'object' || r === null) return undefined; // WeakMap keys must be objects
+  const expr = COMPILED.get(r.resourceType);
+  if (!expr) return undefined;
+  const plain = plainDate(r, expr.paths);
+  if (plain !== NOT_PLAIN) return plain;
   const known = DATES.get(r);
   if (known !== undefined) return known ?? undefined;
-  const d = evaluateDate(r);
+  const d = evaluateDate(r, expr.compiled);
   DATES.set(r, d ?? null);
   return d;
 }
 
-function evaluateDate(r: Resource): string | undefined {
-  const fn = COMPILED.get(r.resourceType);
-  if (!fn) return undefined;
+function evaluateDate(r: Resource, compiled: Compiled): string | undefined {
   try {
-    for (const v of fn(r)) {
+    for (const v of compiled(r)) {
       const d = toDay(v);
       if (d) return d;
     }
@@ -53,6 +77,32 @@ function evaluateDate(r: Resource): string | undefined {
     // A malformed element makes the date unknown, never the request fail.
   }
   return undefined;
+}
+
+const NOT_PLAIN = Symbol('not plain');
+
+/**
+ * The expression's date read as plain properties, when every path ends in a string or nothing and
+ * passes only through objects: there FHIRPath yields exactly those strings, in order, and cannot
+ * throw. Anything else (lists, numbers, nulls, primitive extensions `_x`, a `resourceType` inside)
+ * is NOT_PLAIN and goes through FHIRPath, whose reading of such data is its own.
+ */
+function plainDate(r: Resource, paths: readonly (readonly Step[])[]): string | undefined | typeof NOT_PLAIN {
+  let found: string | undefined;
+  // Every path is checked, not only up to the first date: a later one may be what FHIRPath reads differently.
+  for (const path of paths) {
+    let value: unknown = r;
+    for (let i = 0; i < path.length && value !== undefined; i++) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return NOT_PLAIN;
+      const element = value as Record<string, unknown>;
+      if (element[path[i].extension] !== undefined || (i > 0 && element.resourceType !== undefined)) return NOT_PLAIN;
+      value = element[path[i].name];
+    }
+    if (value === undefined) continue;
+    if (typeof value !== 'string') return NOT_PLAIN;
+    found ??= toDay(value);
+  }
+  return found;
 }
 
 export function conditionOnset(c: Condition): string | undefined {

@@ -11,3 +11,18 @@ export function codingsOf(concepts: unknown): Coding[] {
   }
   return out;
 }
+
+/** Whether a coding of one CodeableConcept passes `test`: `codingsOf([concept]).some(test)`, without building the lists. */
+export function conceptHasCoding(concept: unknown, test: (coding: Coding) => boolean): boolean {
+  const cc = concept as CodeableConcept | undefined;
+  if (!cc || typeof cc !== 'object' || !Array.isArray(cc.coding)) return false;
+  for (const coding of cc.coding) if (coding && typeof coding === 'object' && test(coding)) return true;
+  return false;
+}
+
+/** Whether a coding of the concepts (a list, or one sent where the spec has a list) passes `test`: `codingsOf(concepts).some(test)`. */
+export function someCoding(concepts: unknown, test: (coding: Coding) => boolean): boolean {
+  if (!Array.isArray(concepts)) return conceptHasCoding(concepts, test);
+  for (const concept of concepts as unknown[]) if (conceptHasCoding(concept, test)) return true;
+  return false;
+}

@@ -65,7 +65,8 @@ export async function loadRecord(req: HookRequest, opts: RecordAccessOptions): P
     flatten(value, resources);
   }
   // Resources the client sent under prefetch keys we do not declare are still the patient's record.
-  for (const [key, value] of Object.entries(prefetch)) {
+  for (const key of Object.keys(prefetch)) {
+    const value = prefetch[key];
     if (!Object.hasOwn(PREFETCH, key) && value && value.resourceType !== 'OperationOutcome') flatten(value, resources);
   }
 
@@ -108,7 +109,8 @@ export async function loadRecord(req: HookRequest, opts: RecordAccessOptions): P
     }
   }
   const unavailable = new Set(problems.flatMap((p) => p.resourceTypes));
-  const patientResources = resources.slice(0, opts.maxResources);
+  // Copied only when cut: the record copies what it keeps anyway.
+  const patientResources = resources.length > opts.maxResources ? resources.slice(0, opts.maxResources) : resources;
   if (resources.length > opts.maxResources) {
     problems.push({ key: 'limit', resourceTypes: [], reason: `the record has more than ${opts.maxResources} resources; the rest were not read` });
   }

@@ -132,6 +132,12 @@ export class ValueSetIndex {
   private readonly exact = new Map<string, string[]>();
   private readonly prefixes = new Map<string, string[]>();
   private readonly maxPrefixLength = new Map<string, number>();
+  /**
+   * Memberships already looked up, by the coding's system and code as sent: records repeat the same
+   * codes (vital signs, common diagnoses), so most lookups cost two map reads and no string.
+   */
+  private readonly memo = new Map<string, Map<string, readonly string[]>>();
+  private memoSize = 0;
 
   constructor(
     readonly definitions: ValueSetFile,
@@ -155,24 +161,51 @@ export class ValueSetIndex {
     return Object.hasOwn(this.definitions, id);
   }
 
-  /** The value sets a coding belongs to (may be empty). */
-  memberships(coding: Coding): string[] {
-    if (typeof coding.code !== 'string' || coding.code.length === 0) return [];
-    const system = canonicalSystem(typeof coding.system === 'string' ? coding.system : undefined);
-    const code = normalizeCode(system, coding.code);
+  /** The value sets a coding belongs to (may be empty; shared, never to be changed). */
+  memberships(coding: Coding): readonly string[] {
+    const code = coding.code;
+    if (typeof code !== 'string' || code.length === 0) return NO_MEMBERSHIPS;
+    const system = typeof coding.system === 'string' ? coding.system : '';
+    const bySystem = this.memo.get(system);
+    const known = bySystem?.get(code);
+    if (known) return known;
+    const found = this.lookUp(system, code);
+    // Bounded whatever clients send: only code-sized strings are kept, and a full memo starts over.
+    if (code.length <= MEMO_MAX_CODE_LENGTH && system.length <= MEMO_MAX_SYSTEM_LENGTH) {
+      if (this.memoSize >= MEMO_MAX_ENTRIES) {
+        this.memo.clear();
+        this.memoSize = 0;
+      }
+      let codes = this.memo.get(system);
+      if (!codes) this.memo.set(system, (codes = new Map()));
+      codes.set(code, found);
+      this.memoSize++;
+    }
+    return found;
+  }
+
+  contains(id: string, coding: Coding): boolean {
+    return this.memberships(coding).includes(id);
+  }
+
+  private lookUp(rawSystem: string, rawCode: string): readonly string[] {
+    const system = canonicalSystem(rawSystem);
+    const code = normalizeCode(system, rawCode);
     const out = [...(this.exact.get(`${system}|${code}`) ?? [])];
     const max = Math.min(this.maxPrefixLength.get(system) ?? 0, code.length);
     for (let len = 1; len <= max; len++) {
       const hit = this.prefixes.get(`${system}|${code.slice(0, len)}`);
       if (hit) out.push(...hit);
     }
-    return out;
-  }
-
-  contains(id: string, coding: Coding): boolean {
-    return this.memberships(coding).includes(id);
+    return out.length ? out : NO_MEMBERSHIPS;
   }
 }
+
+/** Shared, never to be changed; not frozen, as loops over frozen and plain arrays alike lose V8's fast path. */
+const NO_MEMBERSHIPS: readonly string[] = [];
+const MEMO_MAX_ENTRIES = 20_000;
+const MEMO_MAX_CODE_LENGTH = 64;
+const MEMO_MAX_SYSTEM_LENGTH = 256;
 
 function push(map: Map<string, string[]>, key: string, value: string): void {
   const list = map.get(key);

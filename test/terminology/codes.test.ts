@@ -116,6 +116,22 @@ describe('codes of terminology.md', () => {
   });
 });
 
+describe('memberships looked up again', () => {
+  it('are the same, by alias or canonical system, after many other codes (the memo is bounded and starts over)', () => {
+    const index = loadLibrary().valueSets;
+    const lumbar = { system: SYSTEMS.cpt, code: '72148' };
+    const first = [...index.memberships(lumbar)];
+    expect(first).toContain('lumbar-mri');
+    let junk = 0;
+    for (let i = 0; i < 50_000; i++) junk += index.memberships({ system: SYSTEMS.loinc, code: `junk-${i}` }).length;
+    expect(junk).toBe(0);
+    expect(index.memberships(lumbar)).toEqual(first);
+    expect(index.memberships({ system: 'urn:oid:2.16.840.1.113883.6.12', code: '72148' })).toEqual(first);
+    expect(index.memberships({ system: SYSTEMS.icd10cm, code: 'x'.repeat(500) })).toEqual([]);
+    expect(index.memberships({ system: SYSTEMS.cpt, code: '' })).toEqual([]);
+  });
+});
+
 describe('value sets are FHIR ValueSets with their source', () => {
   const resources = library.valueSets.resources;
 
