@@ -60,8 +60,7 @@ export class FactContext implements FactProvider {
   private readonly asked: CompiledFact[] = [];
   private episodeMemo: Episode | undefined;
   private findingsMemo: Map<string, { value: boolean; date?: string; ref: string }> | undefined;
-  /** The order's reason, by value set: every diagnosis fact reads it. */
-  private readonly orderReasonMemo = new Map<string, FactValue>();
+  /** The order's reasons: every diagnosis fact reads them. */
   private orderReasonsMemo: OrderReasons | undefined;
 
   constructor(
@@ -391,22 +390,13 @@ export class FactContext implements FactProvider {
     return out;
   }
 
+  /** The order's own reason (reasonCode, or a reasonReference's code) in the value set: the order and those references. */
   private orderReason(valueSet: string): FactValue {
-    let reason = this.orderReasonMemo.get(valueSet);
-    if (!reason) {
-      reason = this.readOrderReason(valueSet);
-      this.orderReasonMemo.set(valueSet, reason);
-    }
-    return reason;
-  }
-
-  private readOrderReason(valueSet: string): FactValue {
     const { coded, referenced } = this.orderReasons();
-    const refs = referenced.filter((r) => r.valueSets.has(valueSet));
-    if (coded.has(valueSet) || refs.length) {
-      return { value: true, evidence: [`ServiceRequest/${this.order.id ?? 'draft'}`, ...refs.map((r) => ref(r.resource))] };
-    }
-    return FALSE;
+    let evidence: string[] | undefined;
+    if (coded.has(valueSet)) evidence = [`ServiceRequest/${this.order.id ?? 'draft'}`];
+    for (const r of referenced) if (r.valueSets.has(valueSet)) (evidence ??= [`ServiceRequest/${this.order.id ?? 'draft'}`]).push(ref(r.resource));
+    return evidence ? { value: true, evidence } : FALSE;
   }
 
   /** The value sets of the order's reasonCode, and each resource its reasonReference names with its code's value sets: read once. */
