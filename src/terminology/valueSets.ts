@@ -134,10 +134,12 @@ export class ValueSetIndex {
   private readonly maxPrefixLength = new Map<string, number>();
   /**
    * Memberships already looked up, by the coding's system and code as sent: records repeat the same
-   * codes (vital signs, common diagnoses), so most lookups cost two map reads and no string.
+   * codes (vital signs, common diagnoses), so most lookups cost two map reads and no string. Private
+   * fields: the index is part of the library the decision-cache key hashes as JSON, which must not
+   * change as decisions fill the memo (two instances would key the same decision apart).
    */
-  private readonly memo = new Map<string, Map<string, readonly string[]>>();
-  private memoSize = 0;
+  readonly #memo = new Map<string, Map<string, readonly string[]>>();
+  #memoSize = 0;
 
   constructor(
     readonly definitions: ValueSetFile,
@@ -166,20 +168,20 @@ export class ValueSetIndex {
     const code = coding.code;
     if (typeof code !== 'string' || code.length === 0) return NO_MEMBERSHIPS;
     const system = typeof coding.system === 'string' ? coding.system : '';
-    const bySystem = this.memo.get(system);
+    const bySystem = this.#memo.get(system);
     const known = bySystem?.get(code);
     if (known) return known;
     const found = this.lookUp(system, code);
     // Bounded whatever clients send: only code-sized strings are kept, and a full memo starts over.
     if (code.length <= MEMO_MAX_CODE_LENGTH && system.length <= MEMO_MAX_SYSTEM_LENGTH) {
-      if (this.memoSize >= MEMO_MAX_ENTRIES) {
-        this.memo.clear();
-        this.memoSize = 0;
+      if (this.#memoSize >= MEMO_MAX_ENTRIES) {
+        this.#memo.clear();
+        this.#memoSize = 0;
       }
-      let codes = this.memo.get(system);
-      if (!codes) this.memo.set(system, (codes = new Map()));
+      let codes = this.#memo.get(system);
+      if (!codes) this.#memo.set(system, (codes = new Map()));
       codes.set(code, found);
-      this.memoSize++;
+      this.#memoSize++;
     }
     return found;
   }

@@ -4,7 +4,7 @@ import request from 'supertest';
 import { describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/http/app.js';
 import { testConfig } from '../../src/config/config.js';
-import { createDecisionCache, decideThroughCache, decisionKey, DECISION_CACHE_MAX_BODY_BYTES, DECISION_CACHE_VERSION, SharedDecisionCache, type DecisionCache, type DecisionInput } from '../../src/decision/decisionCache.js';
+import { createDecisionCache, decideThroughCache, decisionKey, libraryVersion, DECISION_CACHE_MAX_BODY_BYTES, DECISION_CACHE_VERSION, SharedDecisionCache, type DecisionCache, type DecisionInput } from '../../src/decision/decisionCache.js';
 import type { SharedCache } from '../../src/kv/kv.js';
 import { criterionId, dateOfService, decideOrder, type OrderDecision } from '../../src/decision/decideOrder.js';
 import { parseHookRequest } from '../../src/hooks/schema.js';
@@ -370,5 +370,16 @@ describe('decision cache key', () => {
     expect(JSON.parse(twice).prefetch).toEqual(sign.prefetch);
     expect(decisionKey(library, body(twice))).toBe(decisionKey(library, input));
     expect(decisionKey(library, body(JSON.stringify(sign)))).not.toBe(decisionKey(library, input));
+  });
+});
+
+describe('the library version in the key', () => {
+  it('is the same on an instance that has decided and on one that has not (its memos are not part of it)', async () => {
+    const decided = loadLibrary();
+    const { app } = createApp(testConfig(), { library: decided });
+    // A record whose codings fill the value-set membership memo as the decision reads them.
+    const res = await request(app).post(`/cds-services/${SERVICE_IDS['order-sign']}`).send(JSON.parse(readFileSync(FIXTURE, 'utf8')));
+    expect(res.status).toBe(200);
+    expect(libraryVersion(decided)).toBe(libraryVersion(loadLibrary()));
   });
 });
