@@ -89,15 +89,15 @@ export class FactContext implements FactProvider {
   }
 
   isFixed(id: string): boolean {
-    return this.catalogue.get(id)?.fixed ?? false;
+    return this.catalogue.compiledFact(id)?.fixed ?? false;
   }
 
   pointsToPath(id: string): boolean {
-    return this.catalogue.get(id)?.pointsToPath ?? false;
+    return this.catalogue.compiledFact(id)?.pointsToPath ?? false;
   }
 
   isSpecific(id: string): boolean {
-    return this.catalogue.get(id)?.specific ?? false;
+    return this.catalogue.compiledFact(id)?.specific ?? false;
   }
 
   /** Every fact computed so far (for the decision record and the cache key). */

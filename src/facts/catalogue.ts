@@ -183,6 +183,10 @@ export interface CompiledFact {
   readonly index: number;
   readonly derivation: Derivation;
   readonly finding: string | undefined;
+  /** The definition's flags the engine asks about for every fact node it reads. */
+  readonly specific: boolean;
+  readonly fixed: boolean;
+  readonly pointsToPath: boolean;
 }
 
 function derivation(e: FactExpr): Derivation {
@@ -214,7 +218,15 @@ export class FactCatalogue {
     }
     if (problems.length) throw new PolicyLoadError(problems);
     for (const [id, def] of Object.entries(definitions)) {
-      this.compiledFacts.set(id, { id, index: this.compiledFacts.size, derivation: derivation(def.derive), finding: def.finding });
+      this.compiledFacts.set(id, {
+        id,
+        index: this.compiledFacts.size,
+        derivation: derivation(def.derive),
+        finding: def.finding,
+        specific: def.specific,
+        fixed: def.fixed ?? false,
+        pointsToPath: def.pointsToPath ?? false,
+      });
     }
   }
 
