@@ -8,8 +8,8 @@
  * The sandbox shows the first coding's code, so where no Argonaut rating applies (documentation
  * missing, physician review) the service's own verdict comes first.
  */
-import { createHash } from 'node:crypto';
-import type { CodeableConcept, Extension, FhirResource, ServiceRequest } from 'fhir/r4.js';
+import { hash } from 'node:crypto';
+import type { CodeableConcept, Extension, ServiceRequest } from 'fhir/r4.js';
 import type { OrderDecision } from '../decision/decideOrder.js';
 import type { CdsAction, CdsCard } from '../hooks/types.js';
 
@@ -66,20 +66,23 @@ const POLICY_ALTERNATIVE: CodeableConcept = {
 
 /** A stable consultation id per hook call and order. */
 export function consultId(hookInstance: string, orderRef: string): string {
-  const h = createHash('sha256').update(`pama|${hookInstance}|${orderRef}`).digest('hex');
+  // One-shot hash: no Hash object per id (half the CPU of createHash().update().digest()).
+  const h = hash('sha256', `pama|${hookInstance}|${orderRef}`);
   return `urn:uuid:${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 function withRating(order: ServiceRequest, rating: CodeableConcept, consult: string): ServiceRequest {
-  const others = (order.extension ?? []).filter((e) => e.url !== PAMA_RATING_URL && e.url !== PAMA_CONSULT_ID_URL);
-  const ext: Extension[] = [...others, { url: PAMA_RATING_URL, valueCodeableConcept: rating }, { url: PAMA_CONSULT_ID_URL, valueUri: consult }];
+  const ext: Extension[] = [];
+  for (const e of order.extension ?? []) if (e.url !== PAMA_RATING_URL && e.url !== PAMA_CONSULT_ID_URL) ext.push(e);
+  ext.push({ url: PAMA_RATING_URL, valueCodeableConcept: rating }, { url: PAMA_CONSULT_ID_URL, valueUri: consult });
   return { ...order, extension: ext };
 }
 
-function rateAction(action: CdsAction, consult: string): CdsAction {
-  if (action.type === 'delete' || action.resource.resourceType !== 'ServiceRequest') return action;
-  const resource: FhirResource = withRating(action.resource, POLICY_ALTERNATIVE, consult);
-  return { ...action, resource };
+const ratable = (a: CdsAction): boolean => a.type !== 'delete' && a.resource.resourceType === 'ServiceRequest';
+
+/** A suggestion's actions, each ServiceRequest rated with the suggestion's one consultation id (hashed only when one is rated). */
+function rateActions(actions: readonly CdsAction[], consult: string): CdsAction[] {
+  return actions.map((a) => (a.type !== 'delete' && a.resource.resourceType === 'ServiceRequest' ? { ...a, resource: withRating(a.resource, POLICY_ALTERNATIVE, consult) } : a));
 }
 
 /** The cards with every suggested ServiceRequest (created or updated) carrying a rating. */
@@ -90,7 +93,7 @@ export function withRatedSuggestions(cards: readonly CdsCard[], hookInstance: st
           ...card,
           suggestions: card.suggestions.map((s) => ({
             ...s,
-            ...(s.actions ? { actions: s.actions.map((a) => rateAction(a, consultId(hookInstance, s.uuid))) } : {}),
+            ...(s.actions ? { actions: s.actions.some(ratable) ? rateActions(s.actions, consultId(hookInstance, s.uuid)) : s.actions } : {}),
           })),
         }
       : card,

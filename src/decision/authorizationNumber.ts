@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { criterionId, type OrderDecision } from './decideOrder.js';
 
 /** How long an approval stays valid, counted from the day it is issued (neither seed states one). */
@@ -13,7 +13,7 @@ export const AUTHORIZATION_VALID_DAYS = 90;
 export function authorizationNumber(patientId: string, d: OrderDecision): string | undefined {
   if (d.outcome !== 'criteria-met') return undefined;
   const key = [patientId, `Coverage/${d.coverage.id ?? ''}`, d.orderRef, d.cpt, `${d.policy.policyId}@${d.policy.version}`, criterionId(d) ?? ''].join('|');
-  return `PA-${createHash('sha256').update(key).digest('hex').slice(0, 18)}`;
+  return `PA-${hash('sha256', key).slice(0, 18)}`;
 }
 
 /** The last day (inclusive) an approval issued on `issued` (YYYY-MM-DD) is valid. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { BundleEntry, Resource, ServiceRequest } from 'fhir/r4.js';
 import { decisionCards, recordProblemsCard, unfinishedCard } from '../cards/cards.js';
 import { coverageInformation, withCoverageInformation, type AssertionIds } from '../cards/coverageInformation.js';
@@ -145,9 +145,14 @@ export async function decideOrders(
   const entries = draftEntries(req);
   for (const o of orders) {
     try {
+      if (!cache) {
+        decisions.push(decideOrder(ctx.library, record, o.order, o.ref, o.cpt, today, entries));
+        continue;
+      }
+      // The cache key's input (and its date of service) only when there is a cache to key.
       const decide = () => decideOrder(ctx.library, record, o.order, o.ref, o.cpt, today, entries);
       const input = { patientId: req.context.patientId, prefetch: req.prefetch, order: o.order, orderRef: o.ref, cpt: o.cpt, dateOfService: dateOfService(o.order, today), draftEntries: entries, body: ctx.requestBody };
-      decisions.push(cache ? await decideThroughCache(cache, ctx.library, req.hook, input, decide, ctx.onUnusableCacheEntry) : decide());
+      decisions.push(await decideThroughCache(cache, ctx.library, req.hook, input, decide, ctx.onUnusableCacheEntry));
     } catch (err) {
       // Fail the order, not the request: a 500 would tell the clinician nothing.
       if (err instanceof EvaluationBudgetExceeded) unfinishedOrders.push(o.ref);
@@ -166,7 +171,8 @@ export async function respond(req: HookRequest, ctx: HookContext, loaded: Loaded
   const assertions = new Map<string, AssertionIds>();
   for (const d of decided.decisions) {
     // The coverage-information system action below is sent either way; only the cards repeat.
-    if (!(await cardsAlreadyShown(req, ctx, d))) cards.push(...orderCards(req, ctx, loaded, d));
+    // Without a store of shown decisions there is nothing to wait for (no turn of the event loop).
+    if (!(ctx.shownDecisions && (await cardsAlreadyShown(req, ctx, ctx.shownDecisions, d)))) cards.push(...orderCards(req, ctx, loaded, d));
     const unusedAnswers = answerProblemsCard(d);
     if (unusedAnswers) cards.push(unusedAnswers);
     const asserted = assertCoverage(req, ctx, loaded, configuration, d, today);
@@ -271,9 +277,7 @@ function assertCoverage(req: HookRequest, ctx: HookContext, loaded: LoadedRecord
  * order-select remembers each decision it shows; order-sign (by default) leaves out the cards of a
  * decision order-select already showed for the same draft order.
  */
-async function cardsAlreadyShown(req: HookRequest, ctx: HookContext, d: OrderDecision): Promise<boolean> {
-  const shown = ctx.shownDecisions;
-  if (!shown) return false;
+async function cardsAlreadyShown(req: HookRequest, ctx: HookContext, shown: ShownDecisions, d: OrderDecision): Promise<boolean> {
   if (req.hook === 'order-select') {
     await shown.remember(req.context.patientId, d);
     return false;
@@ -290,7 +294,7 @@ function describeError(err: unknown): string {
 
 /** A stable id per hook call, coverage and order, so repeated answers name the same assertion. */
 function assertionIdFor(hookInstance: string, coverage: string, order: string): string {
-  const h = createHash('sha256').update(`${hookInstance}|${coverage}|${order}`).digest('hex');
+  const h = hash('sha256', `${hookInstance}|${coverage}|${order}`);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
