@@ -4,12 +4,15 @@ import type { CdsCard } from '../hooks/types.js';
 import { coverageOf, hasPolicy, isEngineDecision } from '../decision/decideOrder.js';
 import type { HookCallRecord, OrderDecisionRecord, RecordLog } from '../store/types.js';
 
-/** The cards (and their suggestions) that concern one order (`davinci-crd.associated-resource`). */
-function cardsFor(cards: readonly CdsCard[], orderRef: string): CdsCard[] {
-  return cards.filter((c) => {
+/** The uuids of the suggestions on the cards that concern one order (`davinci-crd.associated-resource`), in card order. */
+function suggestionsFor(cards: readonly CdsCard[], orderRef: string): string[] {
+  const uuids: string[] = [];
+  for (const c of cards) {
     const assoc = c.extension?.['davinci-crd.associated-resource'];
-    return Array.isArray(assoc) && assoc.some((r: { reference?: string }) => r?.reference === orderRef);
-  });
+    if (!Array.isArray(assoc) || !assoc.some((r: { reference?: string }) => r?.reference === orderRef)) continue;
+    for (const s of c.suggestions ?? []) uuids.push(s.uuid);
+  }
+  return uuids;
 }
 
 /** Turns a hook call into its decision record: ids and references only, never resource contents. */
@@ -29,7 +32,7 @@ export function hookCallRecord(e: HookEvent): HookCallRecord {
       criteriaPath: result?.decidedBy?.kind === 'criterion' ? [...result.decidedBy.chain] : [],
       evidence: [...(result?.evidence ?? [])],
       missing,
-      suggestions: cardsFor(cards, d.orderRef).flatMap((c) => (c.suggestions ?? []).map((s) => s.uuid)),
+      suggestions: suggestionsFor(cards, d.orderRef),
       coverageRef: coverage ? `Coverage/${coverage.id}` : undefined,
       coverageAssertionId: e.hook === 'order-sign' ? ids?.coverageAssertionId : undefined,
       satisfiedPaId: e.hook === 'order-sign' ? ids?.satisfiedPaId : undefined,

@@ -22,11 +22,13 @@ const CHUNK = 200;
 
 /** Rejects what a database would misread (a bare date is midnight in the server's zone, for example). */
 export function isoParam(value: string, field: string): string {
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(value) || Number.isNaN(Date.parse(value))) {
+  const time = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(value) || Number.isNaN(time)) {
     throw new RangeError(`${field} must be an ISO 8601 instant with a time zone, got ${JSON.stringify(value)}`);
   }
-  // One UTC form, so SQLite's text comparison orders instants as PostgreSQL's timestamptz does.
-  return new Date(value).toISOString();
+  // One UTC form, so SQLite's text comparison orders instants as PostgreSQL's timestamptz does
+  // (from the time parsed above: the string is parsed once).
+  return new Date(time).toISOString();
 }
 
 // --- rows ---------------------------------------------------------------------------------

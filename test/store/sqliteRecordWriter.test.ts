@@ -3,6 +3,7 @@
  * committed before its promise resolves; a bad record fails alone; an open Kysely transaction on
  * the same connection (the retention purge) never carries them.
  */
+import type Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { IN_MEMORY, openSqlite } from '../../src/store/openRecordDatabase.js';
 import { SqlDecisionRecordStore } from '../../src/store/sqlDecisionRecordStore.js';
@@ -73,5 +74,28 @@ describe('SqliteRecordWriter', () => {
     const { handle, writer } = await open();
     await handle.close();
     await expect(writer.saveBatch([hookCall()], [])).rejects.toThrow(/not open/);
+  });
+});
+
+describe('SqliteRecordWriter rows', () => {
+  /** Every row of the three record tables, in insertion order. */
+  const dump = (sqlite: Database.Database): unknown[] =>
+    ['hook_calls', 'order_decisions', 'feedback'].map((t) => sqlite.prepare(`select * from ${t} order by rowid`).all());
+
+  it('stores the same rows as the Kysely store for the same records, optional fields set or not', async () => {
+    const calls = [
+      hookCall({ orders: [orderRecord({ satisfiedPaId: 'pa-1', suggestions: ['s-1', 's-2'], missing: ['m-1'] }), orderRecord({ orderRef: 'ServiceRequest/sr-2', billingCode: undefined, policyId: undefined, policyVersion: undefined, coverageRef: undefined, coverageAssertionId: undefined })] }),
+      hookCall({ clientIss: undefined, orders: [], cardUuids: [], receivedAt: '2024-06-01T12:00:00+02:00', durationMs: 0.25 }),
+    ];
+    const fb = [feedback({ overrideReason: 'patient-declined', clientIss: 'https://ehr.example.org' }), feedback({ acceptedSuggestions: [], receivedAt: '2024-06-01T10:05:00Z' })];
+    const viaWriter = await open();
+    await viaWriter.writer.saveBatch(calls, fb);
+    const viaKysely = await open();
+    await viaKysely.store.saveBatch(calls, fb);
+    const rows = dump(viaWriter.sqlite);
+    expect(rows).toEqual(dump(viaKysely.sqlite));
+    expect(rows.map((t) => (t as unknown[]).length)).toEqual([2, 2, 2]);
+    await viaWriter.handle.close();
+    await viaKysely.handle.close();
   });
 });
