@@ -11,7 +11,7 @@
 import { hash } from 'node:crypto';
 import type { CodeableConcept, Extension, ServiceRequest } from 'fhir/r4.js';
 import type { OrderDecision } from '../decision/decideOrder.js';
-import type { CdsAction, CdsCard } from '../hooks/types.js';
+import type { CdsAction, CdsCard, CdsCreateAction, CdsUpdateAction } from '../hooks/types.js';
 
 /** The URLs the sandbox and the Argonaut examples use. */
 export const PAMA_RATING_URL = 'http://fhir.org/argonaut/Extension/pama-rating';
@@ -78,11 +78,13 @@ function withRating(order: ServiceRequest, rating: CodeableConcept, consult: str
   return { ...order, extension: ext };
 }
 
-const ratable = (a: CdsAction): boolean => a.type !== 'delete' && a.resource.resourceType === 'ServiceRequest';
+/** A create or update of a ServiceRequest: what gets a rating. */
+type RatableAction = (CdsCreateAction | CdsUpdateAction) & { readonly resource: ServiceRequest };
+const ratable = (a: CdsAction): a is RatableAction => a.type !== 'delete' && a.resource.resourceType === 'ServiceRequest';
 
 /** A suggestion's actions, each ServiceRequest rated with the suggestion's one consultation id (hashed only when one is rated). */
 function rateActions(actions: readonly CdsAction[], consult: string): CdsAction[] {
-  return actions.map((a) => (a.type !== 'delete' && a.resource.resourceType === 'ServiceRequest' ? { ...a, resource: withRating(a.resource, POLICY_ALTERNATIVE, consult) } : a));
+  return actions.map((a) => (ratable(a) ? { ...a, resource: withRating(a.resource, POLICY_ALTERNATIVE, consult) } : a));
 }
 
 /** The cards with every suggested ServiceRequest (created or updated) carrying a rating. */

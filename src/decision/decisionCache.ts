@@ -4,7 +4,7 @@
  * order's decision (outcome, routing, engine result), never an HTTP response: the hook's own
  * fields (hookInstance, assertion ids, system actions) are rebuilt by the handler on every call.
  */
-import { createHash, createHmac, randomBytes, type Hash } from 'node:crypto';
+import { createHash, createHmac, hash, randomBytes, type Hash } from 'node:crypto';
 import type { Coverage, Resource, ServiceRequest } from 'fhir/r4.js';
 import { z } from 'zod';
 import type { EngineOutcome, NodeResult } from '../engine/evaluate.js';
@@ -84,7 +84,7 @@ export class SharedDecisionCache implements DecisionCache {
 
 /** Apart from the entries' keys (hex digests) and with no patient id in the clear (the store may be Redis). */
 function patientNoteKey(patientId: string): string {
-  return `patient:${createHash('sha256').update(`${DECISION_CACHE_VERSION}\n${patientId}`).digest('hex')}`;
+  return `patient:${hash('sha256', `${DECISION_CACHE_VERSION}\n${patientId}`)}`;
 }
 
 /**
@@ -154,7 +154,7 @@ export function libraryVersion(library: PolicyLibrary): string {
   let v = libraryVersions.get(library);
   if (!v) {
     const content = JSON.stringify([library.valueSets.definitions, library.facts.definitions, library.policies, library.router]);
-    v = createHash('sha256').update(content).digest('hex').slice(0, 16);
+    v = hash('sha256', content).slice(0, 16);
     libraryVersions.set(library, v);
   }
   return v;
@@ -188,7 +188,7 @@ function memoDigest(of: object, content: (h: Hash) => void): string {
   return d;
 }
 
-const NO_PREFETCH = createHash('sha256').update('null').digest('hex');
+const NO_PREFETCH = hash('sha256', 'null');
 
 /** The prefetch as sent (the same bytes parse to the same record); serialised when the body is absent or ambiguous. */
 function prefetchDigest(input: DecisionInput): string {

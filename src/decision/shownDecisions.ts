@@ -3,7 +3,7 @@
  * card only when its decision changed (an EHR shows both hooks' cards: the same card twice is
  * noise). Kept in the decision cache's store (memory, or Redis shared by the instances).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { DecisionCache } from './decisionCache.js';
 import { coverageOf, hasPolicy, isEngineDecision, type OrderDecision } from './decideOrder.js';
 
@@ -19,7 +19,7 @@ export interface ShownDecisions {
 
 /** The same draft order: the patient and the order's reference in the EHR's draft. */
 function keyOf(patientId: string, orderRef: string): string {
-  return `shown:${createHash('sha256').update(`${patientId}\n${orderRef}`).digest('hex')}`;
+  return `shown:${hash('sha256', `${patientId}\n${orderRef}`)}`;
 }
 
 /** What makes two decisions the same for the clinician: the study, the policy version, the outcome and the criterion it cites. */

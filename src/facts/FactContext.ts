@@ -20,7 +20,7 @@ import { knownFindingCodes } from './documentationFindings.js';
 import { SYSTEMS } from '../terminology/valueSets.js';
 import type { CompiledFact, Derivation, FactCatalogue, FactSource } from './catalogue.js';
 import { ageInYears, daysBetween, minusMonths, toDay } from '../fhir/dates.js';
-import { currentEpisode, type Episode } from './episode.js';
+import { currentEpisode, isActiveStatus, type Episode } from './episode.js';
 import { clinicalDate, conditionOnset } from './paths.js';
 
 export type { Episode } from './episode.js';
@@ -233,7 +233,7 @@ export class FactContext implements FactProvider {
       ...medications.flatMap((vs) => [
         ...this.record.inValueSet<MedicationRequest>('MedicationRequest', vs),
         ...this.record.inValueSet<MedicationStatement>('MedicationStatement', vs),
-      ]).filter((m) => !['entered-in-error', 'cancelled', 'draft', 'not-taken'].includes(m.status) && after(m)),
+      ]).filter((m) => !isVoidMedication(m.status) && after(m)),
     ];
     return this.found(TREATMENTS, [...new Set(hits)]);
   }
@@ -486,10 +486,6 @@ export class FactContext implements FactProvider {
 
 function isFinal(status: unknown): boolean {
   return status === 'final' || status === 'amended' || status === 'corrected';
-}
-
-function isActiveStatus(status: unknown): boolean {
-  return status === 'active' || status === 'recurrence' || status === 'relapse';
 }
 
 function isVoidMedication(status: unknown): boolean {

@@ -124,7 +124,8 @@ export function currentEpisode(
   };
 }
 
-function isActiveStatus(status: string): boolean {
+/** A Condition clinical status that is current (the facts read it too). */
+export function isActiveStatus(status: unknown): boolean {
   return status === 'active' || status === 'recurrence' || status === 'relapse';
 }
 

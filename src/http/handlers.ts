@@ -107,8 +107,8 @@ interface LogLine {
 /**
  * Everything that reads the request, the patient's record and the decision's facts, done before the
  * record's commit is awaited: the commit waits for the next turn of the event loop (group commit), and
- * what this function held would otherwise live through it for every request of the turn, which the
- * garbage collector then copies (most of its cost under load). Observers are told here, as the
+ * what this function held would otherwise live through it for every request of the turn, for the
+ * garbage collector to copy. Observers are told here, as the
  * decision is made; a record that then cannot be kept is answered 503 and counted apart.
  */
 async function decideHook(deps: HookHandlerDeps, req: Request, res: Response): Promise<DecidedHook> {
