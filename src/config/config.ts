@@ -1,3 +1,5 @@
+import { MAX_JSON_DEPTH_CEILING } from '../hooks/limits.js';
+
 /**
  * Typed configuration from environment variables, with documented defaults (README "Configuration").
  * Tests build a Config directly with `testConfig()`.
@@ -111,6 +113,11 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return n;
 }
 
+function atMost(n: number, ceiling: number, name: string): number {
+  if (n > ceiling) throw new ConfigError(`${name} must be at most ${ceiling}, got ${n}`);
+  return n;
+}
+
 function list(raw: string | undefined): string[] {
   return (raw ?? '')
     .split(',')
@@ -162,7 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxFhirPages: int(env, 'FHIR_MAX_PAGES', 20),
     maxResources,
     maxStringLength: int(env, 'MAX_STRING_LENGTH', 64 * 1024),
-    maxJsonDepth: int(env, 'MAX_JSON_DEPTH', 64),
+    maxJsonDepth: atMost(int(env, 'MAX_JSON_DEPTH', 64), MAX_JSON_DEPTH_CEILING, 'MAX_JSON_DEPTH'),
     maxBundleDepth: int(env, 'MAX_BUNDLE_DEPTH', 3),
     maxDraftOrders: int(env, 'MAX_DRAFT_ORDERS', 50),
     maxFhirResponseBytes: int(env, 'FHIR_MAX_RESPONSE_BYTES', 16 * 1024 * 1024),

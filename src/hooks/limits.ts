@@ -6,19 +6,26 @@ export interface RequestLimits {
   readonly maxResources: number;
   /** Any string value or object key, in UTF-16 code units. */
   readonly maxStringLength: number;
-  /** Nesting of objects and arrays, the body itself being depth 1. */
+  /** Nesting of objects and arrays, the body itself being depth 1: at most MAX_JSON_DEPTH_CEILING. */
   readonly maxJsonDepth: number;
   /** Bundles inside Bundles: a prefetch Bundle holding Bundles is depth 2. */
   readonly maxBundleDepth: number;
   readonly maxDraftOrders: number;
 }
 
+/**
+ * The deepest nesting a configuration may allow. The walk below recurses once per level and stops at
+ * the limit, so this bounds its stack (about 200 bytes a level) whatever a body holds.
+ */
+export const MAX_JSON_DEPTH_CEILING = 1000;
+
 /** 422: well-formed JSON the service will not process because it exceeds a limit. */
 const tooCostly = (message: string, expression?: string): HttpError => new HttpError(422, 'too-costly', message, expression);
 
 /**
  * Checks a parsed JSON body against the limits before anything recursive reads it (schema,
- * FHIRPath, logging): one iterative walk, so a body nested a million deep costs no stack.
+ * FHIRPath, logging): one walk that goes no deeper than `maxJsonDepth` (so a body nested a million
+ * deep costs no more stack than one nested to the limit) and allocates nothing per value.
  * Throws a 422 HttpError naming the limit and where it was exceeded.
  */
 export function checkRequestLimits(body: unknown, limits: RequestLimits): void {
@@ -26,74 +33,64 @@ export function checkRequestLimits(body: unknown, limits: RequestLimits): void {
   if (draftEntries > limits.maxDraftOrders) {
     throw tooCostly(`context.draftOrders has ${draftEntries} entries; this service takes at most ${limits.maxDraftOrders}`, 'context.draftOrders.entry');
   }
-  const { maxStringLength, maxJsonDepth, maxBundleDepth, maxResources } = limits;
-  const longString = `a string longer than ${maxStringLength} characters`;
-  if (typeof body === 'string' && body.length > maxStringLength) throw exceeded([], 1, longString);
+  if (limits.maxJsonDepth > MAX_JSON_DEPTH_CEILING) throw new RangeError(`maxJsonDepth ${limits.maxJsonDepth} is over ${MAX_JSON_DEPTH_CEILING}`);
+  const { maxStringLength } = limits;
+  if (typeof body === 'string' && body.length > maxStringLength) throw exceeded([], 1, `a string longer than ${maxStringLength} characters`);
   if (body === null || typeof body !== 'object') return;
+  new LimitsWalk(limits).visit(body, '', 1, 0, false);
+}
 
-  // The objects and arrays still to visit, with what the walk knows of each, in parallel stacks:
-  // the walk allocates nothing per value (a frame object each, and Object.keys, were most of its bytes).
-  const values: object[] = [body];
-  /** The member name or index each value sits at (the body's own is never read). */
-  const keys: (string | number)[] = [''];
-  /** Nesting: the body is depth 1. */
-  const depths: number[] = [1];
-  /** Bundles around each value, itself excluded. */
-  const bundleDepths: number[] = [0];
-  /** Inside `prefetch` or `context.draftOrders`: resources there count. */
-  const counted: boolean[] = [false];
-  // Depth first, so the values last visited at depths 2..d are the path to the one visited at depth d:
-  // the path is rebuilt from them only when a limit is exceeded.
-  const path: (string | number)[] = [];
-  let resources = 0;
-  while (values.length > 0) {
-    const value = values.pop() as object;
-    const key = keys.pop() as string | number;
-    const depth = depths.pop() as number;
-    let bundles = bundleDepths.pop() as number;
-    const inRecord = counted.pop() as boolean;
-    path[depth] = key;
-    if (depth > maxJsonDepth) throw exceeded(path, depth, `nested deeper than ${maxJsonDepth} levels`);
+/** One walk's state: the resources counted so far, and the member names or indexes down to the value being visited. */
+class LimitsWalk {
+  private resources = 0;
+  /** path[d] is the key of the value visited at depth d: rebuilt into a place only when a limit is exceeded. */
+  private readonly path: (string | number)[] = [];
+
+  constructor(private readonly limits: RequestLimits) {}
+
+  /**
+   * `bundles`: Bundles around `value`, itself excluded; `inRecord`: inside `prefetch` or
+   * `context.draftOrders`, where resources count.
+   */
+  visit(value: object, key: string | number, depth: number, bundles: number, inRecord: boolean): void {
+    const { maxJsonDepth, maxStringLength } = this.limits;
+    this.path[depth] = key;
+    if (depth > maxJsonDepth) throw exceeded(this.path, depth, `nested deeper than ${maxJsonDepth} levels`);
     if (Array.isArray(value)) {
-      for (let i = value.length - 1; i >= 0; i--) {
+      for (let i = 0; i < value.length; i++) {
         const v: unknown = value[i];
         if (typeof v === 'string') {
-          if (v.length > maxStringLength) throw exceeded(path, depth, longString, i);
+          if (v.length > maxStringLength) throw this.longString(depth, i);
         } else if (v !== null && typeof v === 'object') {
-          values.push(v);
-          keys.push(i);
-          depths.push(depth + 1);
-          bundleDepths.push(bundles);
-          counted.push(inRecord);
+          this.visit(v, i, depth + 1, bundles, inRecord);
         }
       }
-      continue;
+      return;
     }
     const record = value as Record<string, unknown>;
     const resourceType = record.resourceType;
     if (typeof resourceType === 'string') {
-      if (inRecord && ++resources > maxResources) {
-        throw tooCostly(`the request carries more than ${maxResources} resources in prefetch and draftOrders`, 'prefetch');
+      if (inRecord && ++this.resources > this.limits.maxResources) {
+        throw tooCostly(`the request carries more than ${this.limits.maxResources} resources in prefetch and draftOrders`, 'prefetch');
       }
-      if (resourceType === 'Bundle' && ++bundles > maxBundleDepth) throw exceeded(path, depth, `Bundles nested deeper than ${maxBundleDepth}`);
+      if (resourceType === 'Bundle' && ++bundles > this.limits.maxBundleDepth) throw exceeded(this.path, depth, `Bundles nested deeper than ${this.limits.maxBundleDepth}`);
     }
     // for-in, not Object.keys: no array of the names per object (a parsed body's members are all its own).
     for (const name in record) {
-      if (name.length > maxStringLength) throw exceeded(path, depth, `a member name longer than ${maxStringLength} characters`);
+      if (name.length > maxStringLength) throw exceeded(this.path, depth, `a member name longer than ${maxStringLength} characters`);
       const v = record[name];
       if (typeof v === 'string') {
-        if (v.length > maxStringLength) throw exceeded(path, depth, longString, name);
+        if (v.length > maxStringLength) throw this.longString(depth, name);
       } else if (v !== null && typeof v === 'object') {
-        values.push(v);
-        keys.push(name);
-        depths.push(depth + 1);
-        bundleDepths.push(bundles);
-        counted.push(inRecord || (depth === 1 && name === 'prefetch') || (depth === 2 && key === 'context' && name === 'draftOrders'));
+        this.visit(v, name, depth + 1, bundles, inRecord || (depth === 1 && name === 'prefetch') || (depth === 2 && key === 'context' && name === 'draftOrders'));
       }
     }
   }
-}
 
+  private longString(depth: number, last: string | number): HttpError {
+    return exceeded(this.path, depth, `a string longer than ${this.limits.maxStringLength} characters`, last);
+  }
+}
 function draftOrderEntries(body: unknown): number {
   const entry = (body as { context?: { draftOrders?: { entry?: unknown } } } | null)?.context?.draftOrders?.entry;
   return Array.isArray(entry) ? entry.length : 0;

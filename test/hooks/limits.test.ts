@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.js';
 import { loadConfig, testConfig } from '../../src/config/config.js';
 import { HttpError } from '../../src/hooks/errors.js';
-import { checkRequestLimits, type RequestLimits } from '../../src/hooks/limits.js';
+import { checkRequestLimits, MAX_JSON_DEPTH_CEILING, type RequestLimits } from '../../src/hooks/limits.js';
 import { observedDecision } from '../support/outcome.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -53,11 +53,20 @@ describe('checkRequestLimits', () => {
     expect(rejection({ context: { userId: 'x'.repeat(100) } })).toBeUndefined();
   });
 
-  it('refuses deep nesting without using the stack', () => {
+  it('refuses deep nesting with no more stack than the limit takes', () => {
     expect(rejection({ a: nested(9) })).toBeUndefined();
     expect(rejection({ a: nested(10) })?.message).toMatch(/nested deeper than 10 levels/);
-    // A million levels: an iterative walk answers, a recursive one would overflow.
+    // A million levels: the walk stops at the limit, so it never goes deeper than the limit allows.
     expect(rejection(nested(1_000_000))?.status).toBe(422);
+    // The deepest limit a configuration may set still answers 422 to such a body, not a stack overflow.
+    expect(rejection(nested(1_000_000), { ...LIMITS, maxJsonDepth: MAX_JSON_DEPTH_CEILING })?.message).toMatch(new RegExp(`nested deeper than ${MAX_JSON_DEPTH_CEILING} levels`));
+    expect(rejection(nested(MAX_JSON_DEPTH_CEILING - 1), { ...LIMITS, maxJsonDepth: MAX_JSON_DEPTH_CEILING })).toBeUndefined();
+  });
+
+  it('takes no depth limit past its ceiling, from the configuration or a caller', () => {
+    expect(loadConfig({ MAX_JSON_DEPTH: String(MAX_JSON_DEPTH_CEILING) }).maxJsonDepth).toBe(MAX_JSON_DEPTH_CEILING);
+    expect(() => loadConfig({ MAX_JSON_DEPTH: String(MAX_JSON_DEPTH_CEILING + 1) })).toThrow(new RegExp(`MAX_JSON_DEPTH must be at most ${MAX_JSON_DEPTH_CEILING}`));
+    expect(() => checkRequestLimits({}, { ...LIMITS, maxJsonDepth: MAX_JSON_DEPTH_CEILING + 1 })).toThrow(RangeError);
   });
 
   it('refuses Bundles nested deeper than the limit', () => {
