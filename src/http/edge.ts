@@ -46,6 +46,15 @@ export function rawBodyOf(req: Request): Buffer | undefined {
   return rawBodies.get(req);
 }
 
+/**
+ * Lets the bytes go once the pipeline has read them: the request object lives until its answer is
+ * sent (and, on a kept-alive connection, until the next request replaces it), and each body held
+ * that long counts against the heap's external memory, which brings full collections forward.
+ */
+export function releaseRawBody(req: Request): void {
+  rawBodies.delete(req);
+}
+
 /** The JSON body parser (413 past BODY_LIMIT, 400 on bad JSON: both answered by the error handler). */
 export function jsonBody(config: Pick<Config, 'bodyLimit'>): RequestHandler {
   return express.json({ limit: config.bodyLimit, type: JSON_TYPES, verify: (req, _res, buf) => void rawBodies.set(req, buf) });

@@ -13,7 +13,7 @@ import { hookLogLine } from '../pipeline/hookLog.js';
 import type { DecisionRecorder } from '../records/eventRecorder.js';
 import type { AuthenticatedClient } from '../security/clientAuth.js';
 import { isFhirServerAllowed } from '../security/middleware.js';
-import { rawBodyOf } from './edge.js';
+import { rawBodyOf, releaseRawBody } from './edge.js';
 import { healthReport } from './health.js';
 import type { ReadinessCheck } from '../store/types.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -117,8 +117,9 @@ async function decideHook(deps: HookHandlerDeps, req: Request, res: Response): P
   const { serviceId, hook } = serviceOf(req);
   const request = parseHookRequest(req.body, hook);
   const outcome = await runHook(request, { ...contextFor(deps, res.locals.client), requestBody: rawBodyOf(req) });
-  // Nothing after this reads the parsed body; Express would keep it until the answer is sent.
+  // Nothing after this reads the body, parsed or raw; Express would keep both until the answer is sent.
   req.body = undefined;
+  releaseRawBody(req);
   const event: HookEvent = {
     requestId: res.locals.requestId,
     serviceId,
