@@ -6,7 +6,7 @@
  * request (bench/stages.ts). Writes bench/results/latest.json, bench/results/latest.md (the tables
  * for docs/performance.md) and docs/performance-chart.svg, and prints the tables.
  *
- *   npm run bench                      the tables (about 4 minutes)
+ *   npm run bench                      the tables (about 5 minutes)
  *   npm run bench -- --soak            also a soak on the typical record: 10 minutes at full load, RSS
  *                                      sampled, growth after warm-up (--soak=120 for 120 s)
  *   npm run bench -- --postgres        decision records in a fresh PostgreSQL database (DATABASE_URL), not the embedded SQLite
@@ -39,13 +39,19 @@ const SOAK_WARMUP_S = Math.min(60, Math.round(SOAK_S / 5));
 const POSTGRES = process.argv.includes('--postgres');
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 6);
 const CONNECTIONS = 10;
-/** Typical: the fixture plus realistic history; the rest show cost against record size. */
+/**
+ * Typical: the fixture plus realistic history; the rest show cost against record size. The two
+ * largest run longer: a 10,000-resource record takes each connection 2-3 s, so 6 s would count two
+ * or three answers a connection, with the ten still in flight at the end weighing on the CPU per answer.
+ */
 const SIZES = [
-  { name: 'typical', resources: 60 },
-  { name: 'medium', resources: 500 },
-  { name: 'large', resources: 2500 },
-  { name: 'x-large', resources: 10000 },
+  { name: 'typical', resources: 60, seconds: DURATION_S },
+  { name: 'medium', resources: 500, seconds: DURATION_S },
+  { name: 'large', resources: 2500, seconds: Math.max(DURATION_S, 12) },
+  { name: 'x-large', resources: 10000, seconds: Math.max(DURATION_S, 30) },
 ] as const;
+/** Warm-up before each measured run (JIT, caches, pools, the heap at its working size): a fifth of it, at least 2 s. */
+const warmupOf = (seconds: number): number => Math.max(2, Math.round(seconds / 5));
 /** The body limit `npm start` has by default (MAX_RESOURCES 20,000), given to the floor too. */
 const BODY_LIMIT = defaultBodyLimit(20_000);
 
@@ -64,6 +70,8 @@ interface SizeResult {
   readonly name: string;
   readonly resources: number;
   readonly bodyMb: number;
+  /** Seconds measured (after the warm-up). */
+  readonly seconds: number;
   readonly service: LoadResult;
   readonly floor: LoadResult;
   readonly ratio: number;
@@ -154,10 +162,10 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-async function measure(child: ChildProcess, port: number, bodies: readonly string[]): Promise<LoadResult> {
-  await load(port, bodies, 2); // warm-up: JIT, caches, pools
+async function measure(child: ChildProcess, port: number, bodies: readonly string[], seconds: number): Promise<LoadResult> {
+  await load(port, bodies, warmupOf(seconds));
   const cpuBefore = cpuSeconds(child.pid as number);
-  const { result, peakRssMb } = await withPeakRss(child.pid as number, () => load(port, bodies, DURATION_S));
+  const { result, peakRssMb } = await withPeakRss(child.pid as number, () => load(port, bodies, seconds));
   const cpu = cpuSeconds(child.pid as number) - cpuBefore;
   return {
     cpuUsPerRequest: Math.round((cpu * 1e6) / Math.max(1, result.requests.total)),
@@ -222,7 +230,7 @@ function markdown(r: {
   readonly soak?: SoakResult;
 }): string {
   const lines = [
-    `Run of ${r.date.slice(0, 16).replace('T', ' ')} UTC: ${cpus().length} cores, Node ${process.version}, load average ${loadAtStart.toFixed(1)} at start (other processes share these cores), decision records ${r.records}, ${CONNECTIONS} connections, ${DURATION_S} s per run after 2 s of warm-up, distinct patients in rotation.`,
+    `Run of ${r.date.slice(0, 16).replace('T', ' ')} UTC: ${cpus().length} cores, Node ${process.version}, load average ${loadAtStart.toFixed(1)} at start (other processes share these cores), decision records ${r.records}, ${CONNECTIONS} connections, ${SIZES.map((s) => `${s.seconds} s`).join(', ')} per run by size after a warm-up of ${SIZES.map((s) => `${warmupOf(s.seconds)} s`).join(', ')}, distinct patients in rotation.`,
     '',
     '| record | resources | MB | service req/s | p50 ms | p99 ms | peak RSS MB | CPU µs/req | floor req/s | floor p99 ms | floor CPU µs/req | ratio (req/s) | ratio (CPU) |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -270,11 +278,11 @@ async function main(): Promise<void> {
     for (const f of files) {
       await checkDecision(3901, f.body, 'not-indicated');
       const bodies = patientsOf(f.body);
-      const s = await measure(service, 3901, bodies);
-      const fl = await measure(floor, 3902, bodies);
+      const s = await measure(service, 3901, bodies, f.seconds);
+      const fl = await measure(floor, 3902, bodies, f.seconds);
       if (s.errors || s.non2xx) throw new Error(`${f.name}: the service answered ${s.non2xx} non-2xx and ${s.errors} errors`);
       if (fl.errors || fl.non2xx) throw new Error(`${f.name}: the floor answered ${fl.non2xx} non-2xx and ${fl.errors} errors`);
-      const r: SizeResult = { name: f.name, resources: f.resources, bodyMb: Buffer.byteLength(f.body) / 1e6, service: s, floor: fl, ratio: s.requestsPerSec / fl.requestsPerSec };
+      const r: SizeResult = { name: f.name, resources: f.resources, bodyMb: Buffer.byteLength(f.body) / 1e6, seconds: f.seconds, service: s, floor: fl, ratio: s.requestsPerSec / fl.requestsPerSec };
       sizes.push(r);
       console.log(`${f.name}: service ${s.requestsPerSec} req/s p99 ${s.p99Ms} ms ${s.cpuUsPerRequest} µs CPU/req, floor ${fl.requestsPerSec} req/s ${fl.cpuUsPerRequest} µs CPU/req`);
     }
