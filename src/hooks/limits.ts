@@ -15,7 +15,8 @@ export interface RequestLimits {
 
 /**
  * The deepest nesting a configuration may allow. The walk below recurses once per level and stops at
- * the limit, so this bounds its stack (about 200 bytes a level) whatever a body holds.
+ * the limit, so this bounds its stack whatever a body holds (a thousand frames is well within Node's
+ * default stack; a test walks a million-deep body at this limit).
  */
 export const MAX_JSON_DEPTH_CEILING = 1000;
 
@@ -91,6 +92,7 @@ class LimitsWalk {
     return exceeded(this.path, depth, `a string longer than ${this.limits.maxStringLength} characters`, last);
   }
 }
+
 function draftOrderEntries(body: unknown): number {
   const entry = (body as { context?: { draftOrders?: { entry?: unknown } } } | null)?.context?.draftOrders?.entry;
   return Array.isArray(entry) ? entry.length : 0;

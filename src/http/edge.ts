@@ -47,9 +47,8 @@ export function rawBodyOf(req: Request): Buffer | undefined {
 }
 
 /**
- * Lets the bytes go once the pipeline has read them: the request object lives until its answer is
- * sent (and, on a kept-alive connection, until the next request replaces it), and each body held
- * that long counts against the heap's external memory, which brings full collections forward.
+ * Lets the bytes go once the pipeline has read them, as the handler lets the parsed body go: the
+ * request object lives until its answer is sent (and, on a kept-alive connection, may outlive it).
  */
 export function releaseRawBody(req: Request): void {
   rawBodies.delete(req);
