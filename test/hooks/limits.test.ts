@@ -144,6 +144,16 @@ describe('request limits over HTTP', () => {
     expect(observedDecision((await request(roomy).post(SIGN).send(body)).body).outcome).toBe('criteria-met');
   });
 
+  it('a body nested a million deep, at the deepest limit a configuration may set: 422, and the next call is decided', async () => {
+    const { app } = createApp(testConfig({ maxJsonDepth: MAX_JSON_DEPTH_CEILING }));
+    const body = cauda();
+    const raw = `{"hook":"order-sign","x":${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}}`;
+    const deep = await request(app).post(SIGN).set('content-type', 'application/json').send(raw);
+    expect(deep.status).toBe(422);
+    expect(outcomeOf(deep.body).diagnostics).toMatch(new RegExp(`nested deeper than ${MAX_JSON_DEPTH_CEILING} levels`));
+    expect(observedDecision((await request(app).post(SIGN).send(body)).body).outcome).toBe('criteria-met');
+  });
+
   it('an evaluation that runs out of its budget gets a "could not be completed" card and no decision', async () => {
     const { app } = createApp(testConfig({ evaluationBudgetMs: 0 }));
     const res = await request(app).post(SIGN).send(cauda());
