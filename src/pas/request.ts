@@ -25,13 +25,19 @@ const requestBundleSchema = z.looseObject({
   entry: z.array(z.looseObject({ fullUrl: z.string().min(1).max(2048), resource: resourceLike })).min(1).max(1000),
 });
 
+/** An extension as FHIR writes it (a url); a reference, when it carries one, is a string. */
+const extensionSchema = z.looseObject({ url: z.string().min(1).max(2048), valueReference: z.looseObject({ reference: z.string().max(2048).optional() }).optional() });
+
 const claimSchema = z.looseObject({
   resourceType: z.literal('Claim'),
   use: z.literal('preauthorization'),
   status: z.string().optional(),
+  // Read for the claim's key (the first with a value) and echoed in the ClaimResponse.
+  identifier: z.array(z.looseObject({ system: z.string().max(2048).optional(), value: z.string().max(256).optional() })).optional(),
   patient: z.looseObject({ reference: z.string().min(1).max(2048) }),
   insurance: z.array(z.looseObject({ coverage: z.looseObject({ reference: z.string().min(1).max(2048) }) })).min(1),
-  item: z.array(z.looseObject({ sequence: z.number().int().positive() })).min(1).max(100),
+  // Each item's extensions are searched for its requestedService.
+  item: z.array(z.looseObject({ sequence: z.number().int().positive(), extension: z.array(extensionSchema).optional() })).min(1).max(100),
 });
 
 /** One claim item about a service this service decides (or not: then it is a business error). */
@@ -124,6 +130,7 @@ function lumbarMriIn(concepts: unknown[]): string | undefined {
 
 /** The item's ServiceRequest (PAS requestedService), else one built from the item so the pipeline has an order. */
 function orderFor(item: ClaimItem, i: number, entries: readonly BundleEntry[], patientRef: string, claim: Claim): { order: ServiceRequest; orderRef: string } {
+  // claimSchema checked the item's extensions: each has a url, and a reference is a string.
   const requested = (item.extension ?? []).find((e) => e.url === `${PAS_EXT}/extension-requestedService`)?.valueReference?.reference;
   const found = resolveIn(entries, requested);
   if (requested && !found) {
