@@ -148,9 +148,9 @@ describe('Claim/$submit: nonconformant Bundles get one OperationOutcome naming t
     ['a requestedService not in the Bundle', () => { const b = pasFixture(APPROVE_KP); claimOf(b).item![0]!.extension!.find((e) => e.url.endsWith('requestedService'))!.valueReference = { reference: 'ServiceRequest/elsewhere' }; return b; }, 400, 'Claim.item[0].extension:requestedService'],
     // Wrong types where the service reads the Claim (each answered 500 before the schema covered them).
     ['a requestedService reference that is not a string', () => { const b = pasFixture(APPROVE_KP); const ext = claimOf(b).item![0]!.extension!; const i = ext.findIndex((e) => e.url.endsWith('requestedService')); (ext[i]!.valueReference as Record<string, unknown>).reference = [{ id: 'x' }]; return b; }, 400, `Claim.item[0].extension[${claimOf(pasFixture(APPROVE_KP)).item![0]!.extension!.findIndex((e) => e.url.endsWith('requestedService'))}].valueReference.reference`],
-    ['item.extension not a list', () => { const b = pasFixture(APPROVE_KP); (claimOf(b).item![0] as Record<string, unknown>).extension = { url: 'x' }; return b; }, 400, 'Claim.item[0].extension'],
+    ['item.extension not a list', () => { const b = pasFixture(APPROVE_KP); Object.assign(claimOf(b).item![0]!, { extension: { url: 'x' } }); return b; }, 400, 'Claim.item[0].extension'],
     ['a null item extension', () => { const b = pasFixture(APPROVE_KP); (claimOf(b).item![0]!.extension as unknown[])[0] = null; return b; }, 400, 'Claim.item[0].extension[0]'],
-    ['Claim.identifier not a list', () => { const b = pasFixture(APPROVE_KP); (claimOf(b) as Record<string, unknown>).identifier = 'x'; return b; }, 400, 'Claim.identifier'],
+    ['Claim.identifier not a list', () => { const b = pasFixture(APPROVE_KP); Object.assign(claimOf(b), { identifier: 'x' }); return b; }, 400, 'Claim.identifier'],
   ];
   it.each(cases)('%s: %i naming %s', async (_name, make, status, element) => {
     const res = await submit(make());
