@@ -141,7 +141,6 @@ function isFhirAuthorization(v: unknown): boolean {
   return [v.scope, v.subject, v.patient].every((f) => f === undefined || typeof f === 'string');
 }
 
-
 /** A CDS Hooks 2.0 request as this service reads it: the schema's output, for the hook it was checked against. */
 export type HookRequest = Omit<Declared<z.infer<typeof hookRequestSchema>>, 'hook'> & { readonly hook: HookName };
 

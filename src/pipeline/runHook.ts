@@ -145,12 +145,12 @@ export async function decideOrders(
   const entries = draftEntries(req);
   for (const o of orders) {
     try {
+      const decide = () => decideOrder(ctx.library, record, o.order, o.ref, o.cpt, today, entries);
       if (!cache) {
-        decisions.push(decideOrder(ctx.library, record, o.order, o.ref, o.cpt, today, entries));
+        decisions.push(decide());
         continue;
       }
       // The cache key's input (and its date of service) only when there is a cache to key.
-      const decide = () => decideOrder(ctx.library, record, o.order, o.ref, o.cpt, today, entries);
       const input = { patientId: req.context.patientId, prefetch: req.prefetch, order: o.order, orderRef: o.ref, cpt: o.cpt, dateOfService: dateOfService(o.order, today), draftEntries: entries, body: ctx.requestBody };
       decisions.push(await decideThroughCache(cache, ctx.library, req.hook, input, decide, ctx.onUnusableCacheEntry));
     } catch (err) {
